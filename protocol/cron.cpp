@@ -1,0 +1,140 @@
+// clusterCron, every 100 ms of the host's clock: links, pings, PFAIL, replica duties, state.
+#include <algorithm>
+#include <cassert>
+
+#include "protocol/node.hpp"
+
+namespace rcsim::protocol {
+
+void Node::tick(int64_t now_ms) {
+  ++iteration_;
+  const int64_t timeout_ms = config_.cluster_node_timeout_ms;
+  const int64_t handshake_timeout_ms = std::max<int64_t>(timeout_ms, 1000);
+  stats_pfail_nodes_ = 0;
+
+  // 1. Handshake expiry and (re)connection (clusterNodeCronHandleReconnect).
+  const std::vector<ClusterNode*> snapshot = node_list_;
+  for (ClusterNode* node : snapshot) {
+    if (node == myself_ || node->has(kFlagNoaddr)) continue;
+    if (node->has(kFlagPfail)) ++stats_pfail_nodes_;
+    if (node->in_handshake() && now_ms - node->ctime_ms > handshake_timeout_ms) {
+      event("handshake_timeout", node);
+      delete_node(node);
+      continue;
+    }
+    if (node->link == 0) {
+      const LinkId link = next_link_id_++;
+      assert(link < kInboundLinkBase);
+      node->link = link;
+      node->link_ctime_ms = now_ms;
+      node->link_connected = false;
+      outbound_links_[link] = node;
+      effects_.io.push_back(OpenLink{link, node->address});
+    }
+  }
+
+  // 2. Once a second, ping the stalest of 5 random nodes.
+  if (iteration_ % 10 == 0) {
+    ClusterNode* stalest = nullptr;
+    for (int draw = 0; draw < 5; ++draw) {
+      ClusterNode* pick = node_list_[rng_.below(node_list_.size())];
+      if (pick->link == 0 || pick->ping_sent_ms != 0 || pick == myself_ || pick->in_handshake()) continue;
+      if (stalest == nullptr || pick->pong_received_ms < stalest->pong_received_ms) stalest = pick;
+    }
+    if (stalest != nullptr) send_ping(stalest, stalest->link, MessageType::ping, now_ms);
+  }
+
+  // 3. Per node: orphan bookkeeping, link refresh, half-timeout pings, PFAIL.
+  int orphaned_masters = 0;
+  int max_replicas = 0;
+  int my_master_replicas = 0;
+  bool state_update_needed = false;
+  for (ClusterNode* node : node_list_) {
+    if (node == myself_ || node->has(kFlagNoaddr) || node->in_handshake()) continue;
+    if (myself_->is_replica() && node->is_master() && !node->has(kFlagFail)) {
+      const int ok_replicas = static_cast<int>(std::count_if(
+          node->replicas.begin(), node->replicas.end(), [](const ClusterNode* r) { return !r->has(kFlagFail); }));
+      if (ok_replicas == 0 && node->numslots > 0 && node->has(kFlagMigrateTo)) ++orphaned_masters;
+      max_replicas = std::max(max_replicas, ok_replicas);
+      if (myself_->master == node) my_master_replicas = ok_replicas;
+    }
+    cron_node(node, now_ms, state_update_needed);
+  }
+
+  manual_failover_check_timeout(now_ms);
+  if (myself_->is_replica()) {
+    handle_manual_failover(now_ms);
+    handle_replica_failover(now_ms);
+    if (orphaned_masters > 0 && max_replicas >= 2 && my_master_replicas == max_replicas &&
+        config_.cluster_allow_replica_migration) {
+      handle_replica_migration(max_replicas, now_ms);
+    }
+  }
+  if (state_update_needed || !state_ok_) update_state(now_ms);
+}
+
+void Node::cron_node(ClusterNode* node, int64_t now_ms, bool& state_update_needed) {
+  const int64_t timeout_ms = config_.cluster_node_timeout_ms;
+  const int64_t ping_delay_ms = now_ms - node->ping_sent_ms;
+  const int64_t data_delay_ms = now_ms - node->data_received_ms;
+  // A link that carries a ping unanswered for T/2 and nothing else is torn down and rebuilt.
+  if (node->link != 0 && now_ms - node->link_ctime_ms > timeout_ms && node->ping_sent_ms != 0 &&
+      ping_delay_ms > timeout_ms / 2 && data_delay_ms > timeout_ms / 2) {
+    free_link(node);
+  }
+  if (node->link != 0 && node->ping_sent_ms == 0 && now_ms - node->pong_received_ms > timeout_ms / 2) {
+    send_ping(node, node->link, MessageType::ping, now_ms);
+    return;
+  }
+  if (myself_->is_master() && mf_end_ms_ != 0 && mf_replica_ == node && node->link != 0) {
+    send_ping(node, node->link, MessageType::ping, now_ms);
+    return;
+  }
+  if (node->ping_sent_ms == 0) return;
+  const int64_t node_delay_ms = std::min(ping_delay_ms, data_delay_ms);
+  if (node_delay_ms > timeout_ms && !node->has(kFlagPfail | kFlagFail)) {
+    node->flags |= kFlagPfail;
+    state_update_needed = true;
+    event("pfail", node, -1, node_delay_ms);
+  }
+}
+
+void Node::handle_replica_migration(int max_replicas, int64_t now_ms) {
+  // clusterHandleSlaveMigration. Redis takes the first orphan in hash-table order; we take the
+  // first by name, which is deterministic and just as arbitrary.
+  if (!state_ok_ || myself_->master == nullptr) return;
+  ClusterNode* my_master = myself_->master;
+  const int ok_replicas = static_cast<int>(std::count_if(my_master->replicas.begin(), my_master->replicas.end(),
+                                                         [](const ClusterNode* r) { return !r->failed_or_pfail(); }));
+  if (ok_replicas <= config_.cluster_migration_barrier) return;
+  ClusterNode* candidate = myself_;
+  ClusterNode* target = nullptr;
+  for (ClusterNode* node : node_list_) {
+    int non_failed_replicas = 0;
+    bool orphaned = !node->is_replica() && !node->has(kFlagFail) && node->has(kFlagMigrateTo);
+    if (node->is_master()) {
+      non_failed_replicas = static_cast<int>(std::count_if(
+          node->replicas.begin(), node->replicas.end(), [](const ClusterNode* r) { return !r->has(kFlagFail); }));
+      if (non_failed_replicas > 0) orphaned = false;
+    }
+    if (orphaned) {
+      if (target == nullptr && node->numslots > 0) target = node;
+      if (node->orphaned_time_ms == 0) node->orphaned_time_ms = now_ms;
+    } else {
+      node->orphaned_time_ms = 0;
+    }
+    if (non_failed_replicas == max_replicas) {
+      for (ClusterNode* replica : node->replicas) {
+        if (replica->name < candidate->name) candidate = replica;
+      }
+    }
+  }
+  if (target != nullptr && candidate == myself_ && now_ms - target->orphaned_time_ms > 5000) {  // CLUSTER_SLAVE_MIGRATION_DELAY
+    event("replica_migration", target);
+    set_my_master(target, now_ms);
+    todo_save(true);
+    todo_update_state_ = true;
+  }
+}
+
+}  // namespace rcsim::protocol

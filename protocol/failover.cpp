@@ -1,0 +1,200 @@
+// The replica side of failover: clusterHandleSlaveFailover, clusterGetSlaveRank,
+// clusterRequestFailoverAuth, clusterFailoverReplaceYourMaster, and manual failover.
+#include <algorithm>
+#include <cassert>
+
+#include "protocol/node.hpp"
+
+namespace rcsim::protocol {
+
+int Node::replica_rank() const {
+  const ClusterNode* master = myself_->master;
+  if (master == nullptr) return 0;
+  const int64_t my_offset = replication_.processed_offset;
+  int rank = 0;
+  for (const ClusterNode* replica : master->replicas) {
+    if (replica == myself_ || replica->has(kFlagNofailover)) continue;
+    if (replica->repl_offset > my_offset) ++rank;
+  }
+  return rank;
+}
+
+int64_t Node::data_age_ms(int64_t now_ms) const {
+  // Whole seconds, like Redis's unixtime arithmetic; never synced = down since the epoch.
+  if (replication_.link_up) return (now_ms / 1000 - replication_.last_interaction_ms / 1000) * 1000;
+  if (!replication_.ever_synced) return now_ms;
+  return (now_ms / 1000 - replication_.down_since_ms / 1000) * 1000;
+}
+
+void Node::handle_replica_failover(int64_t now_ms) {
+  const int64_t timeout_ms = config_.cluster_node_timeout_ms;
+  const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms * 2, 2000);
+  const int64_t auth_retry_ms = auth_timeout_ms * 2;
+  const int64_t auth_age_ms = now_ms - failover_auth_time_ms_;
+  const bool manual = mf_end_ms_ != 0 && mf_can_start_;
+  ClusterNode* master = myself_->master;
+
+  if (myself_->is_master() || master == nullptr || (!master->has(kFlagFail) && !manual) ||
+      master->numslots == 0) {
+    cant_failover_reason_ = CantFailoverReason::none;
+    return;
+  }
+  if (config_.cluster_replica_no_failover && !manual) {
+    cant_failover_reason_ = CantFailoverReason::nofailover;
+    return;
+  }
+  int64_t data_age = data_age_ms(now_ms);
+  if (data_age > timeout_ms) data_age -= timeout_ms;
+  if (config_.cluster_replica_validity_factor != 0 && !bugs_.skip_data_age_check &&
+      data_age > config_.repl_ping_replica_period_s * 1000 + timeout_ms * config_.cluster_replica_validity_factor &&
+      !manual) {
+    if (cant_failover_reason_ != CantFailoverReason::data_age) {
+      event("cant_failover", master, -1, data_age, describe(CantFailoverReason::data_age));
+    }
+    cant_failover_reason_ = CantFailoverReason::data_age;
+    return;
+  }
+
+  if (auth_age_ms > auth_retry_ms) {
+    // Schedule: 500 ms for the FAIL to spread, a random part to avoid ties, rank seconds.
+    failover_auth_count_ = 0;
+    failover_auth_sent_ = false;
+    failover_auth_rank_ = bugs_.no_rank_delay ? 0 : replica_rank();
+    const int64_t random_ms = static_cast<int64_t>(rng_.below(500));
+    failover_auth_time_ms_ = now_ms + 500 + random_ms + failover_auth_rank_ * 1000;
+    pending_mode_ = FailoverMode::automatic;
+    if (mf_end_ms_ != 0) {
+      failover_auth_time_ms_ = now_ms;
+      failover_auth_rank_ = 0;
+      todo_handle_failover_ = true;
+    }
+    event("election_scheduled", master, -1, failover_auth_time_ms_ - now_ms,
+          "rank " + std::to_string(failover_auth_rank_));
+    broadcast_pong_to(true);
+    return;
+  }
+  if (!failover_auth_sent_ && !manual && !bugs_.no_rank_delay) {
+    const int new_rank = replica_rank();
+    if (new_rank > failover_auth_rank_) {  // 7.0 only ever adds delay
+      failover_auth_time_ms_ += (new_rank - failover_auth_rank_) * 1000;
+      failover_auth_rank_ = new_rank;
+      event("election_rank_changed", master, -1, new_rank);
+    }
+  }
+  if (now_ms < failover_auth_time_ms_) {
+    cant_failover_reason_ = CantFailoverReason::waiting_delay;
+    return;
+  }
+  if (auth_age_ms > auth_timeout_ms) {
+    if (cant_failover_reason_ != CantFailoverReason::expired) {
+      event("election_expired", master, static_cast<int64_t>(failover_auth_epoch_), failover_auth_count_);
+    }
+    cant_failover_reason_ = CantFailoverReason::expired;
+    return;
+  }
+  if (!failover_auth_sent_) {
+    ++current_epoch_;
+    failover_auth_epoch_ = current_epoch_;
+    event("election_started", master, static_cast<int64_t>(failover_auth_epoch_), failover_auth_rank_);
+    request_failover_auth(now_ms);
+    failover_auth_sent_ = true;
+    todo_save(true);
+    todo_update_state_ = true;
+    return;
+  }
+  const int needed_quorum = bugs_.quorum_off_by_one ? size_ / 2 : size_ / 2 + 1;
+  if (failover_auth_count_ >= needed_quorum) {
+    event("election_won", master, static_cast<int64_t>(failover_auth_epoch_), failover_auth_count_);
+    if (myself_->config_epoch < failover_auth_epoch_) myself_->config_epoch = failover_auth_epoch_;
+    failover_replace_my_master(now_ms);
+  } else {
+    cant_failover_reason_ = CantFailoverReason::waiting_votes;
+  }
+}
+
+void Node::request_failover_auth(int64_t /*now_ms*/) {
+  auto message = build_header(MessageType::failover_auth_request);
+  if (mf_end_ms_ != 0) message->mflags |= kMsgFlagForceAck;  // vote even though my master is up
+  broadcast(message);
+}
+
+void Node::broadcast_pong_to(bool replicas_of_my_master_only) {
+  // clusterBroadcastPong(CLUSTER_BROADCAST_LOCAL_SLAVES | _ALL)
+  for (ClusterNode* node : node_list_) {
+    if (node == myself_ || node->in_handshake() || node->link == 0) continue;
+    if (replicas_of_my_master_only) {
+      const bool local_replica = node->is_replica() && node->master != nullptr &&
+                                 (node->master == myself_->master || node->master == myself_);
+      if (!local_replica) continue;
+    }
+    send_ping(node, node->link, MessageType::pong, 0);
+  }
+}
+
+void Node::failover_replace_my_master(int64_t now_ms) {
+  ClusterNode* old_master = myself_->master;
+  if (myself_->is_master() || old_master == nullptr) return;
+  set_node_as_master(myself_);
+  for (int slot = 0; slot < kClusterSlots && old_master->numslots > 0; ++slot) {
+    if (slots_[slot] == old_master) set_slot_owner(slot, myself_);
+  }
+  const FailoverMode mode = mf_end_ms_ == 0 ? FailoverMode::automatic : pending_mode_;
+  update_state(now_ms);
+  save_now(true);
+  event("promoted", old_master, static_cast<int64_t>(myself_->config_epoch), myself_->numslots, describe(mode));
+  broadcast_pong_to(false);
+  reset_manual_failover();
+  failover_auth_time_ms_ = 0;
+}
+
+void Node::reset_manual_failover() {
+  if (myself_->is_master() && mf_end_ms_ != 0) clients_paused_until_ms_ = 0;  // unpause clients
+  mf_end_ms_ = 0;
+  mf_can_start_ = false;
+  mf_replica_ = nullptr;
+  mf_master_offset_ = -1;
+}
+
+void Node::manual_failover_check_timeout(int64_t now_ms) {
+  if (mf_end_ms_ != 0 && mf_end_ms_ < now_ms) {
+    event("manual_failover_timeout", nullptr);
+    reset_manual_failover();
+  }
+}
+
+void Node::handle_manual_failover(int64_t now_ms) {
+  // clusterHandleManualFailover: start once my offset reached the paused master's.
+  if (mf_end_ms_ == 0 || mf_can_start_ || mf_master_offset_ == -1) return;
+  if (mf_master_offset_ == replication_.processed_offset) {
+    mf_can_start_ = true;
+    todo_handle_failover_ = true;
+    event("manual_failover_can_start", myself_->master, -1, mf_master_offset_);
+  }
+  (void)now_ms;
+}
+
+CommandResult Node::failover(FailoverMode mode, int64_t now_ms) {
+  assert(mode != FailoverMode::automatic);
+  if (myself_->is_master()) return {false, "ERR You should send CLUSTER FAILOVER to a replica"};
+  ClusterNode* master = myself_->master;
+  if (master == nullptr) return {false, "ERR I'm a replica but my master is unknown to me"};
+  if (mode == FailoverMode::manual && (master->has(kFlagFail) || master->link == 0)) {
+    return {false, "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"};
+  }
+  reset_manual_failover();
+  mf_end_ms_ = now_ms + 5000;  // CLUSTER_MF_TIMEOUT
+  pending_mode_ = mode;
+  event("manual_failover_requested", master, -1, -1, describe(mode));
+  if (mode == FailoverMode::takeover) {
+    // No election: a new configEpoch without consensus, then take the slots.
+    bump_config_epoch_without_consensus();
+    failover_replace_my_master(now_ms);
+  } else if (mode == FailoverMode::force) {
+    mf_can_start_ = true;  // the election starts on the next clusterCron
+  } else {
+    send_to(master, build_header(MessageType::mfstart));
+  }
+  return {true, "OK"};
+}
+
+}  // namespace rcsim::protocol

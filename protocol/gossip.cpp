@@ -1,0 +1,159 @@
+// Heartbeats and failure detection: clusterSendPing, clusterProcessGossipSection, failure reports,
+// markNodeAsFailingIfNeeded, clearNodeFailureIfNeeded.
+#include <algorithm>
+#include <cassert>
+
+#include "protocol/node.hpp"
+
+namespace rcsim::protocol {
+namespace {
+
+GossipEntry gossip_entry(const ClusterNode& node) {
+  GossipEntry entry;
+  entry.name = node.name;
+  entry.ping_sent_s = static_cast<uint32_t>(node.ping_sent_ms / 1000);
+  entry.pong_received_s = static_cast<uint32_t>(node.pong_received_ms / 1000);
+  entry.address = node.address;
+  entry.flags = node.flags;
+  return entry;
+}
+
+}  // namespace
+
+void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now_ms) {
+  assert(type == MessageType::ping || type == MessageType::pong || type == MessageType::meet);
+  auto message = build_header(type);
+  // floor(K/10) entries, at least 3, at most K-2, chosen by up to 3x random draws; then every PFAIL
+  // node. K counts every known node, myself and handshake nodes included.
+  const int known = static_cast<int>(node_list_.size());
+  int fresh_nodes = known - 2;
+  int wanted = std::max(known / 10, 3);
+  wanted = std::min(wanted, fresh_nodes);
+  message->gossip.reserve(static_cast<size_t>(std::max(wanted, 0) + stats_pfail_nodes_));
+  if (to == nullptr) to = node_of_link(link);
+  if (to != nullptr && type == MessageType::ping) to->ping_sent_ms = now_ms;
+
+  int max_iterations = wanted * 3;
+  while (fresh_nodes > 0 && static_cast<int>(message->gossip.size()) < wanted && max_iterations-- > 0) {
+    ClusterNode* pick = node_list_[rng_.below(node_list_.size())];
+    if (pick == myself_ || pick->has(kFlagPfail)) continue;
+    if (pick->has(kFlagHandshake | kFlagNoaddr) || (pick->link == 0 && pick->numslots == 0)) {
+      --fresh_nodes;  // never useful to gossip about
+      continue;
+    }
+    const bool already = std::any_of(message->gossip.begin(), message->gossip.end(),
+                                     [&](const GossipEntry& e) { return e.name == pick->name; });
+    if (already) continue;
+    message->gossip.push_back(gossip_entry(*pick));
+    --fresh_nodes;
+  }
+  int pfail_wanted = stats_pfail_nodes_;
+  for (ClusterNode* node : node_list_) {
+    if (pfail_wanted <= 0) break;
+    if (node->has(kFlagHandshake | kFlagNoaddr) || !node->has(kFlagPfail)) continue;
+    message->gossip.push_back(gossip_entry(*node));
+    --pfail_wanted;
+  }
+  send(link, std::move(message));
+}
+
+void Node::add_failure_report(ClusterNode* failing, ClusterNode* reporter, int64_t now_ms) {
+  for (FailureReport& report : failing->fail_reports) {
+    if (report.reporter == reporter) {
+      report.time_ms = now_ms;
+      return;
+    }
+  }
+  failing->fail_reports.push_back(FailureReport{reporter, now_ms});
+}
+
+void Node::del_failure_report(ClusterNode* failing, ClusterNode* reporter) {
+  auto& reports = failing->fail_reports;
+  reports.erase(std::remove_if(reports.begin(), reports.end(),
+                               [&](const FailureReport& r) { return r.reporter == reporter; }),
+                reports.end());
+}
+
+int Node::count_failure_reports(ClusterNode* node, int64_t now_ms) {
+  // clusterNodeCleanupFailureReports: reports older than 2 x node timeout expire.
+  const int64_t max_age_ms = config_.cluster_node_timeout_ms * 2;  // CLUSTER_FAIL_REPORT_VALIDITY_MULT
+  if (!bugs_.failure_reports_never_expire) {
+    auto& reports = node->fail_reports;
+    reports.erase(std::remove_if(reports.begin(), reports.end(),
+                                 [&](const FailureReport& r) { return now_ms - r.time_ms > max_age_ms; }),
+                  reports.end());
+  }
+  return static_cast<int>(node->fail_reports.size());
+}
+
+void Node::mark_failing_if_needed(ClusterNode* node, int64_t now_ms) {
+  const int needed_quorum = bugs_.fail_without_majority ? 1 : size_ / 2 + 1;
+  if (!node->has(kFlagPfail) || node->has(kFlagFail)) return;
+  int failures = count_failure_reports(node, now_ms);
+  if (myself_->is_master()) ++failures;  // 7.0 counts itself as any master, slots or not
+  if (failures < needed_quorum) return;
+  node->flags &= static_cast<uint16_t>(~kFlagPfail);
+  node->flags |= kFlagFail;
+  node->fail_time_ms = now_ms;
+  event("fail", node, -1, failures, "reports " + std::to_string(failures) + "/" + std::to_string(needed_quorum));
+  // Tell everyone (the failing node included) so they don't wait for their own majority.
+  auto message = build_header(MessageType::fail);
+  message->about = node->name;
+  broadcast(message);
+  todo_update_state_ = true;
+  todo_save(false);
+}
+
+void Node::clear_failure_if_needed(ClusterNode* node, int64_t now_ms) {
+  assert(node->has(kFlagFail));
+  const bool serves_nothing = node->is_replica() || node->numslots == 0;
+  const bool nobody_took_over =
+      node->is_master() && node->numslots > 0 &&
+      now_ms - node->fail_time_ms > config_.cluster_node_timeout_ms * 2;  // CLUSTER_FAIL_UNDO_TIME_MULT
+  if (!serves_nothing && !nobody_took_over) return;
+  node->flags &= static_cast<uint16_t>(~kFlagFail);
+  todo_update_state_ = true;
+  todo_save(false);
+  event("fail_cleared", node, -1, -1, serves_nothing ? "reachable and serves no slots" : "master back, nobody took over");
+}
+
+void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms) {
+  for (const GossipEntry& entry : message.gossip) {
+    const uint16_t flags = entry.flags;
+    ClusterNode* node = lookup(entry.name);
+    if (node == nullptr) {
+      // Learned from a known member: added at once under its real name, no handshake.
+      const auto black = blacklist_until_ms_.find(entry.name);
+      const bool blacklisted = black != blacklist_until_ms_.end() && black->second > now_ms;
+      if (sender != nullptr && !(flags & kFlagNoaddr) && !blacklisted) {
+        ClusterNode* added = create_node(entry.name, flags, now_ms);
+        added->address = entry.address;
+        todo_save(false);
+        event("node_discovered", added);
+      }
+      continue;
+    }
+    if (sender != nullptr && sender->is_master() && node != myself_) {
+      if (flags & (kFlagFail | kFlagPfail)) {
+        add_failure_report(node, sender, now_ms);
+        mark_failing_if_needed(node, now_ms);
+      } else {
+        del_failure_report(node, sender);
+      }
+    }
+    // Borrow a fresher pong time, but never while we have our own doubts about the node.
+    if (!(flags & (kFlagFail | kFlagPfail)) && node->ping_sent_ms == 0 && count_failure_reports(node, now_ms) == 0) {
+      const int64_t pong_ms = int64_t{entry.pong_received_s} * 1000;
+      if (pong_ms <= now_ms + 500 && pong_ms > node->pong_received_ms) node->pong_received_ms = pong_ms;
+    }
+    if (node->has(kFlagFail | kFlagPfail) && !(flags & (kFlagNoaddr | kFlagPfail | kFlagFail)) &&
+        !(node->address == entry.address) && node != myself_) {
+      node->address = entry.address;
+      free_link(node);
+      node->flags &= static_cast<uint16_t>(~kFlagNoaddr);
+      todo_save(false);
+    }
+  }
+}
+
+}  // namespace rcsim::protocol

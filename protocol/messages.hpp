@@ -1,0 +1,65 @@
+#pragma once
+// Cluster bus messages: what Redis 7.0's clusterMsg header and payloads carry, with their exact wire
+// sizes (src/cluster.h static asserts): header 2256 bytes, gossip entry 104 bytes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/types.hpp"
+
+namespace rcsim::protocol {
+
+enum class MessageType : uint16_t {
+  ping = 0,
+  pong = 1,
+  meet = 2,
+  fail = 3,
+  publish = 4,
+  failover_auth_request = 5,
+  failover_auth_ack = 6,
+  update = 7,
+  mfstart = 8,
+};
+inline constexpr int kMessageTypeCount = 9;
+// The names CLUSTER INFO uses: cluster_stats_messages_<name>_sent.
+const char* stats_name(MessageType type);
+
+inline constexpr uint32_t kHeaderBytes = 2256;       // sizeof(clusterMsg) - sizeof(union clusterMsgData)
+inline constexpr uint32_t kGossipEntryBytes = 104;   // sizeof(clusterMsgDataGossip)
+
+enum MessageFlag : uint8_t { kMsgFlagPaused = 1, kMsgFlagForceAck = 2 };  // mflags[0]
+
+struct GossipEntry {
+  NodeName name;
+  uint32_t ping_sent_s = 0;      // seconds, as on the wire
+  uint32_t pong_received_s = 0;  // seconds, as on the wire
+  Address address;
+  uint16_t flags = 0;
+};
+
+struct Message {
+  MessageType type = MessageType::ping;
+  // header
+  NodeName sender;
+  Epoch current_epoch = 0;
+  Epoch config_epoch = 0;          // sender's, or its master's if it is a replica
+  int64_t offset = 0;              // replication offset
+  SlotBitmapPtr myslots;           // sender's slots (a replica sends its master's)
+  NodeName slaveof;                // empty when the sender is a master
+  Address sender_address;          // myip/port/cport
+  uint16_t sender_flags = 0;
+  uint8_t cluster_state_fail = 0;  // informational
+  uint8_t mflags = 0;
+  // payloads
+  std::vector<GossipEntry> gossip;   // PING, PONG, MEET
+  NodeName about;                    // FAIL, UPDATE: the node the message is about
+  Epoch update_config_epoch = 0;     // UPDATE
+  SlotBitmapPtr update_slots;        // UPDATE
+  uint32_t publish_bytes = 0;        // PUBLISH: channel + message length
+
+  uint32_t wire_size_bytes() const;
+  // One line for traces and labels, e.g. "PING e=7 ce=3 gossip=3".
+  std::string summary() const;
+};
+
+}  // namespace rcsim::protocol

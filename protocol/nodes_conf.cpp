@@ -1,0 +1,260 @@
+// nodes.conf and the introspection texts: CLUSTER NODES (clusterGenNodeDescription), CLUSTER INFO,
+// CLUSTER SLOTS, and clusterLoadConfig.
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include "protocol/node.hpp"
+
+namespace rcsim::protocol {
+namespace {
+
+std::string flags_text(uint16_t flags) {
+  // representClusterNodeFlags order
+  static constexpr std::pair<uint16_t, const char*> kNames[] = {
+      {kFlagMyself, "myself"}, {kFlagMaster, "master"},       {kFlagSlave, "slave"},
+      {kFlagPfail, "fail?"},   {kFlagFail, "fail"},           {kFlagHandshake, "handshake"},
+      {kFlagNoaddr, "noaddr"}, {kFlagNofailover, "nofailover"}};
+  std::string out;
+  for (const auto& [bit, name] : kNames) {
+    if (!(flags & bit)) continue;
+    if (!out.empty()) out.push_back(',');
+    out += name;
+  }
+  return out.empty() ? "noflags" : out;
+}
+
+bool parse_flags(std::string_view text, uint16_t& flags) {
+  flags = 0;
+  if (text == "noflags") return true;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view word = text.substr(0, comma);
+    if (word == "myself") flags |= kFlagMyself;
+    else if (word == "master") flags |= kFlagMaster;
+    else if (word == "slave") flags |= kFlagSlave;
+    else if (word == "fail?") flags |= kFlagPfail;
+    else if (word == "fail") flags |= kFlagFail;
+    else if (word == "handshake") flags |= kFlagHandshake;
+    else if (word == "noaddr") flags |= kFlagNoaddr;
+    else if (word == "nofailover") flags |= kFlagNofailover;
+    else if (word != "noflags") return false;  // unknown flag: fatal in Redis
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+template <typename T>
+bool parse_number(std::string_view text, T& out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+std::vector<std::string_view> split_spaces(std::string_view line) {
+  std::vector<std::string_view> out;
+  while (!line.empty()) {
+    const size_t start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    line.remove_prefix(start);
+    const size_t end = line.find(' ');
+    out.push_back(line.substr(0, end));
+    if (end == std::string_view::npos) break;
+    line.remove_prefix(end);
+  }
+  return out;
+}
+
+void append_slot_ranges(std::string& out, const ClusterNode& node) {
+  int slot = 0;
+  while (slot < kClusterSlots) {
+    if (!node.slots->test(slot)) {
+      ++slot;
+      continue;
+    }
+    int end = slot;
+    while (end + 1 < kClusterSlots && node.slots->test(end + 1)) ++end;
+    out.push_back(' ');
+    out += std::to_string(slot);
+    if (end > slot) out += "-" + std::to_string(end);
+    slot = end + 1;
+  }
+}
+
+}  // namespace
+
+std::string Node::node_description(const ClusterNode& node, bool for_conf, int64_t /*now_ms*/) const {
+  (void)for_conf;
+  std::string out = node.name.str();
+  out += " " + node.address.ip + ":" + std::to_string(node.address.port) + "@" + std::to_string(node.address.cport);
+  out += " " + flags_text(node.flags);
+  out += " ";
+  out += (node.is_replica() && node.master != nullptr) ? node.master->name.str() : "-";
+  const Epoch epoch = (node.is_replica() && node.master != nullptr) ? node.master->config_epoch : node.config_epoch;
+  out += " " + std::to_string(node.ping_sent_ms) + " " + std::to_string(node.pong_received_ms) + " " +
+         std::to_string(epoch) + " ";
+  out += (node.link != 0 || node.has(kFlagMyself)) ? "connected" : "disconnected";
+  if (node.is_master()) append_slot_ranges(out, node);
+  if (&node == myself_) {
+    for (const auto& [slot, target] : migrating_slots_to_) out += " [" + std::to_string(slot) + "->-" + target->name.str() + "]";
+    for (const auto& [slot, source] : importing_slots_from_) out += " [" + std::to_string(slot) + "-<-" + source->name.str() + "]";
+  }
+  return out;
+}
+
+std::string Node::cluster_nodes(int64_t now_ms) const {
+  std::string out;
+  for (const ClusterNode* node : node_list_) out += node_description(*node, false, now_ms) + "\n";
+  return out;
+}
+
+std::string Node::nodes_conf() const {
+  std::string out;
+  for (const ClusterNode* node : node_list_) {
+    if (node->in_handshake()) continue;
+    out += node_description(*node, true, 0) + "\n";
+  }
+  const Epoch saved_epoch = bugs_.current_epoch_not_persisted ? 0 : current_epoch_;
+  out += "vars currentEpoch " + std::to_string(saved_epoch) + " lastVoteEpoch " + std::to_string(last_vote_epoch_) + "\n";
+  return out;
+}
+
+bool Node::load_config(const std::string& text, int64_t now_ms) {
+  // clusterLoadConfig. Lines are applied in two passes so a replica line may name a master that
+  // appears later in the file.
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::vector<std::string>> rows;
+  Epoch vars_current = 0;
+  Epoch vars_last_vote = 0;
+  while (std::getline(lines, line)) {
+    const auto fields = split_spaces(line);
+    if (fields.empty()) continue;
+    if (fields[0] == "vars") {
+      for (size_t i = 1; i + 1 < fields.size(); i += 2) {
+        if (fields[i] == "currentEpoch" && !parse_number(fields[i + 1], vars_current)) return false;
+        if (fields[i] == "lastVoteEpoch" && !parse_number(fields[i + 1], vars_last_vote)) return false;
+      }
+      continue;
+    }
+    if (fields.size() < 8) return false;
+    rows.emplace_back(fields.begin(), fields.end());
+  }
+  for (const auto& row : rows) {
+    NodeName name;
+    uint16_t flags = 0;
+    if (!NodeName::parse(row[0], name) || !parse_flags(row[2], flags)) return false;
+    if (lookup(name) != nullptr) return false;
+    ClusterNode* node = create_node(name, flags, now_ms);
+    const size_t colon = row[1].rfind(':');
+    const size_t at = row[1].find('@');
+    if (colon == std::string::npos || at == std::string::npos || at < colon) return false;
+    node->address.ip = row[1].substr(0, colon);
+    if (!parse_number(std::string_view(row[1]).substr(colon + 1, at - colon - 1), node->address.port)) return false;
+    if (!parse_number(std::string_view(row[1]).substr(at + 1), node->address.cport)) return false;
+    if (flags & kFlagMyself) myself_ = node;
+    if (flags & kFlagFail) node->fail_time_ms = now_ms;
+    int64_t ping_sent = 0, pong_received = 0;
+    if (!parse_number(row[4], ping_sent) || !parse_number(row[5], pong_received)) return false;
+    node->ping_sent_ms = ping_sent != 0 ? now_ms : 0;
+    node->pong_received_ms = pong_received != 0 ? now_ms : 0;
+    Epoch epoch = 0;
+    if (!parse_number(row[6], epoch)) return false;
+    node->config_epoch = (flags & kFlagSlave) ? 0 : epoch;  // 7.0.5+: a replica's is loaded as 0
+  }
+  if (myself_ == nullptr) return false;
+  for (const auto& row : rows) {
+    NodeName name;
+    NodeName::parse(row[0], name);
+    ClusterNode* node = lookup(name);
+    if (row[3] != "-") {
+      NodeName master_name;
+      if (!NodeName::parse(row[3], master_name)) return false;
+      ClusterNode* master = lookup(master_name);
+      if (master == nullptr) master = create_node(master_name, kFlagMaster | kFlagNoaddr, now_ms);
+      node->master = master;
+      add_replica(master, node);
+    }
+    for (size_t i = 8; i < row.size(); ++i) {
+      const std::string_view range = row[i];
+      if (range.starts_with("[")) continue;  // open slots: resharding is re-done by the operator
+      int first = 0, last = 0;
+      const size_t dash = range.find('-');
+      if (!parse_number(range.substr(0, dash), first)) return false;
+      last = first;
+      if (dash != std::string_view::npos && !parse_number(range.substr(dash + 1), last)) return false;
+      if (first < 0 || last >= kClusterSlots || first > last || !node->is_master()) return false;
+      for (int slot = first; slot <= last; ++slot) set_slot_owner(slot, node);
+    }
+  }
+  current_epoch_ = std::max(vars_current, max_epoch());
+  last_vote_epoch_ = vars_last_vote;
+  return true;
+}
+
+std::string Node::cluster_info() const {
+  int assigned = 0, pfail = 0, fail = 0;
+  for (const ClusterNode* node : node_list_) {
+    if (!node->is_master()) continue;
+    assigned += node->numslots;
+    if (node->has(kFlagPfail)) pfail += node->numslots;
+    if (node->has(kFlagFail)) fail += node->numslots;
+  }
+  const ClusterNode* my_master = myself_->is_replica() && myself_->master ? myself_->master : myself_;
+  std::string out;
+  auto line = [&](const std::string& key, const std::string& value) { out += key + ":" + value + "\r\n"; };
+  line("cluster_state", state_ok_ ? "ok" : "fail");
+  line("cluster_slots_assigned", std::to_string(assigned));
+  line("cluster_slots_ok", std::to_string(assigned - pfail - fail));
+  line("cluster_slots_pfail", std::to_string(pfail));
+  line("cluster_slots_fail", std::to_string(fail));
+  line("cluster_known_nodes", std::to_string(nodes_.size()));
+  line("cluster_size", std::to_string(size_));
+  line("cluster_current_epoch", std::to_string(current_epoch_));
+  line("cluster_my_epoch", std::to_string(my_master->config_epoch));
+  for (const bool sent : {true, false}) {
+    int64_t total = 0;
+    for (int type = 0; type < kMessageTypeCount; ++type) {
+      const int64_t count = message_count(static_cast<MessageType>(type), sent);
+      total += count;
+      if (count == 0) continue;  // only non-zero counters are printed
+      line(std::string("cluster_stats_messages_") + stats_name(static_cast<MessageType>(type)) +
+               (sent ? "_sent" : "_received"),
+           std::to_string(count));
+    }
+    line(sent ? "cluster_stats_messages_sent" : "cluster_stats_messages_received", std::to_string(total));
+  }
+  line("total_cluster_links_buffer_limit_exceeded", "0");
+  return out;
+}
+
+std::string Node::cluster_slots() const {
+  // One block per contiguous range, as redis-cli prints the CLUSTER SLOTS reply.
+  std::string out;
+  int index = 1;
+  int slot = 0;
+  while (slot < kClusterSlots) {
+    const ClusterNode* owner = slots_[slot];
+    if (owner == nullptr) {
+      ++slot;
+      continue;
+    }
+    int end = slot;
+    while (end + 1 < kClusterSlots && slots_[end + 1] == owner) ++end;
+    out += std::to_string(index++) + ") 1) (integer) " + std::to_string(slot) + "\n   2) (integer) " +
+           std::to_string(end) + "\n";
+    int item = 3;
+    auto endpoint = [&](const ClusterNode& n) {
+      out += "   " + std::to_string(item++) + ") 1) \"" + n.address.ip + "\"\n      2) (integer) " +
+             std::to_string(n.address.port) + "\n      3) \"" + n.name.str() + "\"\n";
+    };
+    endpoint(*owner);
+    for (const ClusterNode* replica : owner->replicas) {
+      if (!replica->has(kFlagFail)) endpoint(*replica);
+    }
+    slot = end + 1;
+  }
+  return out;
+}
+
+}  // namespace rcsim::protocol

@@ -1,0 +1,229 @@
+// clusterProcessPacket: what a node does with each bus message.
+#include <cassert>
+
+#include "protocol/node.hpp"
+
+namespace rcsim::protocol {
+
+void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
+  count_received(message);
+  const MessageType type = message.type;
+  const bool is_ping_like = type == MessageType::ping || type == MessageType::pong || type == MessageType::meet;
+
+  // getNodeFromLinkAndMsg: the link's node unless it is in handshake, else look the sender up (and
+  // bind an unbound inbound link to it).
+  ClusterNode* link_node = node_of_link(link);
+  ClusterNode* sender = nullptr;
+  if (link_node != nullptr && !link_node->in_handshake()) {
+    sender = link_node;
+  } else {
+    sender = lookup(message.sender);
+    if (sender != nullptr && link >= kInboundLinkBase && link_node == nullptr && inbound_links_.contains(link)) {
+      if (sender->inbound_link != 0 && sender->inbound_link != link) inbound_links_.erase(sender->inbound_link);
+      sender->inbound_link = link;
+      inbound_links_[link] = sender;
+    }
+  }
+  if (sender != nullptr) sender->data_received_ms = now_ms;
+
+  if (sender != nullptr && !sender->in_handshake()) {
+    // Epochs and offsets from the header.
+    if (message.current_epoch > current_epoch_) current_epoch_ = message.current_epoch;
+    if (message.config_epoch > sender->config_epoch && sender->is_master()) {
+      sender->config_epoch = message.config_epoch;
+      todo_save(true);
+    }
+    sender->repl_offset = message.offset;
+    sender->repl_offset_time_ms = now_ms;
+    if (myself_->is_replica() && myself_->master == sender && (message.mflags & kMsgFlagPaused) &&
+        mf_end_ms_ != 0 && mf_master_offset_ == -1) {
+      mf_master_offset_ = sender->repl_offset;
+      todo_handle_manual_failover_ = true;
+      event("mf_master_offset", sender, -1, mf_master_offset_);
+    }
+  }
+
+  if (type == MessageType::ping || type == MessageType::meet) {
+    if (sender == nullptr && type == MessageType::meet) {
+      // A MEET from a stranger: add it in handshake under a random name; our cron will PING it.
+      ClusterNode* node = create_node(NodeName::random(rng_), kFlagHandshake, now_ms);
+      node->address = message.sender_address;
+      todo_save(false);
+      event("meet_received", node);
+    }
+    if (sender == nullptr) process_gossip(nullptr, message, now_ms);
+    send_ping(nullptr, link, MessageType::pong, now_ms);
+  }
+
+  if (is_ping_like) {
+    if (link < kInboundLinkBase && link_node != nullptr) {
+      if (link_node->in_handshake()) {
+        // As in Redis, the renamed node is not yet the sender of this packet: its config is taken
+        // from its next message.
+        if (process_handshake_pong(link_node, sender, message)) return;
+      } else if (link_node->name != message.sender) {
+        // The address now answers with another name: NOADDR until we learn the new one.
+        link_node->flags |= kFlagNoaddr;
+        link_node->address.ip.clear();
+        link_node->address.port = link_node->address.cport = 0;
+        free_link(link_node);
+        todo_save(false);
+        return;
+      }
+    }
+    if (sender != nullptr) {
+      if (message.sender_flags & kFlagNofailover) sender->flags |= kFlagNofailover;
+      else sender->flags &= static_cast<uint16_t>(~kFlagNofailover);
+    }
+    if (sender != nullptr && type == MessageType::ping && link >= kInboundLinkBase &&
+        !(sender->address == message.sender_address)) {
+      sender->address = message.sender_address;  // nodeUpdateAddressIfNeeded
+      sender->flags &= static_cast<uint16_t>(~kFlagNoaddr);
+      free_link(sender);
+      todo_save(false);
+    }
+    if (link < kInboundLinkBase && link_node != nullptr && type == MessageType::pong) {
+      link_node->pong_received_ms = now_ms;
+      link_node->ping_sent_ms = 0;
+      if (link_node->has(kFlagPfail)) {
+        link_node->flags &= static_cast<uint16_t>(~kFlagPfail);
+        todo_save(false);
+        todo_update_state_ = true;
+        event("pfail_cleared", link_node);
+      } else if (link_node->has(kFlagFail)) {
+        clear_failure_if_needed(link_node, now_ms);
+      }
+    }
+    if (sender == nullptr) return;
+    process_ping_config(link, sender, message, now_ms);
+    return;
+  }
+
+  if (sender == nullptr) return;  // only PING/MEET are answered for strangers
+  switch (type) {
+    case MessageType::fail: {
+      ClusterNode* failing = lookup(message.about);
+      if (failing != nullptr && !failing->has(kFlagFail | kFlagMyself)) {
+        failing->flags |= kFlagFail;
+        failing->fail_time_ms = now_ms;
+        failing->flags &= static_cast<uint16_t>(~kFlagPfail);
+        todo_update_state_ = true;
+        todo_save(false);
+        event("fail_received", failing, -1, -1, "from " + sender->name.str().substr(0, 8));
+      }
+      break;
+    }
+    case MessageType::failover_auth_request:
+      send_failover_auth_if_needed(sender, message, now_ms);
+      break;
+    case MessageType::failover_auth_ack:
+      // Counted only from masters serving slots, for this election's epoch.
+      if (sender->is_master() && sender->numslots > 0 && message.current_epoch >= failover_auth_epoch_) {
+        ++failover_auth_count_;
+        todo_handle_failover_ = true;
+        event("vote_received", sender, static_cast<int64_t>(message.current_epoch), failover_auth_count_);
+      }
+      break;
+    case MessageType::mfstart:
+      if (sender->master != myself_) break;
+      reset_manual_failover();
+      mf_end_ms_ = now_ms + 5000;  // CLUSTER_MF_TIMEOUT
+      mf_replica_ = sender;
+      clients_paused_until_ms_ = now_ms + 5000 * 2;  // CLUSTER_MF_PAUSE_MULT
+      event("manual_failover_master_paused", sender);
+      send_ping(sender, link, MessageType::ping, now_ms);
+      break;
+    case MessageType::update: {
+      if (bugs_.ignore_update) break;
+      ClusterNode* node = lookup(message.about);
+      if (node == nullptr || node->config_epoch >= message.update_config_epoch) break;
+      if (node->is_replica()) set_node_as_master(node);
+      node->config_epoch = message.update_config_epoch;
+      todo_save(true);
+      event("update_received", node, static_cast<int64_t>(message.update_config_epoch));
+      update_slots_config_with(node, message.update_config_epoch, *message.update_slots);
+      break;
+    }
+    default:
+      break;  // PUBLISH: no subscribers are modelled
+  }
+}
+
+bool Node::process_handshake_pong(ClusterNode* handshake_node, ClusterNode* known_sender, const Message& message) {
+  if (known_sender != nullptr) {
+    // We met a member we already know under its real name: keep that entry, drop the placeholder.
+    if (!(known_sender->address == message.sender_address)) {
+      known_sender->address = message.sender_address;
+      free_link(known_sender);
+      todo_save(false);
+    }
+    delete_node(handshake_node);
+    return true;
+  }
+  rename_node(handshake_node, message.sender);
+  handshake_node->flags &= static_cast<uint16_t>(~kFlagHandshake);
+  handshake_node->flags |= message.sender_flags & (kFlagMaster | kFlagSlave);
+  todo_save(false);
+  event("handshake_completed", handshake_node);
+  return false;
+}
+
+}  // namespace rcsim::protocol
+
+namespace rcsim::protocol {
+
+// The config part of PING/PONG/MEET from a known sender: role, slots, UPDATE, collisions, gossip.
+void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Message& message, int64_t now_ms) {
+  if (sender->in_handshake()) return;
+  // Role.
+  if (message.slaveof.empty()) {
+    set_node_as_master(sender);
+  } else {
+    if (sender->is_master()) {
+      // A master turned replica: it serves nothing any more (clusterDelNodeSlots).
+      for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
+        if (slots_[slot] == sender) clear_slot(slot);
+      }
+      sender->flags &= static_cast<uint16_t>(~(kFlagMaster | kFlagMigrateTo));
+      sender->flags |= kFlagSlave;
+      todo_save(false);
+      todo_update_state_ = true;
+      event("role_seen", sender, -1, -1, "replica");
+    }
+    ClusterNode* master = lookup(message.slaveof);
+    if (sender->master != master) {
+      if (sender->master != nullptr) remove_replica(sender->master, sender);
+      if (master != nullptr) add_replica(master, sender);
+      sender->master = master;
+      todo_save(false);
+    }
+  }
+
+  // Slots: a master's claim is applied by the configEpoch rule; any stale claim earns an UPDATE.
+  ClusterNode* sender_master = sender->is_master() ? sender : sender->master;
+  bool dirty = false;
+  if (sender_master != nullptr) {
+    dirty = !same_slots(sender_master->slots, message.myslots);
+    if (!dirty && sender_master->slots != message.myslots) sender_master->slots = message.myslots;  // share memory
+  }
+  if (sender->is_master() && dirty) update_slots_config_with(sender, message.config_epoch, *message.myslots);
+  if (dirty) {
+    const SlotBitmap& claimed = *message.myslots;
+    for (int slot = 0; slot < kClusterSlots; ++slot) {
+      if (!claimed.test(slot)) continue;
+      ClusterNode* owner = slots_[slot];
+      if (owner == sender || owner == nullptr || owner_not_claiming_slot_[slot]) continue;
+      if (owner->config_epoch > message.config_epoch) {
+        send_update(sender, owner);
+        break;  // one UPDATE per packet
+      }
+    }
+  }
+
+  if (myself_->is_master() && sender->is_master() && message.config_epoch == myself_->config_epoch) {
+    handle_config_epoch_collision(sender, now_ms);
+  }
+  process_gossip(sender, message, now_ms);
+}
+
+}  // namespace rcsim::protocol

@@ -1,0 +1,67 @@
+#pragma once
+// clusterNode and the pieces of clusterState, as plain structs. Times are Redis's mstime values
+// (milliseconds of the host's clock); 0 means "never", as in Redis.
+#include <cstdint>
+#include <vector>
+
+#include "protocol/types.hpp"
+
+namespace rcsim::protocol {
+
+struct ClusterNode;
+
+struct FailureReport {
+  ClusterNode* reporter = nullptr;
+  int64_t time_ms = 0;
+};
+
+struct ClusterNode {
+  NodeName name;
+  uint16_t flags = 0;
+  int64_t ctime_ms = 0;
+  Epoch config_epoch = 0;
+  SlotBitmapPtr slots = empty_slot_bitmap();
+  int numslots = 0;
+  std::vector<ClusterNode*> replicas;
+  ClusterNode* master = nullptr;  // slaveof; may be null for a replica whose master is unknown
+  int64_t ping_sent_ms = 0;
+  int64_t pong_received_ms = 0;
+  int64_t data_received_ms = 0;
+  int64_t fail_time_ms = 0;
+  int64_t voted_time_ms = 0;
+  int64_t repl_offset_time_ms = 0;
+  int64_t orphaned_time_ms = 0;
+  int64_t repl_offset = 0;
+  Address address;
+  LinkId link = 0;              // my outbound connection to it (0 = none)
+  int64_t link_ctime_ms = 0;
+  bool link_connected = false;  // connect completed
+  LinkId inbound_link = 0;      // its connection to me, once bound
+  std::vector<FailureReport> fail_reports;
+
+  bool has(uint16_t flag) const { return (flags & flag) != 0; }
+  bool is_master() const { return has(kFlagMaster); }
+  bool is_replica() const { return has(kFlagSlave); }
+  bool failed_or_pfail() const { return has(kFlagPfail | kFlagFail); }
+  bool in_handshake() const { return has(kFlagHandshake); }
+};
+
+// Why a replica is not failing over right now (clusterLogCantFailover reasons).
+enum class CantFailoverReason { none, data_age, waiting_delay, expired, waiting_votes, nofailover };
+const char* describe(CantFailoverReason reason);
+
+// Why a master did not grant a vote (clusterSendFailoverAuthIfNeeded's log lines).
+enum class VoteRefusal {
+  none,
+  not_a_master_with_slots,
+  request_epoch_stale,
+  already_voted,
+  requester_is_master,
+  master_unknown,
+  master_not_failed,
+  voted_recently,
+  slot_epoch_greater,
+};
+const char* describe(VoteRefusal refusal);
+
+}  // namespace rcsim::protocol
