@@ -1,0 +1,247 @@
+#pragma once
+// TCP as Redis sees it: connections between hosts over directed links with latency, jitter and
+// loss, and partitions that stall traffic. Messages are opaque `Packet`s; one message is one segment.
+//
+// Semantics (each mirrors what a Linux socket shows the process):
+// - connect: the SYN reaches the server after one one-way latency. If the server's endpoint is
+//   listening on the port (a paused process still is: its kernel completes handshakes), the SYN-ACK
+//   comes back and the client gets net_connected one RTT after connect(); the server gets
+//   net_accepted when the client's final ACK arrives, one one-way latency later. If nothing listens,
+//   the RST comes back and the client gets net_connect_failed after one RTT. A SYN or its answer
+//   that meets a blocked path is lost; SYNs are retransmitted 1, 3, 7, 15... s after connect()
+//   (Linux backoff), and the connect fails at syn_timeout (default 127 s, Linux tcp_syn_retries=6).
+//   Data sent while connecting waits and leaves, in order, as one segment when the connect completes.
+// - delivery: in order, once. arrival = max(send + retransmission delay + one-way latency, previous
+//   arrival in that direction). Each lost transmission adds an RTO (200 ms, doubling, capped at
+//   120 s, TCP_RTO_MAX); later segments wait behind it (head-of-line blocking).
+// - partitions: a segment whose path is blocked when it would arrive is held and retried after an
+//   RTO (200 ms, doubling while blocked, capped at 120 s); everything behind it waits. When the
+//   head finally gets through, the backlog arrives right behind it. A one-way block stops data in
+//   that direction only, plus the ACKs Nagle waits for (see below).
+// - Nagle (client→server only, when connect() asks for it; Redis's outbound bus links): a message
+//   sent while an earlier one is unacknowledged waits. The server ACKs by sending data back on the
+//   connection (the ACK rides with that data) or when its delayed-ACK timer (the client→server
+//   profile's delayed_ack) fires after arrival. An ACK needs the server→client path open; if it is
+//   blocked the ACK is retried with RTO backoff. The waiting messages then leave as one segment.
+//   Pure ACKs are not subject to loss. Server→client never waits (Redis sets TCP_NODELAY there).
+// - close(by): what `by` already sent still arrives (Nagle-held data leaves at once), then the peer
+//   gets net_closed (FIN). Data in flight toward `by`, and anything the peer sends later, is lost.
+//   Closing while connecting abandons the handshake silently.
+// - reset_host (kill -9): every connection of the host loses its data in flight both ways; each peer
+//   that still has the connection gets net_closed (or net_connect_failed while connecting) when the
+//   RST reaches it: one one-way latency later, or, if the path is blocked then, one one-way latency
+//   after the path next opens. A SYN the host's kernel has not seen yet is not affected: it will
+//   meet whatever listens when it arrives.
+// - sending on a closed, reset or unknown connection is a no-op, counted in dropped_messages().
+// - chaos (opt-in, beyond TCP): each data message is dropped, duplicated, or swapped with the
+//   message queued just before it, with the given probabilities.
+// Randomness: the network draws from its own stream, rng.fork("network"), so changes elsewhere do
+// not shift network samples. No iteration over unordered containers; one scheduler event per
+// delivered message, plus a few per handshake.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/rng.hpp"
+#include "protocol/time.hpp"
+#include "sim/scheduler.hpp"
+
+namespace rcsim::sim {
+
+using HostId = uint32_t;
+using ConnId = uint64_t;  // never reused within a run; 0 = none
+
+struct Packet {
+  uint32_t size_bytes = 0;
+  std::shared_ptr<const void> body;  // opaque to the network
+};
+
+// Implemented by Host. Callbacks arrive from scheduler events, never from inside a Network call.
+class NetworkEndpoint {
+ public:
+  virtual ~NetworkEndpoint() = default;
+  virtual bool net_listening(uint16_t port) const = 0;  // a live process listens on this port
+  virtual void net_accepted(ConnId, HostId peer, uint16_t local_port) = 0;  // server side
+  virtual void net_connected(ConnId) = 0;               // client side: connect completed
+  virtual void net_connect_failed(ConnId) = 0;          // refused or timed out
+  virtual void net_closed(ConnId) = 0;                  // peer closed (FIN after its data) or reset
+  virtual void net_data(ConnId, const Packet&) = 0;     // in order, once
+};
+
+enum class LatencyShape { fixed, uniform, long_tail };
+
+struct LinkProfile {
+  Duration latency = Duration::micros(50);  // one-way base latency
+  // uniform: latency + U[0, jitter]. long_tail: latency + jitter × (1/√U − 1), U uniform in (0, 1]
+  // (Pareto, α = 2: median +0.41 jitter, 1% above +9 jitter), capped at +50 jitter.
+  Duration jitter{};
+  LatencyShape shape = LatencyShape::fixed;
+  uint32_t loss_ppm = 0;                        // per transmission, parts per million; < 1,000,000
+  Duration delayed_ack = Duration::millis(40);  // the receiver's delayed-ACK timer (Linux ~40 ms)
+};
+
+struct ChaosOptions {
+  uint32_t drop_ppm = 0, duplicate_ppm = 0, reorder_ppm = 0;
+};
+
+class Network {
+ public:
+  struct ConnStats {
+    uint64_t bytes_a_to_b = 0, bytes_b_to_a = 0;  // delivered; a = the side that connected
+    uint64_t messages_a_to_b = 0, messages_b_to_a = 0;
+  };
+
+  Network(Scheduler& scheduler, Rng& rng);
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  HostId add_host(std::string ip, NetworkEndpoint* endpoint);
+  const std::string& ip(HostId host) const;
+  void set_default_profile(const LinkProfile& profile);
+  void set_link_profile(HostId from, HostId to, const LinkProfile& profile);  // directed override
+  void set_syn_timeout(Duration timeout);
+
+  ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);
+  void send(ConnId conn, HostId sender, Packet packet);
+  void close(ConnId conn, HostId by);
+  void reset_host(HostId host);
+
+  // Partitions are directed blocks. partition() adds blocks between every pair of listed groups,
+  // both ways, on top of existing ones; hosts in no group keep every path they had.
+  void block(HostId from, HostId to);
+  void unblock(HostId from, HostId to);
+  void partition(const std::vector<std::vector<HostId>>& groups);
+  void isolate(HostId host);
+  void heal();  // removes every block
+  bool path_open(HostId from, HostId to) const;
+
+  void set_chaos(const ChaosOptions& chaos);
+
+  ConnStats stats(ConnId conn) const;
+  uint64_t delivered_messages() const { return delivered_messages_; }
+  uint64_t delivered_bytes() const { return delivered_bytes_; }
+  uint64_t dropped_messages() const { return dropped_messages_; }  // never reached a live receiver
+
+ private:
+  static constexpr int kClient = 0, kServer = 1;
+  static constexpr int64_t kNever = INT64_MAX;
+  enum class SideState : uint8_t { connecting, pending, open, gone };  // pending: not yet accepted
+  enum class SegmentKind : uint8_t { data, accept, fin };
+  enum class EventKind : uint8_t {
+    deliver_to_server, deliver_to_client, syn_timer, syn_arrival, syn_ack_arrival,
+    refusal_arrival, nagle_ack, rst_to_client, rst_to_server
+  };
+
+  struct Segment {
+    Packet packet;
+    int64_t arrival_us = 0;
+    SegmentKind kind = SegmentKind::data;
+    bool ack_wanted = false;  // last message of a Nagle segment: its delivery starts the ACK
+  };
+  // FIFO over a vector: no allocation once warmed up.
+  class SegmentQueue {
+   public:
+    bool empty() const { return head_ == items_.size(); }
+    size_t size() const { return items_.size() - head_; }
+    Segment& front() { return items_[head_]; }
+    Segment& back() { return items_.back(); }
+    void push_back(Segment segment) { items_.push_back(std::move(segment)); }
+    Segment pop_front();
+    size_t clear();  // returns how many data segments it dropped
+
+   private:
+    std::vector<Segment> items_;
+    size_t head_ = 0;
+  };
+  struct Direction {
+    SegmentQueue queue;
+    TimerId head_event;
+    int64_t last_arrival_us = 0;
+    Duration blocked_rto{};  // backoff while the head is held by a partition; 0 when not held
+  };
+  struct Conn {
+    ConnId id = 0;
+    HostId host[2] = {0, 0};  // [client, server]
+    uint16_t port = 0;
+    bool nagle = false;
+    SideState side[2] = {SideState::connecting, SideState::pending};
+    bool syn_received = false;  // the server's kernel answered a SYN and holds state for it
+    Instant started{};
+    uint32_t syn_sent = 0;
+    TimerId syn_timer, syn_event, reply_event, nagle_event, rst_event[2];
+    Direction dir[2];             // dir[s] carries what side s sends
+    std::vector<Packet> unsent;   // the client's: written while connecting or held by Nagle
+    bool nagle_outstanding = false;  // a client→server segment is not yet ACKed
+    int64_t outstanding_arrived_us = kNever;
+    int64_t ack_at_us = kNever;   // when the ACK for it reaches the client, once known
+    Duration ack_backoff{};
+  };
+  struct HostEntry {
+    std::string ip;
+    NetworkEndpoint* endpoint = nullptr;
+    std::set<ConnId> conns;  // where this host's side is not gone; ordered for reset_host
+  };
+  struct PendingRst {
+    ConnId conn;
+    int to_side;
+  };
+
+  Conn* find(ConnId id) const;
+  static int side_of(const Conn& c, HostId host);
+  const LinkProfile& profile(HostId from, HostId to) const;
+  Duration sample_latency(const LinkProfile& profile);
+  Duration retransmission_delay(const LinkProfile& profile);
+  TimerId schedule(Instant at, ConnId id, EventKind kind);
+  void on_event(uint64_t key);
+
+  // handshake
+  void send_syn(Conn& c);
+  void on_syn_timer(Conn& c);
+  void on_syn_arrival(Conn& c);
+  void on_syn_ack(Conn& c);
+  void on_refusal(Conn& c);
+  void fail_connect(Conn& c);
+  void abandon(Conn& c);
+
+  // data path
+  int64_t segment_arrival(Conn& c, int side);
+  void push(Conn& c, int side, Segment segment);
+  void transmit(Conn& c, int side, std::span<Packet> packets);
+  bool chaos_keeps(Conn& c, int side, Packet& packet, bool& duplicate);
+  void on_deliver(Conn& c, int side);
+  void nagle_send(Conn& c, Packet packet);
+  void on_nagle_ack(Conn& c);
+  void note_server_send(Conn& c, int64_t arrival_us);
+  void arm_nagle(Conn& c);
+  void flush_unsent(Conn& c);
+
+  // teardown
+  void drop_in_flight(Conn& c, int sender_side);
+  void reset_side(Conn& c, int side);
+  void send_rst(Conn& c, int to_side);
+  void on_rst(Conn& c, int to_side);
+  void side_gone(Conn& c, int side);
+  void maybe_erase(Conn& c);
+  void on_paths_opened();
+
+  Scheduler& scheduler_;
+  Rng rng_;
+  std::vector<HostEntry> hosts_;
+  std::vector<std::unique_ptr<Conn>> conns_;  // by id - 1; null once both sides are gone
+  std::vector<ConnStats> stats_;              // by id - 1; kept for the whole run
+  LinkProfile default_profile_;
+  std::map<std::pair<HostId, HostId>, LinkProfile> link_profiles_;
+  std::set<std::pair<HostId, HostId>> blocked_;
+  std::vector<PendingRst> pending_rsts_;  // RSTs waiting for a blocked path, in reset order
+  ChaosOptions chaos_;
+  bool chaos_on_ = false;
+  Duration syn_timeout_ = Duration::seconds(127);
+  uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0;
+};
+
+}  // namespace rcsim::sim
