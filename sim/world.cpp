@@ -1,0 +1,484 @@
+#include "sim/world.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace rcsim::sim {
+namespace {
+
+constexpr uint16_t kFirstPort = 30001;  // create-cluster's PORT=30000, first node 30001
+constexpr uint16_t kBusPortIncrement = 10000;
+
+}  // namespace
+
+World::World(const WorldOptions& options)
+    : options_(options), rng_(options.seed), node_rng_(rng_.fork("nodes")) {
+  assert(options_.masters >= 1 && options_.replicas_per_master >= 0 && options_.spares >= 0);
+  if (!options_.trace_path.empty()) trace_.open_file(options_.trace_path);
+  network_ = std::make_unique<Network>(scheduler_, rng_);
+  network_->set_default_profile(options_.default_link);
+  network_->set_chaos(options_.chaos);
+  Rng setup = rng_.fork("setup");
+  // Redis's mstime() is Unix time; starting somewhere inside a second shifts the truncation of the
+  // seconds-resolution times in gossip, as on a real machine.
+  clock_base_ms_ = 1'700'000'000'000 + static_cast<int64_t>(setup.below(1000));
+  const int total = options_.masters * (1 + options_.replicas_per_master) + options_.spares;
+  for (int i = 0; i < total; ++i) {
+    std::string alias;
+    const int replicas = options_.masters * options_.replicas_per_master;
+    if (i < options_.masters) alias = "m" + std::to_string(i + 1);
+    else if (i < options_.masters + replicas) alias = "r" + std::to_string(i - options_.masters + 1);
+    else alias = "s" + std::to_string(i - options_.masters - replicas + 1);
+    aliases_.push_back(alias);
+    const auto port = static_cast<uint16_t>(kFirstPort + i);
+    addresses_.push_back(protocol::Address{"127.0.0.1", port, static_cast<uint16_t>(port + kBusPortIncrement)});
+    index_by_port_[port] = i;
+    index_by_cport_[static_cast<uint16_t>(port + kBusPortIncrement)] = i;
+    hosts_.push_back(std::make_unique<Host>(scheduler_, *network_, "127.0.0.1"));
+    // Nodes started together run their crons nearly in phase (redis-reference: within a few ms).
+    const int64_t phase_us = options_.staggered_timers ? static_cast<int64_t>(setup.below(100'000))
+                                                       : static_cast<int64_t>(setup.below(5'000));
+    cron_phase_.push_back(Duration::micros(phase_us));
+  }
+  for (const LinkProfileOverride& link : options_.link_overrides) {
+    network_->set_link_profile(hosts_[link.from]->id(), hosts_[link.to]->id(), link.profile);
+  }
+  fault_ms_.assign(total, -1);
+  names_.assign(total, protocol::NodeName{});
+  max_current_epoch_.assign(total, 0);
+  for (int i = 0; i < total; ++i) start_process(i);
+}
+
+World::~World() { trace_.flush(); }
+
+void World::start_process(int index) {
+  RedisProcessOptions process_options;
+  process_options.config = options_.config;
+  process_options.address = addresses_[index];
+  process_options.bugs = options_.bugs;
+  process_options.cron_phase = cron_phase_[index];
+  process_options.clock_base_ms = clock_base_ms_;
+  RedisProcess::Callbacks callbacks;
+  callbacks.resolve = [this](const protocol::Address& address) -> std::optional<HostId> {
+    const auto by_cport = index_by_cport_.find(address.cport);
+    if (by_cport != index_by_cport_.end() && address.port == address.cport - kBusPortIncrement) {
+      return hosts_[by_cport->second]->id();
+    }
+    const auto by_port = index_by_port_.find(address.port);
+    if (by_port != index_by_port_.end()) return hosts_[by_port->second]->id();
+    return std::nullopt;
+  };
+  callbacks.on_event = [this, index](const protocol::NodeEvent& event) { on_node_event(index, event); };
+  if (options_.trace_messages) {
+    callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
+  }
+  callbacks.after_input = [this, index] { check_after_input(index); };
+  hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, process_options, callbacks));
+  names_[index] = node(index)->name();
+}
+
+std::optional<int> World::index_of(const std::string& alias) const {
+  for (int i = 0; i < node_count(); ++i) {
+    if (aliases_[i] == alias) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> World::index_of_name(const protocol::NodeName& name) const {
+  // Last known names: a crashed node is still named by what it was called.
+  for (int i = 0; i < node_count(); ++i) {
+    if (names_[i] == name) return i;
+  }
+  return std::nullopt;
+}
+
+bool World::is_running(int index) const { return hosts_.at(index)->state() != HostState::crashed; }
+bool World::is_up(int index) const { return hosts_.at(index)->state() == HostState::up; }
+
+RedisProcess* World::process(int index) {
+  if (!is_running(index)) return nullptr;
+  return static_cast<RedisProcess*>(hosts_.at(index)->process());
+}
+
+const protocol::Node* World::node(int index) const {
+  return const_cast<World*>(this)->node(index);
+}
+
+protocol::Node* World::node(int index) {
+  RedisProcess* p = process(index);
+  return p == nullptr ? nullptr : &p->node();
+}
+
+int World::initial_master_of(int replica_index) const {
+  assert(replica_index >= options_.masters);
+  return (replica_index - options_.masters) % options_.masters;
+}
+
+bool World::create_cluster(Duration limit) {
+  // redis-cli --cluster create: slots, config epochs, MEET with the first node, then REPLICATE.
+  const int masters = options_.masters;
+  const int cluster_nodes = masters * (1 + options_.replicas_per_master);
+  run_for(Duration::millis(10));
+  for (int m = 0; m < masters; ++m) {
+    const int first = m * protocol::kClusterSlots / masters;
+    const int last = (m + 1) * protocol::kClusterSlots / masters - 1;
+    std::vector<int> slots;
+    for (int s = first; s <= last; ++s) slots.push_back(s);
+    const auto result = add_slots(m, slots);
+    assert(result.ok);
+  }
+  for (int i = 0; i < cluster_nodes; ++i) {
+    process(i)->command([i](protocol::Node& n, int64_t now) { return n.set_config_epoch(static_cast<uint64_t>(i + 1), now); });
+  }
+  for (int i = 1; i < cluster_nodes; ++i) meet(i, 0);
+  const Instant deadline = now() + limit;
+  auto everyone_known = [&] {
+    for (int i = 0; i < cluster_nodes; ++i) {
+      const protocol::Node* n = node(i);
+      int known = 0;
+      for (const auto& [name, entry] : n->nodes()) known += entry->in_handshake() ? 0 : 1;
+      if (known < cluster_nodes) return false;
+    }
+    return true;
+  };
+  if (!scheduler_.run_until(everyone_known, deadline)) return false;
+  for (int r = masters; r < cluster_nodes; ++r) {
+    const protocol::NodeName master = node(initial_master_of(r))->name();
+    const auto result = process(r)->command([&](protocol::Node& n, int64_t now) { return n.replicate(master, now); });
+    assert(result.ok);
+  }
+  auto all_ok = [&] {
+    for (int i = 0; i < cluster_nodes; ++i) {
+      if (!node(i)->state_ok()) return false;
+    }
+    for (int r = masters; r < cluster_nodes; ++r) {  // every replica has finished its first sync
+      if (!process(r)->replication_ok()) return false;
+    }
+    return true;
+  };
+  const bool ok = scheduler_.run_until(all_ok, deadline);
+  trace_action("cluster_created", -1, ok ? "ok" : "not converged");
+  return ok;
+}
+
+void World::trace_action(const char* kind, int index, const std::string& detail) {
+  TraceRecord record(now(), kind);
+  if (index >= 0) record.add("node", aliases_[index]);
+  if (!detail.empty()) record.add("detail", detail);
+  trace_.record(record);
+  ObservedEvent e;
+  e.t_us = now().us;
+  e.node = index;
+  e.kind = std::string("action_") + kind;
+  e.detail = detail;
+  events_.push_back(std::move(e));
+}
+
+void World::note_fault(int index) { fault_ms_.at(index) = now().ms(); }
+
+void World::crash(int index) {
+  note_fault(index);
+  trace_action("crash", index);
+  hosts_.at(index)->crash();
+}
+
+void World::restart(int index) {
+  if (is_running(index)) return;
+  trace_action("restart", index);
+  start_process(index);
+}
+
+void World::lose_disk(int index) {
+  trace_action("lose_disk", index);
+  hosts_.at(index)->disk().wipe();
+  max_current_epoch_.at(index) = 0;  // a node without its nodes.conf legitimately starts over
+}
+
+void World::pause(int index) {
+  note_fault(index);
+  trace_action("pause", index);
+  hosts_.at(index)->pause();
+}
+
+void World::resume(int index) {
+  trace_action("resume", index);
+  hosts_.at(index)->resume();
+}
+
+void World::set_clock(int index, Duration offset, int64_t drift_ppm) {
+  trace_action("clock", index, std::to_string(offset.us) + "us " + std::to_string(drift_ppm) + "ppm");
+  hosts_.at(index)->set_clock(offset, drift_ppm);
+}
+
+void World::partition(const std::vector<std::vector<int>>& groups) {
+  std::vector<std::vector<HostId>> host_groups;
+  std::string detail;
+  for (const auto& group : groups) {
+    host_groups.emplace_back();
+    detail += detail.empty() ? "" : " | ";
+    for (int index : group) {
+      host_groups.back().push_back(hosts_.at(index)->id());
+      detail += aliases_[index] + " ";
+    }
+  }
+  // Every node cut off from some other is "touched" by the fault.
+  for (const auto& group : groups) {
+    for (int index : group) note_fault(index);
+  }
+  trace_action("partition", -1, detail);
+  network_->partition(host_groups);
+}
+
+void World::block(int from, int to) {
+  note_fault(from);
+  note_fault(to);
+  trace_action("block", from, "to " + aliases_.at(to));
+  network_->block(hosts_.at(from)->id(), hosts_.at(to)->id());
+}
+
+void World::unblock(int from, int to) {
+  trace_action("unblock", from, "to " + aliases_.at(to));
+  network_->unblock(hosts_.at(from)->id(), hosts_.at(to)->id());
+}
+
+void World::isolate(int index) {
+  note_fault(index);
+  trace_action("isolate", index);
+  network_->isolate(hosts_.at(index)->id());
+}
+
+void World::heal() {
+  trace_action("heal", -1);
+  network_->heal();
+}
+
+void World::set_link(int from, int to, const LinkProfile& profile) {
+  trace_action("link", from, "to " + aliases_.at(to));
+  network_->set_link_profile(hosts_.at(from)->id(), hosts_.at(to)->id(), profile);
+}
+
+namespace {
+protocol::CommandResult not_running() { return {false, "ERR node is not running"}; }
+}  // namespace
+
+protocol::CommandResult World::failover(int index, protocol::FailoverMode mode) {
+  RedisProcess* p = process(index);
+  if (p == nullptr || !is_up(index)) return not_running();
+  if (const protocol::Node* n = node(index); n->myself().master != nullptr) {
+    if (auto old = index_of_name(n->myself().master->name)) note_fault(*old);
+  }
+  trace_action("failover", index, protocol::describe(mode));
+  return p->command([mode](protocol::Node& n, int64_t now) { return n.failover(mode, now); });
+}
+
+protocol::CommandResult World::meet(int index, int target) {
+  RedisProcess* p = process(index);
+  if (p == nullptr || !is_up(index)) return not_running();
+  const protocol::Address address = addresses_.at(target);
+  return p->command([&](protocol::Node& n, int64_t now) { return n.meet(address, now); });
+}
+
+protocol::CommandResult World::forget(int index, int target) {
+  RedisProcess* p = process(index);
+  const protocol::Node* t = node(target);
+  if (p == nullptr || !is_up(index) || t == nullptr) return not_running();
+  const protocol::NodeName name = t->name();
+  trace_action("forget", index, aliases_.at(target));
+  return p->command([&](protocol::Node& n, int64_t now) { return n.forget(name, now); });
+}
+
+protocol::CommandResult World::add_slots(int index, const std::vector<int>& slots) {
+  RedisProcess* p = process(index);
+  if (p == nullptr || !is_up(index)) return not_running();
+  return p->command([&](protocol::Node& n, int64_t now) { return n.add_slots(slots, now); });
+}
+
+protocol::CommandResult World::migrate_slots(const std::vector<int>& slots, int from, int to) {
+  // The end of a resharding (keys are not modelled yet): SETSLOT <s> NODE <to> on both ends.
+  RedisProcess* source = process(from);
+  RedisProcess* target = process(to);
+  if (source == nullptr || target == nullptr) return not_running();
+  const protocol::NodeName target_name = target->node().name();
+  trace_action("migrate_slots", from, "to " + aliases_.at(to) + " " + std::to_string(slots.size()) + " slots");
+  for (int slot : slots) {
+    auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); });
+    if (!result.ok) return result;
+    result = source->command([&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); });
+    if (!result.ok) return result;
+  }
+  return {true, "OK"};
+}
+
+protocol::CommandResult World::config_set(int index, const std::string& name, const std::string& value) {
+  RedisProcess* p = process(index);
+  if (p == nullptr) return not_running();
+  trace_action("config_set", index, name + "=" + value);
+  return p->command([&](protocol::Node& n, int64_t) { return n.config_set(name, value); });
+}
+
+void World::on_message(int to, const protocol::Message& message) {
+  const auto from = index_by_cport_.find(message.sender_address.cport);
+  TraceRecord record(now(), "recv");
+  record.add("node", aliases_[to]);
+  record.add("from", from != index_by_cport_.end() ? aliases_[from->second] : std::string("?"));
+  record.add("type", protocol::stats_name(message.type));
+  record.add("bytes", static_cast<int64_t>(message.wire_size_bytes()));
+  record.add("epoch", static_cast<int64_t>(message.current_epoch));
+  trace_.record(record);
+}
+
+void World::on_node_event(int index, const protocol::NodeEvent& event) {
+  ObservedEvent e;
+  e.t_us = now().us;
+  e.node = index;
+  e.kind = event.kind;
+  e.epoch = event.epoch;
+  e.value = event.value;
+  e.detail = event.detail;
+  if (!event.about.empty()) e.about = index_of_name(event.about).value_or(-1);
+  TraceRecord record(now(), event.kind);
+  record.add("node", aliases_[index]);
+  if (!event.about.empty()) record.add("about", e.about >= 0 ? aliases_[e.about] : event.about.str().substr(0, 8));
+  if (event.epoch >= 0) record.add("epoch", event.epoch);
+  if (event.value >= 0) record.add("value", event.value);
+  if (!event.detail.empty()) record.add("detail", event.detail);
+  trace_.record(record);
+
+  if (e.kind == "vote_granted") {
+    if (!votes_.insert({index, e.epoch}).second) {
+      violation("one_vote_per_epoch", aliases_[index] + " voted twice in epoch " + std::to_string(e.epoch));
+    }
+  } else if (e.kind == "promoted") {
+    if (e.detail != "takeover") {
+      const auto [it, inserted] = winner_by_epoch_.emplace(e.epoch, index);
+      if (!inserted && it->second != index) {
+        violation("one_winner_per_epoch", aliases_[index] + " and " + aliases_[it->second] + " both won epoch " +
+                                              std::to_string(e.epoch));
+      }
+    }
+    FailoverRecord f;
+    f.old_master = e.about;
+    f.new_master = index;
+    f.epoch = e.epoch;
+    f.mode = e.detail;
+    f.promoted_ms = now().ms();
+    if (f.old_master >= 0) f.fault_ms = fault_ms_[f.old_master];
+    for (const ObservedEvent& past : events_) {
+      if (f.fault_ms >= 0 && past.t_us < f.fault_ms * 1000) continue;
+      if (past.about != f.old_master || f.old_master < 0) {
+        if (past.kind == "election_started" && past.node == index) f.election_ms = past.t_us / 1000;
+        continue;
+      }
+      if (past.kind == "pfail" && f.first_pfail_ms < 0) f.first_pfail_ms = past.t_us / 1000;
+      if ((past.kind == "fail" || past.kind == "fail_received") && f.fail_ms < 0) f.fail_ms = past.t_us / 1000;
+      if (past.kind == "election_started" && past.node == index) f.election_ms = past.t_us / 1000;
+    }
+    failovers_.push_back(f);
+  }
+  events_.push_back(std::move(e));
+}
+
+void World::violation(const std::string& invariant, const std::string& detail) {
+  violations_.push_back(InvariantViolation{now().us, invariant, detail});
+  TraceRecord record(now(), "invariant_violated");
+  record.add("invariant", invariant).add("detail", detail);
+  trace_.record(record);
+}
+
+void World::check_after_input(int index) {
+  const protocol::Node* n = node(index);
+  if (n == nullptr) return;
+  const uint64_t epoch = n->current_epoch();
+  if (epoch < max_current_epoch_[index]) {
+    violation("current_epoch_monotonic", aliases_[index] + " currentEpoch went from " +
+                                             std::to_string(max_current_epoch_[index]) + " to " + std::to_string(epoch));
+  }
+  max_current_epoch_[index] = std::max(max_current_epoch_[index], epoch);
+  if (n->myself().config_epoch > epoch) {
+    violation("config_epoch_le_current_epoch", aliases_[index] + " configEpoch " +
+                                                   std::to_string(n->myself().config_epoch) + " > currentEpoch " +
+                                                   std::to_string(epoch));
+  }
+  if (n->last_vote_epoch() > epoch) violation("last_vote_epoch_le_current_epoch", aliases_[index]);
+  check_convergence_of_failovers();
+}
+
+void World::check_convergence_of_failovers() {
+  for (FailoverRecord& f : failovers_) {
+    if (f.converged_ms >= 0) continue;
+    const protocol::Node* winner = node(f.new_master);
+    if (winner == nullptr || winner->myself().numslots == 0) continue;
+    int slot = 0;
+    while (slot < protocol::kClusterSlots && !winner->myself().slots->test(slot)) ++slot;
+    bool all = true;
+    for (int i = 0; i < node_count() && all; ++i) {
+      const protocol::Node* n = node(i);
+      if (n == nullptr || !is_up(i) || n->find(winner->name()) == nullptr) continue;
+      const protocol::ClusterNode* owner = n->slot_owner(slot);
+      all = owner != nullptr && owner->name == winner->name();
+    }
+    if (all) f.converged_ms = now().ms();
+  }
+}
+
+int World::current_master_of_slot(int slot, int seen_by) const {
+  for (int i = 0; i < node_count(); ++i) {
+    if (seen_by >= 0 && i != seen_by) continue;
+    const protocol::Node* n = node(i);
+    if (n == nullptr) continue;
+    const protocol::ClusterNode* owner = n->slot_owner(slot);
+    if (owner == nullptr) continue;
+    if (seen_by < 0 && owner != &n->myself()) continue;  // ask the owners themselves
+    if (auto index = index_of_name(owner->name)) return *index;
+  }
+  return -1;
+}
+
+std::vector<std::string> World::convergence_problems() const {
+  std::vector<std::string> problems;
+  std::vector<int> live;
+  for (int i = 0; i < node_count(); ++i) {
+    const protocol::Node* n = node(i);
+    // Spares never met are not members.
+    if (n != nullptr && is_up(i) && n->nodes().size() > 1) live.push_back(i);
+  }
+  if (live.empty()) return {"no live cluster node"};
+  const protocol::Node& reference = *node(live.front());
+  std::map<uint64_t, int> masters_by_epoch;
+  for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
+    const protocol::ClusterNode* owner = reference.slot_owner(slot);
+    if (owner == nullptr) {
+      problems.push_back("slot " + std::to_string(slot) + " unassigned on " + aliases_[live.front()]);
+      break;
+    }
+    for (int i : live) {
+      const protocol::ClusterNode* other = node(i)->slot_owner(slot);
+      if (other == nullptr || other->name != owner->name) {
+        problems.push_back(aliases_[i] + " disagrees with " + aliases_[live.front()] + " on the owner of slot " +
+                           std::to_string(slot));
+        return problems;
+      }
+    }
+  }
+  for (int i : live) {
+    const protocol::Node& n = *node(i);
+    if (!n.state_ok()) problems.push_back(aliases_[i] + " has cluster_state fail");
+    if (n.myself().is_master() && n.myself().numslots > 0) {
+      const auto [it, inserted] = masters_by_epoch.emplace(n.myself().config_epoch, i);
+      if (!inserted) {
+        problems.push_back(aliases_[i] + " and " + aliases_[it->second] + " share configEpoch " +
+                           std::to_string(n.myself().config_epoch));
+      }
+    }
+  }
+  return problems;
+}
+
+std::string World::cluster_nodes(int index) const {
+  const protocol::Node* n = node(index);
+  if (n == nullptr) return {};
+  const int64_t now_ms = const_cast<World*>(this)->process(index)->now_ms();
+  return n->cluster_nodes(now_ms);
+}
+
+}  // namespace rcsim::sim

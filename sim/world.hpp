@@ -1,0 +1,165 @@
+#pragma once
+// One simulated run: a scheduler, a network, one host per redis-server, the cluster built like
+// `redis-cli --cluster create`, fault actions, the trace, and the invariant checker.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "protocol/node.hpp"
+#include "sim/host.hpp"
+#include "sim/network.hpp"
+#include "sim/redis_process.hpp"
+#include "sim/scheduler.hpp"
+#include "sim/trace.hpp"
+
+namespace rcsim::sim {
+
+struct LinkProfileOverride {
+  int from = 0;
+  int to = 0;
+  LinkProfile profile;
+};
+
+struct WorldOptions {
+  uint64_t seed = 1;
+  int masters = 3;
+  int replicas_per_master = 1;
+  int spares = 0;                 // started empty, outside the cluster (for MEET)
+  bool staggered_timers = false;  // cron phases spread over the whole 100 ms (else within 5 ms)
+  protocol::Config config;
+  protocol::KnownBugs bugs;
+  LinkProfile default_link;
+  std::vector<LinkProfileOverride> link_overrides;
+  ChaosOptions chaos;
+  bool trace_messages = true;     // one trace record per delivered bus message
+  std::string trace_path;         // trace.jsonl; empty = hash only
+};
+
+// A protocol-visible event, kept in memory for the summary, the timeline and the checker.
+struct ObservedEvent {
+  int64_t t_us = 0;
+  int node = -1;
+  std::string kind;
+  int about = -1;  // node index, -1 when none or unknown
+  int64_t epoch = -1;
+  int64_t value = -1;
+  std::string detail;
+};
+
+struct FailoverRecord {
+  int old_master = -1;
+  int new_master = -1;
+  int64_t epoch = 0;
+  std::string mode;
+  int64_t fault_ms = -1, first_pfail_ms = -1, fail_ms = -1, election_ms = -1, promoted_ms = -1, converged_ms = -1;
+};
+
+struct InvariantViolation {
+  int64_t t_us = 0;
+  std::string invariant;
+  std::string detail;
+};
+
+class World {
+ public:
+  explicit World(const WorldOptions& options);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // Builds the cluster like redis-cli --cluster create; runs until every node says cluster_state
+  // ok (or `limit`). Returns whether it converged.
+  bool create_cluster(Duration limit = Duration::seconds(60));
+
+  Scheduler& scheduler() { return scheduler_; }
+  Network& network() { return *network_; }
+  Trace& trace() { return trace_; }
+  Instant now() const { return scheduler_.now(); }
+  void run_until(Instant t) { scheduler_.run_until(t); }
+  void run_for(Duration d) { scheduler_.run_until(scheduler_.now() + d); }
+
+  // Nodes: index 0..masters-1 are m1.., then replicas r1.., then spares s1...
+  int node_count() const { return static_cast<int>(hosts_.size()); }
+  const std::string& alias(int index) const { return aliases_.at(index); }
+  std::optional<int> index_of(const std::string& alias) const;
+  std::optional<int> index_of_name(const protocol::NodeName& name) const;
+  bool is_running(int index) const;          // up or paused, with a live process
+  bool is_up(int index) const;               // up (not paused, not crashed)
+  HostState host_state(int index) const { return hosts_.at(index)->state(); }
+  const protocol::Node* node(int index) const;  // nullptr when crashed
+  protocol::Node* node(int index);
+  RedisProcess* process(int index);
+  const protocol::Address& address(int index) const { return addresses_.at(index); }
+  int initial_master_of(int replica_index) const;
+
+  // Faults and commands (the scenario timeline's vocabulary).
+  void crash(int index);
+  void restart(int index);
+  void lose_disk(int index);
+  void pause(int index);
+  void resume(int index);
+  void set_clock(int index, Duration offset, int64_t drift_ppm);
+  void partition(const std::vector<std::vector<int>>& groups);
+  void block(int from, int to);
+  void unblock(int from, int to);
+  void isolate(int index);
+  void heal();
+  void set_link(int from, int to, const LinkProfile& profile);
+  protocol::CommandResult failover(int index, protocol::FailoverMode mode);
+  protocol::CommandResult meet(int index, int target);
+  protocol::CommandResult forget(int index, int target);
+  protocol::CommandResult add_slots(int index, const std::vector<int>& slots);
+  protocol::CommandResult migrate_slots(const std::vector<int>& slots, int from, int to);
+  protocol::CommandResult config_set(int index, const std::string& name, const std::string& value);
+
+  // Observation.
+  const std::vector<ObservedEvent>& events() const { return events_; }
+  const std::vector<FailoverRecord>& failovers() const { return failovers_; }
+  const std::vector<InvariantViolation>& violations() const { return violations_; }
+  // Marks a fault touching `index` (for failover timing: fault → promotion).
+  void note_fault(int index);
+  // Live-node agreement on every slot's owner, all slots served, distinct configEpochs, state ok.
+  std::vector<std::string> convergence_problems() const;
+  int current_master_of_slot(int slot, int seen_by = -1) const;
+  std::string cluster_nodes(int index) const;
+  const WorldOptions& options() const { return options_; }
+
+ private:
+  void start_process(int index);
+  void on_node_event(int index, const protocol::NodeEvent& event);
+  void on_message(int to, const protocol::Message& message);
+  void check_after_input(int index);
+  void check_convergence_of_failovers();
+  void violation(const std::string& invariant, const std::string& detail);
+  void trace_action(const char* kind, int node, const std::string& detail = {});
+
+  WorldOptions options_;
+  Rng rng_;
+  Rng node_rng_;
+  Scheduler scheduler_;
+  Trace trace_;
+  std::unique_ptr<Network> network_;
+  std::vector<std::unique_ptr<Host>> hosts_;
+  std::vector<std::string> aliases_;
+  std::vector<protocol::Address> addresses_;
+  std::map<uint16_t, int> index_by_cport_;
+  std::map<uint16_t, int> index_by_port_;
+  std::vector<Duration> cron_phase_;
+  int64_t clock_base_ms_ = 0;
+
+  std::vector<ObservedEvent> events_;
+  std::vector<FailoverRecord> failovers_;
+  std::vector<InvariantViolation> violations_;
+  std::vector<protocol::NodeName> names_;                // last known name of each node
+  std::vector<int64_t> fault_ms_;                         // last fault per node
+  // checker state
+  std::vector<uint64_t> max_current_epoch_;                // per node, across restarts (not disk loss)
+  std::set<std::pair<int, int64_t>> votes_;                 // (voter, epoch)
+  std::map<int64_t, int> winner_by_epoch_;
+};
+
+}  // namespace rcsim::sim
