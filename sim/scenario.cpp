@@ -1,0 +1,1277 @@
+#include "sim/scenario.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include "sim/time.hpp"
+
+namespace rcsim::sim {
+namespace {
+
+using json = nlohmann::json;
+
+// ---- limits ---------------------------------------------------------------------------------------
+constexpr size_t kMaxFileBytes = 16u << 20;
+constexpr size_t kMaxNesting = 64;  // scenario files nest about 8 deep
+constexpr size_t kMaxTimeline = 100000;
+constexpr size_t kMaxExpect = 10000;
+constexpr size_t kMaxLinks = 100000;
+constexpr int kMaxSelectorDepth = 8;
+constexpr int64_t kMaxDurationUs = 1'000'000'000'000'000;  // ~31.7 years
+constexpr int kMaxClients = 100000;
+constexpr double kMaxRatePerS = 1e7;
+constexpr double kMaxDriftPpm = 500000;
+
+// Internal only: a validation failure unwinds to parse_scenario, which turns it into a value.
+struct Failure {
+  std::string path;
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, std::string message) {
+  throw Failure{path, std::move(message)};
+}
+
+// ---- small text helpers ---------------------------------------------------------------------------
+
+std::string escape_token(std::string_view key) {  // RFC 6901
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::string child(const std::string& path, std::string_view key) { return path + "/" + escape_token(key); }
+std::string child(const std::string& path, size_t index) { return path + "/" + std::to_string(index); }
+
+std::string quote(std::string_view text) {  // for messages: "text", shortened
+  std::string out = "\"";
+  const size_t limit = 60;
+  for (size_t i = 0; i < text.size() && i < limit; ++i) {
+    if (text[i] == '"' || text[i] == '\\') out += '\\';
+    out += static_cast<unsigned char>(text[i]) < 0x20 ? '?' : text[i];
+  }
+  if (text.size() > limit) out += "...";
+  return out + "\"";
+}
+
+std::string type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "a number";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "an unexpected value";
+  }
+}
+
+// `got "5h"` / `got 1001` for scalars, `got an array` otherwise.
+std::string got(const json& v) {
+  if (v.is_string()) return "got " + quote(v.get_ref<const std::string&>());
+  if (v.is_number() || v.is_boolean()) return "got " + v.dump();
+  return "got " + type_name(v);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string dur_text(Duration d) { return d.us < 0 ? "-" + format_duration(Duration{-d.us}) : format_duration(d); }
+std::string time_text(Instant t) { return format_duration(Duration{t.us}); }
+
+// ---- objects with a fixed set of keys ---------------------------------------------------------------
+
+class Obj {
+ public:
+  Obj(const json& value, std::string path, std::vector<std::string> allowed, std::string_view what = "an object")
+      : value_(value), path_(std::move(path)) {
+    if (!value.is_object()) fail(path_, "expected " + std::string(what) + ", got " + type_name(value));
+    for (const auto& [key, unused] : value.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        fail(child(path_, key), "unknown field " + quote(key) + " (allowed: " + join(allowed) + ")");
+      }
+    }
+  }
+  const json* find(std::string_view key) const {
+    const auto it = value_.find(std::string(key));
+    return it == value_.end() ? nullptr : &*it;
+  }
+  const json& need(std::string_view key) const {
+    const json* v = find(key);
+    if (v == nullptr) fail(path_, "missing required field " + quote(key));
+    return *v;
+  }
+  std::string at(std::string_view key) const { return child(path_, key); }
+  const std::string& path() const { return path_; }
+
+ private:
+  const json& value_;
+  std::string path_;
+};
+
+// ---- scalars --------------------------------------------------------------------------------------
+
+std::string as_string(const json& v, const std::string& path) {
+  if (!v.is_string()) fail(path, "expected a string, got " + type_name(v));
+  return v.get<std::string>();
+}
+
+bool as_bool(const json& v, const std::string& path) {
+  if (!v.is_boolean()) fail(path, "expected true or false, got " + type_name(v));
+  return v.get<bool>();
+}
+
+int64_t as_int(const json& v, const std::string& path, int64_t min, int64_t max) {
+  const std::string range = "an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  if (!v.is_number_integer()) fail(path, "expected " + range + ", " + got(v));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max)) fail(path, "expected " + range + ", " + got(v));
+  const int64_t n = v.get<int64_t>();
+  if (n < min || n > max) fail(path, "expected " + range + ", " + got(v));
+  return n;
+}
+
+int as_small_int(const json& v, const std::string& path, int min, int max) {
+  return static_cast<int>(as_int(v, path, min, max));
+}
+
+uint64_t as_u64(const json& v, const std::string& path) {
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0)) {
+    fail(path, "expected an unsigned integer, " + got(v));
+  }
+  return v.get<uint64_t>();
+}
+
+double as_number(const json& v, const std::string& path, double min, double max) {
+  std::ostringstream range;
+  range << "a number between " << min << " and " << max;
+  if (!v.is_number()) fail(path, "expected " + range.str() + ", " + got(v));
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < min || d > max) fail(path, "expected " + range.str() + ", " + got(v));
+  return d;
+}
+
+double as_probability(const json& v, const std::string& path) { return as_number(v, path, 0.0, 1.0); }
+
+template <typename E>
+using Names = std::vector<std::pair<std::string, E>>;
+
+template <typename E>
+E as_enum(const json& v, const std::string& path, const Names<E>& names) {
+  std::vector<std::string> quoted;
+  for (const auto& [name, value] : names) quoted.push_back(quote(name));
+  const std::string expected = "expected one of " + join(quoted);
+  if (!v.is_string()) fail(path, expected + ", got " + type_name(v));
+  for (const auto& [name, value] : names) {
+    if (v.get_ref<const std::string&>() == name) return value;
+  }
+  fail(path, expected + ", " + got(v));
+}
+
+template <typename E>
+std::string enum_text(E value, const Names<E>& names) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  assert(false && "every enum value has a name");
+  return {};
+}
+
+const Names<TimerPhase> kTimerPhases = {{"in_phase", TimerPhase::InPhase}, {"staggered", TimerPhase::Staggered}};
+const Names<LatencyShape> kShapes = {
+    {"fixed", LatencyShape::Fixed}, {"uniform", LatencyShape::Uniform}, {"long_tail", LatencyShape::LongTail}};
+const Names<FailoverMode> kFailoverModes = {
+    {"default", FailoverMode::Default}, {"force", FailoverMode::Force}, {"takeover", FailoverMode::Takeover}};
+const Names<FailoverKind> kFailoverKinds = {{"auto", FailoverKind::Auto},
+                                            {"manual", FailoverKind::Manual},
+                                            {"force", FailoverKind::Force},
+                                            {"takeover", FailoverKind::Takeover}};
+const Names<Role> kRoles = {{"master", Role::Master}, {"replica", Role::Replica}};
+const Names<bool> kClusterStates = {{"ok", true}, {"fail", false}};
+const std::vector<std::string> kClusterNodesFlags = {"myself", "master", "slave", "fail?", "fail",
+                                                     "handshake", "noaddr", "nofailover", "noflags"};
+
+// ---- durations ------------------------------------------------------------------------------------
+
+enum class DurationSign { NonNegative, Positive, Signed };
+
+Duration as_duration(const json& v, const std::string& path, DurationSign sign = DurationSign::NonNegative) {
+  const std::string example = "a duration such as \"1.5s\", \"200ms\", \"250us\" or \"2m\"";
+  if (!v.is_string()) fail(path, "expected " + example + ", got " + type_name(v));
+  const std::string& text = v.get_ref<const std::string&>();
+  const bool negative = !text.empty() && text[0] == '-';
+  const std::string_view body = std::string_view(text).substr(negative ? 1 : 0);
+  // sim::parse_duration accumulates without an overflow guard for large minute counts: bound the
+  // integer part (digits × unit) first so that no arithmetic can overflow.
+  const size_t unit_pos = std::min(body.find_first_not_of("0123456789."), body.size());
+  const std::string_view unit = body.substr(unit_pos);
+  const long double unit_us = unit == "us" ? 1.0L : unit == "ms" ? 1e3L : unit == "s" ? 1e6L : unit == "m" ? 6e7L : 0.0L;
+  long double whole = 0;
+  for (size_t i = 0; i < unit_pos && body[i] != '.'; ++i) whole = whole * 10 + (body[i] - '0');
+  if (whole * unit_us > static_cast<long double>(kMaxDurationUs)) {
+    fail(path, "duration " + quote(text) + " is too large (the limit is about 31 years)");
+  }
+  const std::optional<Duration> parsed = parse_duration(body);
+  if (!parsed) fail(path, "expected " + example + ", " + got(v));
+  const Duration d = negative ? Duration{-parsed->us} : *parsed;
+  if (sign != DurationSign::Signed && d.us < 0) fail(path, "negative duration " + quote(text) + " is not allowed here");
+  if (sign == DurationSign::Positive && d.us <= 0) fail(path, "expected a positive duration, " + got(v));
+  return d;
+}
+
+Instant as_time(const json& v, const std::string& path) {
+  return Instant{as_duration(v, path, DurationSign::NonNegative).us};
+}
+
+// ---- Redis settings -------------------------------------------------------------------------------
+
+// Config::set also accepts these old names; the scenario keeps the canonical one so that a name and
+// its alias cannot both be set.
+std::string canonical_setting_name(std::string_view name) {
+  if (name == "cluster-slave-validity-factor") return "cluster-replica-validity-factor";
+  if (name == "cluster-slave-no-failover") return "cluster-replica-no-failover";
+  if (name == "repl-ping-slave-period") return "repl-ping-replica-period";
+  return std::string(name);
+}
+
+// Validates through protocol::Config and canonicalises name and value. Error text or nullopt.
+std::optional<std::string> check_setting(std::string_view name, std::string_view value, ConfigSetting* out,
+                                         bool* unknown_name) {
+  protocol::Config probe;
+  *unknown_name = false;
+  if (!probe.get(name)) {
+    *unknown_name = true;
+    return "unknown Redis setting " + quote(name) + " (known: " + join(protocol::Config::names()) + ")";
+  }
+  if (std::optional<std::string> err = probe.set(name, value)) return "bad value " + quote(value) + ": " + *err;
+  out->name = canonical_setting_name(name);
+  out->value = *probe.get(name);
+  return std::nullopt;
+}
+
+std::string setting_value_text(const json& v, const std::string& path) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number()) return v.dump();
+  fail(path, "expected a number, a string or a boolean (yes/no), got " + type_name(v));
+}
+
+// ---- node references ------------------------------------------------------------------------------
+
+struct Ctx {
+  const ClusterSpec& cluster;
+};
+
+std::string as_alias(const json& v, const std::string& path, const Ctx& ctx) {
+  if (!v.is_string()) fail(path, "expected a node alias such as \"m1\", got " + type_name(v));
+  const std::string& alias = v.get_ref<const std::string&>();
+  if (!ctx.cluster.index_of(alias)) {
+    std::string msg = "unknown node '" + alias.substr(0, 60) + "' (this cluster has " + ctx.cluster.alias_summary();
+    if (alias == "all" || alias == "live") msg += "; \"" + alias + "\" is not accepted here";
+    fail(path, msg + ")");
+  }
+  return alias;
+}
+
+NodeRef as_ref(const json& v, const std::string& path, const Ctx& ctx, int depth = 0) {
+  if (v.is_string()) return NodeRef::of_alias(as_alias(v, path, ctx));
+  if (!v.is_object()) {
+    fail(path, "expected a node alias such as \"m1\" or a selector such as {\"master_of_slot\": 0}, got " +
+                   type_name(v));
+  }
+  const std::vector<std::string> selectors = {"master_of_slot", "replica_of", "master_of"};
+  if (v.size() != 1) {
+    std::vector<std::string> keys;
+    for (const auto& [key, unused] : v.items()) keys.push_back(key);
+    fail(path, "a selector has exactly one key (" + join(selectors) + "), found " + std::to_string(v.size()) +
+                   (keys.empty() ? "" : ": " + join(keys)));
+  }
+  const auto first = v.begin();
+  const std::string& key = first.key();
+  const json& inner = first.value();
+  const std::string inner_path = child(path, key);
+  if (key == "master_of_slot") {
+    NodeRef ref;
+    ref.master_of_slot = as_small_int(inner, inner_path, 0, kScenarioSlots - 1);
+    return ref;
+  }
+  if (key != "replica_of" && key != "master_of") {
+    fail(inner_path, "unknown selector " + quote(key) + " (allowed: " + join(selectors) + ")");
+  }
+  if (depth >= kMaxSelectorDepth) fail(inner_path, "selectors nest at most " + std::to_string(kMaxSelectorDepth) + " deep");
+  NodeRef ref = as_ref(inner, inner_path, ctx, depth + 1);
+  ref.steps.push_back(key == "replica_of" ? NodeRef::Step::ReplicaOf : NodeRef::Step::MasterOf);
+  return ref;
+}
+
+// "all" → nullopt, otherwise a reference.
+std::optional<NodeRef> as_ref_or_all(const json& v, const std::string& path, const Ctx& ctx) {
+  if (v.is_string() && v.get_ref<const std::string&>() == "all") return std::nullopt;
+  return as_ref(v, path, ctx);
+}
+
+void require_distinct(const NodeRef& a, const NodeRef& b, const std::string& path, std::string_view what) {
+  if (a.is_alias() && b.is_alias() && a.alias == b.alias) {
+    fail(path, std::string(what) + " name the same node '" + a.alias + "'");
+  }
+}
+
+// ---- cluster / network / workload -------------------------------------------------------------------
+
+// One entry per setting, sorted by canonical name: the order a JSON object gives back.
+void sort_settings(std::vector<ConfigSetting>& config) {
+  std::sort(config.begin(), config.end(), [](const ConfigSetting& a, const ConfigSetting& b) { return a.name < b.name; });
+}
+
+void parse_cluster_config(const json& v, const std::string& path, ClusterSpec& cluster) {
+  if (!v.is_object()) fail(path, "expected an object of Redis settings by name, got " + type_name(v));
+  for (const auto& [name, value] : v.items()) {
+    const std::string p = child(path, name);
+    ConfigSetting setting;
+    bool unknown = false;
+    if (std::optional<std::string> err = check_setting(name, setting_value_text(value, p), &setting, &unknown)) {
+      fail(p, *err);
+    }
+    for (const ConfigSetting& earlier : cluster.config) {
+      if (earlier.name == setting.name) fail(p, "sets " + setting.name + " a second time (under another name)");
+    }
+    cluster.config.push_back(std::move(setting));
+  }
+  sort_settings(cluster.config);
+}
+
+ClusterSpec parse_cluster(const json& v, const std::string& path) {
+  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "config"});
+  ClusterSpec c;
+  c.masters = as_small_int(o.need("masters"), o.at("masters"), 1, kScenarioMaxMasters);
+  if (const json* x = o.find("replicas_per_master")) {
+    c.replicas_per_master = as_small_int(*x, o.at("replicas_per_master"), 0, kScenarioMaxReplicasPerMaster);
+  }
+  if (const json* x = o.find("spares")) c.spares = as_small_int(*x, o.at("spares"), 0, kScenarioMaxSpares);
+  if (const json* x = o.find("timer_phase")) c.timer_phase = as_enum(*x, o.at("timer_phase"), kTimerPhases);
+  if (const json* x = o.find("config")) parse_cluster_config(*x, o.at("config"), c);
+  return c;
+}
+
+LinkOverride parse_link_override(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"from", "to", "latency", "jitter", "shape", "loss", "both_ways"});
+  LinkOverride l;
+  l.from = as_alias(o.need("from"), o.at("from"), ctx);
+  l.to = as_alias(o.need("to"), o.at("to"), ctx);
+  if (l.from == l.to) fail(o.at("to"), "from and to name the same node '" + l.to + "'");
+  if (const json* x = o.find("latency")) l.latency = as_duration(*x, o.at("latency"));
+  if (const json* x = o.find("jitter")) l.jitter = as_duration(*x, o.at("jitter"));
+  if (const json* x = o.find("shape")) l.shape = as_enum(*x, o.at("shape"), kShapes);
+  if (const json* x = o.find("loss")) l.loss = as_probability(*x, o.at("loss"));
+  if (const json* x = o.find("both_ways")) l.both_ways = as_bool(*x, o.at("both_ways"));
+  return l;
+}
+
+NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "links", "chaos"});
+  NetworkSpec n;
+  if (const json* x = o.find("latency")) n.latency = as_duration(*x, o.at("latency"));
+  if (const json* x = o.find("jitter")) n.jitter = as_duration(*x, o.at("jitter"));
+  if (const json* x = o.find("shape")) n.shape = as_enum(*x, o.at("shape"), kShapes);
+  if (const json* x = o.find("loss")) n.loss = as_probability(*x, o.at("loss"));
+  if (const json* x = o.find("links")) {
+    if (!x->is_array()) fail(o.at("links"), "expected an array of link overrides, got " + type_name(*x));
+    if (x->size() > kMaxLinks) fail(o.at("links"), "more than " + std::to_string(kMaxLinks) + " links");
+    for (size_t i = 0; i < x->size(); ++i) n.links.push_back(parse_link_override((*x)[i], child(o.at("links"), i), ctx));
+  }
+  if (const json* x = o.find("chaos")) {
+    const Obj c(*x, o.at("chaos"), {"drop", "duplicate", "reorder"});
+    if (const json* p = c.find("drop")) n.chaos.drop = as_probability(*p, c.at("drop"));
+    if (const json* p = c.find("duplicate")) n.chaos.duplicate = as_probability(*p, c.at("duplicate"));
+    if (const json* p = c.find("reorder")) n.chaos.reorder = as_probability(*p, c.at("reorder"));
+  }
+  return n;
+}
+
+WorkloadSpec parse_workload(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path,
+              {"clients", "writes_per_s", "reads_per_s", "keys", "hash_tags", "client_timeout", "wait", "placement"});
+  WorkloadSpec w;
+  if (const json* x = o.find("clients")) w.clients = as_small_int(*x, o.at("clients"), 0, kMaxClients);
+  if (const json* x = o.find("writes_per_s")) w.writes_per_s = as_number(*x, o.at("writes_per_s"), 0, kMaxRatePerS);
+  if (const json* x = o.find("reads_per_s")) w.reads_per_s = as_number(*x, o.at("reads_per_s"), 0, kMaxRatePerS);
+  if (const json* x = o.find("keys")) w.keys = as_int(*x, o.at("keys"), 1, 1'000'000'000);
+  if (const json* x = o.find("hash_tags")) w.hash_tags = as_bool(*x, o.at("hash_tags"));
+  if (const json* x = o.find("client_timeout")) {
+    w.client_timeout = as_duration(*x, o.at("client_timeout"), DurationSign::Positive);
+  }
+  if (const json* x = o.find("wait")) {
+    const Obj wo(*x, o.at("wait"), {"replicas", "timeout"});
+    WaitSpec wait;
+    wait.replicas = as_small_int(wo.need("replicas"), wo.at("replicas"), 0, kScenarioMaxReplicasPerMaster);
+    if (const json* t = wo.find("timeout")) wait.timeout = as_duration(*t, wo.at("timeout"));
+    w.wait = wait;
+  }
+  if (const json* x = o.find("placement")) {
+    const std::string p = o.at("placement");
+    if (!x->is_array()) fail(p, "expected an array of node aliases (one per client), got " + type_name(*x));
+    if (x->size() > static_cast<size_t>(w.clients)) {
+      fail(p, "has " + std::to_string(x->size()) + " entries but \"clients\" is " + std::to_string(w.clients));
+    }
+    for (size_t i = 0; i < x->size(); ++i) w.placement.push_back(as_alias((*x)[i], child(p, i), ctx));
+  }
+  return w;
+}
+
+// ---- timeline actions -----------------------------------------------------------------------------
+
+std::vector<SlotRange> parse_slots(const json& v, const std::string& path) {
+  if (!v.is_array() || v.empty()) {
+    fail(path, "expected a non-empty array of slots (numbers or \"first-last\" ranges), " + got(v));
+  }
+  std::vector<SlotRange> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const json& s = v[i];
+    const std::string p = child(path, i);
+    if (s.is_number()) {
+      const int slot = as_small_int(s, p, 0, kScenarioSlots - 1);
+      out.push_back({slot, slot});
+      continue;
+    }
+    if (!s.is_string()) fail(p, "expected a slot number or a range such as \"0-5460\", got " + type_name(s));
+    const std::string& text = s.get_ref<const std::string&>();
+    const size_t dash = text.find('-');
+    int bounds[2] = {-1, -1};
+    const std::string parts[2] = {text.substr(0, dash), dash == std::string::npos ? "" : text.substr(dash + 1)};
+    for (int k = 0; k < 2; ++k) {
+      const std::string& part = parts[k];
+      if (part.empty() || part.size() > 5 || part.find_first_not_of("0123456789") != std::string::npos) break;
+      bounds[k] = std::stoi(part);
+    }
+    if (bounds[0] < 0 || bounds[1] < 0) fail(p, "expected a slot range such as \"0-5460\", " + got(s));
+    if (bounds[0] >= kScenarioSlots || bounds[1] >= kScenarioSlots) fail(p, "slot range " + quote(text) + " goes beyond slot 16383");
+    if (bounds[0] > bounds[1]) fail(p, "slot range " + quote(text) + " is reversed");
+    out.push_back({bounds[0], bounds[1]});
+  }
+  return out;
+}
+
+action::Partition parse_partition(const json& v, const std::string& path, const Ctx& ctx) {
+  if (!v.is_array()) fail(path, "expected an array of node groups, got " + type_name(v));
+  if (v.size() < 2) fail(path, "expected at least 2 node groups, got " + std::to_string(v.size()));
+  action::Partition a;
+  std::set<std::string> seen;
+  for (size_t g = 0; g < v.size(); ++g) {
+    const std::string gp = child(path, g);
+    if (!v[g].is_array()) fail(gp, "expected an array of nodes (one group), got " + type_name(v[g]));
+    if (v[g].empty()) fail(gp, "a group must not be empty");
+    std::vector<NodeRef> group;
+    for (size_t i = 0; i < v[g].size(); ++i) {
+      NodeRef ref = as_ref(v[g][i], child(gp, i), ctx);
+      if (ref.is_alias() && !seen.insert(ref.alias).second) {
+        fail(child(gp, i), "node '" + ref.alias + "' appears more than once in the partition");
+      }
+      group.push_back(std::move(ref));
+    }
+    a.groups.push_back(std::move(group));
+  }
+  return a;
+}
+
+template <typename A>
+A parse_block_like(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"from", "to", "both_ways"});
+  A a;
+  a.from = as_ref(o.need("from"), o.at("from"), ctx);
+  a.to = as_ref(o.need("to"), o.at("to"), ctx);
+  require_distinct(a.from, a.to, o.at("to"), "from and to");
+  if (const json* x = o.find("both_ways")) a.both_ways = as_bool(*x, o.at("both_ways"));
+  return a;
+}
+
+template <typename A>
+A parse_node_action(const json& v, const std::string& path, const Ctx& ctx) {
+  return A{as_ref(v, path, ctx)};
+}
+
+template <typename A>
+A parse_pair_action(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"node", "target"});
+  A a;
+  a.node = as_ref(o.need("node"), o.at("node"), ctx);
+  a.target = as_ref(o.need("target"), o.at("target"), ctx);
+  require_distinct(a.node, a.target, o.at("target"), "node and target");
+  return a;
+}
+
+action::ClockSkew parse_clock_skew(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"node", "offset", "drift_ppm"});
+  action::ClockSkew a;
+  a.node = as_ref(o.need("node"), o.at("node"), ctx);
+  if (const json* x = o.find("offset")) a.offset = as_duration(*x, o.at("offset"), DurationSign::Signed);
+  if (const json* x = o.find("drift_ppm")) a.drift_ppm = as_number(*x, o.at("drift_ppm"), -kMaxDriftPpm, kMaxDriftPpm);
+  return a;
+}
+
+action::Failover parse_failover_action(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"node", "mode"});
+  action::Failover a;
+  a.node = as_ref(o.need("node"), o.at("node"), ctx);
+  if (const json* x = o.find("mode")) a.mode = as_enum(*x, o.at("mode"), kFailoverModes);
+  return a;
+}
+
+action::AddSlots parse_addslots(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"node", "slots"});
+  return action::AddSlots{as_ref(o.need("node"), o.at("node"), ctx), parse_slots(o.need("slots"), o.at("slots"))};
+}
+
+action::MigrateSlots parse_migrate(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"slots", "from", "to"});
+  action::MigrateSlots a;
+  a.slots = parse_slots(o.need("slots"), o.at("slots"));
+  a.from = as_ref(o.need("from"), o.at("from"), ctx);
+  a.to = as_ref(o.need("to"), o.at("to"), ctx);
+  require_distinct(a.from, a.to, o.at("to"), "from and to");
+  return a;
+}
+
+action::ConfigSet parse_config_set(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"node", "name", "value"});
+  action::ConfigSet a;
+  a.node = as_ref_or_all(o.need("node"), o.at("node"), ctx);
+  const std::string name = as_string(o.need("name"), o.at("name"));
+  const std::string value = setting_value_text(o.need("value"), o.at("value"));
+  ConfigSetting setting;
+  bool unknown = false;
+  if (std::optional<std::string> err = check_setting(name, value, &setting, &unknown)) {
+    fail(unknown ? o.at("name") : o.at("value"), *err);
+  }
+  a.name = setting.name;
+  a.value = setting.value;
+  return a;
+}
+
+action::Link parse_link_action(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"from", "to", "latency", "jitter", "shape", "loss", "both_ways"});
+  action::Link a;
+  a.from = as_ref(o.need("from"), o.at("from"), ctx);
+  a.to = as_ref(o.need("to"), o.at("to"), ctx);
+  require_distinct(a.from, a.to, o.at("to"), "from and to");
+  if (const json* x = o.find("latency")) a.latency = as_duration(*x, o.at("latency"));
+  if (const json* x = o.find("jitter")) a.jitter = as_duration(*x, o.at("jitter"));
+  if (const json* x = o.find("shape")) a.shape = as_enum(*x, o.at("shape"), kShapes);
+  if (const json* x = o.find("loss")) a.loss = as_probability(*x, o.at("loss"));
+  if (const json* x = o.find("both_ways")) a.both_ways = as_bool(*x, o.at("both_ways"));
+  if (!a.latency && !a.jitter && !a.shape && !a.loss) fail(path, "nothing to change: give latency, jitter, shape or loss");
+  return a;
+}
+
+action::Flap parse_flap(const json& v, const std::string& path, const Ctx& ctx, Instant at) {
+  const Obj o(v, path, {"between", "period", "until"});
+  const json& between = o.need("between");
+  if (!between.is_array() || between.size() != 2) {
+    fail(o.at("between"), "expected an array of exactly 2 nodes, " +
+                              (between.is_array() ? "got " + std::to_string(between.size()) : "got " + type_name(between)));
+  }
+  action::Flap a;
+  a.between[0] = as_ref(between[0], child(o.at("between"), size_t{0}), ctx);
+  a.between[1] = as_ref(between[1], child(o.at("between"), size_t{1}), ctx);
+  require_distinct(a.between[0], a.between[1], child(o.at("between"), size_t{1}), "the two ends");
+  a.period = as_duration(o.need("period"), o.at("period"), DurationSign::Positive);
+  a.until = as_time(o.need("until"), o.at("until"));
+  if (a.until <= at) fail(o.at("until"), "until " + time_text(a.until) + " must be after the flap starts (at " + time_text(at) + ")");
+  if ((a.until - at).us / a.period.us > kScenarioMaxFlapToggles) {
+    fail(o.at("period"), "flaps more than " + std::to_string(kScenarioMaxFlapToggles) + " times; use a longer period");
+  }
+  return a;
+}
+
+using ActionParser = Action (*)(const json&, const std::string&, const Ctx&, Instant);
+struct ActionKind {
+  const char* name;
+  ActionParser parse;
+};
+
+// The JSON keys, in the order of the Action variant (action_name relies on it).
+const ActionKind kActions[] = {
+    {"partition", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_partition(v, p, c); }},
+    {"block", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_block_like<action::Block>(v, p, c); }},
+    {"unblock", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_block_like<action::Unblock>(v, p, c); }},
+    {"isolate", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Isolate>(v, p, c); }},
+    {"heal", [](const json& v, const std::string& p, const Ctx&, Instant) -> Action {
+       if (!v.is_boolean() || !v.get<bool>()) fail(p, "expected true (heal restores every link), " + got(v));
+       return action::Heal{};
+     }},
+    {"crash", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Crash>(v, p, c); }},
+    {"restart", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Restart>(v, p, c); }},
+    {"lose_disk", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::LoseDisk>(v, p, c); }},
+    {"pause", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Pause>(v, p, c); }},
+    {"resume", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Resume>(v, p, c); }},
+    {"clock_skew", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_clock_skew(v, p, c); }},
+    {"failover", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_failover_action(v, p, c); }},
+    {"meet", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_pair_action<action::Meet>(v, p, c); }},
+    {"forget", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_pair_action<action::Forget>(v, p, c); }},
+    {"addslots", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_addslots(v, p, c); }},
+    {"migrate_slots", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_migrate(v, p, c); }},
+    {"config_set", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_config_set(v, p, c); }},
+    {"link", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_link_action(v, p, c); }},
+    {"flap", [](const json& v, const std::string& p, const Ctx& c, Instant at) -> Action { return parse_flap(v, p, c, at); }},
+};
+static_assert(std::size(kActions) == std::variant_size_v<Action>);
+
+// An entry {"at": ..., <one key from `kinds`>, <optional extra keys>}: returns the one key.
+template <typename Kinds>
+std::string single_kind_key(const json& v, const std::string& path, const Kinds& kinds,
+                            const std::vector<std::string>& extra, std::string_view what) {
+  std::vector<std::string> names;
+  for (const auto& k : kinds) names.emplace_back(k.name);
+  if (!v.is_object()) fail(path, "expected an object with " + join(extra, " ") + " and one " + std::string(what) + ", got " + type_name(v));
+  std::vector<std::string> found;
+  for (const auto& [key, unused] : v.items()) {
+    if (std::find(extra.begin(), extra.end(), key) != extra.end()) continue;
+    if (std::find(names.begin(), names.end(), key) == names.end()) {
+      fail(child(path, key), "unknown " + std::string(what) + " " + quote(key) + " (allowed " + std::string(what) +
+                                 "s: " + join(names) + "; other fields: " + join(extra) + ")");
+    }
+    found.push_back(key);
+  }
+  if (found.empty()) fail(path, "missing " + std::string(what) + ": give exactly one of " + join(names));
+  if (found.size() > 1) {
+    fail(path, "exactly one " + std::string(what) + " per entry, found " + std::to_string(found.size()) + ": " + join(found));
+  }
+  return found.front();
+}
+
+std::vector<TimelineEntry> parse_timeline(const json& v, const std::string& path, const Ctx& ctx) {
+  if (!v.is_array()) fail(path, "expected an array of actions, got " + type_name(v));
+  if (v.size() > kMaxTimeline) fail(path, "more than " + std::to_string(kMaxTimeline) + " actions");
+  std::vector<TimelineEntry> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = child(path, i);
+    const std::string key = single_kind_key(v[i], p, kActions, {"at"}, "action");
+    const auto at_it = v[i].find("at");
+    if (at_it == v[i].end()) fail(p, "missing required field \"at\"");
+    const Instant at = as_time(*at_it, child(p, "at"));
+    if (!out.empty() && at < out.back().at) {
+      fail(child(p, "at"), "time " + time_text(at) + " is before the previous action's " + time_text(out.back().at) +
+                               " (the timeline must be in time order)");
+    }
+    for (const ActionKind& kind : kActions) {
+      if (key == kind.name) out.push_back({at, kind.parse(v[i][key], child(p, key), ctx, at)});
+    }
+  }
+  return out;
+}
+
+// ---- expectations ---------------------------------------------------------------------------------
+
+CountBound parse_bound(const Obj& o) {
+  CountBound b;
+  if (const json* x = o.find("is")) b.is = as_u64(*x, o.at("is"));
+  if (const json* x = o.find("min")) b.min = as_u64(*x, o.at("min"));
+  if (const json* x = o.find("max")) b.max = as_u64(*x, o.at("max"));
+  if (b.is && (b.min || b.max)) fail(o.path(), "give either \"is\" or \"min\"/\"max\", not both");
+  if (!b.is && !b.min && !b.max) fail(o.path(), "expected at least one of \"is\", \"min\", \"max\"");
+  if (b.min && b.max && *b.min > *b.max) {
+    fail(o.path(), "min " + std::to_string(*b.min) + " is greater than max " + std::to_string(*b.max));
+  }
+  return b;
+}
+
+NodeSet parse_node_set(const json& v, const std::string& path, const Ctx& ctx) {
+  NodeSet set;
+  if (v.is_string() && v.get_ref<const std::string&>() == "all") set.kind = NodeSet::Kind::All;
+  else if (v.is_string() && v.get_ref<const std::string&>() == "live") set.kind = NodeSet::Kind::Live;
+  else if (v.is_array() && !v.empty()) {
+    set.kind = NodeSet::Kind::List;
+    for (size_t i = 0; i < v.size(); ++i) set.list.push_back(as_ref(v[i], child(path, i), ctx));
+  } else {
+    fail(path, "expected \"all\", \"live\" or a non-empty array of nodes, " + got(v));
+  }
+  return set;
+}
+
+check::Failover parse_failover_check(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"old_master", "new_master", "within", "mode"});
+  check::Failover c;
+  c.old_master = as_ref(o.need("old_master"), o.at("old_master"), ctx);
+  if (const json* x = o.find("new_master")) {
+    c.new_master = as_ref(*x, o.at("new_master"), ctx);
+    require_distinct(c.old_master, *c.new_master, o.at("new_master"), "old_master and new_master");
+  }
+  if (const json* x = o.find("within")) {
+    const std::string p = o.at("within");
+    if (!x->is_array() || x->size() != 2) fail(p, "expected [min, max] durations such as [\"0s\", \"20s\"], " + got(*x));
+    const DurationRange range{as_duration((*x)[0], child(p, size_t{0})), as_duration((*x)[1], child(p, size_t{1}))};
+    if (range.min > range.max) fail(p, "min " + dur_text(range.min) + " is greater than max " + dur_text(range.max));
+    c.within = range;
+  }
+  if (const json* x = o.find("mode")) c.mode = as_enum(*x, o.at("mode"), kFailoverKinds);
+  return c;
+}
+
+check::Flag parse_flag_check(const json& v, const std::string& path, const Ctx& ctx) {
+  const Obj o(v, path, {"seen_by", "node", "has", "lacks"});
+  check::Flag c;
+  if (const json* x = o.find("seen_by")) c.seen_by = as_ref_or_all(*x, o.at("seen_by"), ctx);
+  c.node = as_ref(o.need("node"), o.at("node"), ctx);
+  const json* has = o.find("has");
+  const json* lacks = o.find("lacks");
+  if ((has == nullptr) == (lacks == nullptr)) fail(path, "expected exactly one of \"has\" and \"lacks\"");
+  c.has = has != nullptr;
+  const std::string p = o.at(c.has ? "has" : "lacks");
+  const std::string flag = as_string(c.has ? *has : *lacks, p);
+  if (std::find(kClusterNodesFlags.begin(), kClusterNodesFlags.end(), flag) == kClusterNodesFlags.end()) {
+    fail(p, "unknown CLUSTER NODES flag " + quote(flag) + " (known: " + join(kClusterNodesFlags) + ")");
+  }
+  c.flag = flag;
+  return c;
+}
+
+using CheckParser = Check (*)(const json&, const std::string&, const Ctx&);
+struct CheckKind {
+  const char* name;
+  CheckParser parse;
+};
+
+// The JSON keys, in the order of the Check variant (check_name relies on it).
+const CheckKind kChecks[] = {
+    {"cluster_state", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"nodes", "is"});
+       check::ClusterState s;
+       if (const json* x = o.find("nodes")) s.nodes = parse_node_set(*x, o.at("nodes"), c);
+       s.ok = as_enum(o.need("is"), o.at("is"), kClusterStates);
+       return s;
+     }},
+    {"role", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"node", "is", "of"});
+       check::RoleIs r;
+       r.node = as_ref(o.need("node"), o.at("node"), c);
+       r.is = as_enum(o.need("is"), o.at("is"), kRoles);
+       if (const json* x = o.find("of")) {
+         if (r.is != Role::Replica) fail(o.at("of"), "\"of\" applies only with \"is\": \"replica\"");
+         r.of = as_ref(*x, o.at("of"), c);
+       }
+       return r;
+     }},
+    {"slot_owner", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"slot", "is", "seen_by"});
+       check::SlotOwner s;
+       s.slot = as_small_int(o.need("slot"), o.at("slot"), 0, kScenarioSlots - 1);
+       s.is = as_ref(o.need("is"), o.at("is"), c);
+       if (const json* x = o.find("seen_by")) s.seen_by = as_ref_or_all(*x, o.at("seen_by"), c);
+       return s;
+     }},
+    {"current_epoch", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"node", "is", "min", "max"});
+       check::CurrentEpoch e;
+       if (const json* x = o.find("node")) e.node = as_ref_or_all(*x, o.at("node"), c);
+       e.bound = parse_bound(o);
+       return e;
+     }},
+    {"config_epoch", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"node", "is", "min", "max"});
+       return check::ConfigEpoch{as_ref(o.need("node"), o.at("node"), c), parse_bound(o)};
+     }},
+    {"failover", [](const json& v, const std::string& p, const Ctx& c) -> Check { return parse_failover_check(v, p, c); }},
+    {"no_failover", [](const json& v, const std::string& p, const Ctx& c) -> Check {
+       const Obj o(v, p, {"of"});
+       return check::NoFailover{as_ref(o.need("of"), o.at("of"), c)};
+     }},
+    {"flag", [](const json& v, const std::string& p, const Ctx& c) -> Check { return parse_flag_check(v, p, c); }},
+    {"lost_writes", [](const json& v, const std::string& p, const Ctx&) -> Check {
+       const Obj o(v, p, {"min", "max"});
+       check::LostWrites l;
+       if (const json* x = o.find("min")) l.min = as_u64(*x, o.at("min"));
+       if (const json* x = o.find("max")) l.max = as_u64(*x, o.at("max"));
+       if (!l.min && !l.max) fail(p, "expected at least one of \"min\", \"max\"");
+       if (l.min && l.max && *l.min > *l.max) {
+         fail(p, "min " + std::to_string(*l.min) + " is greater than max " + std::to_string(*l.max));
+       }
+       return l;
+     }},
+    {"failovers_count", [](const json& v, const std::string& p, const Ctx&) -> Check {
+       const Obj o(v, p, {"is", "min", "max"});
+       return check::FailoversCount{parse_bound(o)};
+     }},
+};
+static_assert(std::size(kChecks) == std::variant_size_v<Check>);
+
+std::vector<Expectation> parse_expect(const json& v, const std::string& path, const Ctx& ctx, Instant run_until) {
+  if (!v.is_array()) fail(path, "expected an array of expectations, got " + type_name(v));
+  if (v.size() > kMaxExpect) fail(path, "more than " + std::to_string(kMaxExpect) + " expectations");
+  std::vector<Expectation> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = child(path, i);
+    const std::string key = single_kind_key(v[i], p, kChecks, {"at", "label"}, "check");
+    Expectation e;
+    if (const auto it = v[i].find("at"); it != v[i].end()) {
+      e.at = as_time(*it, child(p, "at"));
+      if (*e.at > run_until) {
+        fail(child(p, "at"), "time " + time_text(*e.at) + " is after run_until " + time_text(run_until));
+      }
+    }
+    if (const auto it = v[i].find("label"); it != v[i].end()) e.label = as_string(*it, child(p, "label"));
+    for (const CheckKind& kind : kChecks) {
+      if (key == kind.name) e.check = kind.parse(v[i][key], child(p, key), ctx);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// ---- the document ---------------------------------------------------------------------------------
+
+std::string as_scenario_name(const json& v, const std::string& path) {
+  const std::string name = as_string(v, path);
+  const bool safe = !name.empty() && name.size() <= 100 && name != "." && name != ".." &&
+                    name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+                        std::string::npos;
+  if (!safe) fail(path, "a name is 1-100 letters, digits, '_', '.' or '-' (it names a results directory), " + got(v));
+  return name;
+}
+
+Instant last_action_time(const std::vector<TimelineEntry>& timeline) {
+  Instant last;
+  for (const TimelineEntry& e : timeline) {
+    last = std::max(last, e.at);
+    if (const auto* flap = std::get_if<action::Flap>(&e.action)) last = std::max(last, flap->until);
+  }
+  return last;
+}
+
+Scenario parse_document(const json& root) {
+  const Obj o(root, "",
+              {"name", "description", "seed", "cluster", "network", "workload", "timeline", "run_until", "expect"},
+              "an object (a scenario)");
+  Scenario s;
+  s.name = as_scenario_name(o.need("name"), o.at("name"));
+  if (const json* x = o.find("description")) s.description = as_string(*x, o.at("description"));
+  if (const json* x = o.find("seed")) s.seed = as_u64(*x, o.at("seed"));
+  s.cluster = parse_cluster(o.need("cluster"), o.at("cluster"));
+  const Ctx ctx{s.cluster};
+  if (const json* x = o.find("network")) s.network = parse_network(*x, o.at("network"), ctx);
+  if (const json* x = o.find("workload")) s.workload = parse_workload(*x, o.at("workload"), ctx);
+  if (const json* x = o.find("timeline")) s.timeline = parse_timeline(*x, o.at("timeline"), ctx);
+  s.run_until = as_time(o.need("run_until"), o.at("run_until"));
+  if (s.run_until.us <= 0) fail(o.at("run_until"), "run_until must be positive");
+  if (!s.timeline.empty() && s.run_until <= last_action_time(s.timeline)) {
+    fail(o.at("run_until"), "run_until " + time_text(s.run_until) + " must be after the last timeline action (at " +
+                                time_text(last_action_time(s.timeline)) + ")");
+  }
+  if (const json* x = o.find("expect")) s.expect = parse_expect(*x, o.at("expect"), ctx, s.run_until);
+  return s;
+}
+
+// ---- JSON text → json, with duplicate keys and nesting depth caught --------------------------------
+
+struct ParseFrame {
+  bool is_array = false;
+  size_t next_index = 0;
+  std::string token;  // the current child's key or index
+  std::set<std::string> keys;
+};
+
+std::string frames_path(const std::vector<ParseFrame>& frames) {
+  std::string path;
+  for (const ParseFrame& f : frames) path = child(path, f.token);
+  return path;
+}
+
+std::string parse_error_text(std::string_view text, const json::parse_error& e) {
+  // e.byte is 1-based: the last character read.
+  const size_t pos = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+  size_t line = 1, line_start = 0;
+  for (size_t i = 0; i < pos; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  std::string detail = e.what();
+  if (const size_t b = detail.find("] "); b != std::string::npos) detail = detail.substr(b + 2);
+  if (detail.rfind("parse error", 0) == 0) {
+    if (const size_t c = detail.find(": "); c != std::string::npos) detail = detail.substr(c + 2);
+  }
+  return "invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(pos - line_start + 1) + ": " + detail;
+}
+
+json parse_json_text(std::string_view text) {
+  std::vector<ParseFrame> frames;
+  std::optional<Failure> duplicate;
+  auto begin_child = [&] {
+    if (!frames.empty() && frames.back().is_array) frames.back().token = std::to_string(frames.back().next_index++);
+  };
+  auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) -> bool {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        begin_child();
+        if (frames.size() >= kMaxNesting) {
+          fail(frames_path(frames), "nested more than " + std::to_string(kMaxNesting) + " levels deep");
+        }
+        frames.push_back(ParseFrame{event == json::parse_event_t::array_start, 0, {}, {}});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        ParseFrame& f = frames.back();
+        f.token = parsed.get<std::string>();
+        if (!f.keys.insert(f.token).second && !duplicate) {
+          duplicate = Failure{frames_path(frames), "duplicate key " + quote(f.token) + " in this object"};
+        }
+        break;
+      }
+      case json::parse_event_t::value:
+        begin_child();
+        break;
+    }
+    return true;
+  };
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end(), callback);
+  } catch (const json::parse_error& e) {
+    fail("", parse_error_text(text, e));
+  }
+  if (duplicate) throw *duplicate;
+  return root;
+}
+
+// ---- writing --------------------------------------------------------------------------------------
+
+json ref_json(const NodeRef& ref) {
+  json out = ref.master_of_slot ? json{{"master_of_slot", *ref.master_of_slot}} : json(ref.alias);
+  for (NodeRef::Step step : ref.steps) {
+    out = json{{step == NodeRef::Step::ReplicaOf ? "replica_of" : "master_of", std::move(out)}};
+  }
+  return out;
+}
+
+json ref_or_all_json(const std::optional<NodeRef>& ref) { return ref ? ref_json(*ref) : json("all"); }
+
+json slots_json(const std::vector<SlotRange>& slots) {
+  json out = json::array();
+  for (const SlotRange& r : slots) {
+    if (r.first == r.last) out.push_back(r.first);
+    else out.push_back(std::to_string(r.first) + "-" + std::to_string(r.last));
+  }
+  return out;
+}
+
+json setting_value_json(const std::string& value) {  // "5000" → 5000 (it parses back to "5000")
+  if (!value.empty() && value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos &&
+      (value == "0" || value[0] != '0')) {
+    return std::stoll(value);
+  }
+  return value;
+}
+
+template <typename T>
+void put_link_profile(json& out, const T& l) {
+  if (l.latency) out["latency"] = format_duration(*l.latency);
+  if (l.jitter) out["jitter"] = format_duration(*l.jitter);
+  if (l.shape) out["shape"] = enum_text(*l.shape, kShapes);
+  if (l.loss) out["loss"] = *l.loss;
+  if (l.both_ways) out["both_ways"] = true;
+}
+
+json action_json(const Action& action) {
+  return std::visit(
+      [](const auto& a) -> json {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, action::Partition>) {
+          json groups = json::array();
+          for (const auto& g : a.groups) {
+            json group = json::array();
+            for (const NodeRef& r : g) group.push_back(ref_json(r));
+            groups.push_back(std::move(group));
+          }
+          return groups;
+        } else if constexpr (std::is_same_v<A, action::Block> || std::is_same_v<A, action::Unblock>) {
+          json out{{"from", ref_json(a.from)}, {"to", ref_json(a.to)}};
+          if (a.both_ways) out["both_ways"] = true;
+          return out;
+        } else if constexpr (std::is_same_v<A, action::Heal>) {
+          return true;
+        } else if constexpr (std::is_same_v<A, action::ClockSkew>) {
+          return json{{"node", ref_json(a.node)}, {"offset", dur_text(a.offset)}, {"drift_ppm", a.drift_ppm}};
+        } else if constexpr (std::is_same_v<A, action::Failover>) {
+          return json{{"node", ref_json(a.node)}, {"mode", enum_text(a.mode, kFailoverModes)}};
+        } else if constexpr (std::is_same_v<A, action::Meet> || std::is_same_v<A, action::Forget>) {
+          return json{{"node", ref_json(a.node)}, {"target", ref_json(a.target)}};
+        } else if constexpr (std::is_same_v<A, action::AddSlots>) {
+          return json{{"node", ref_json(a.node)}, {"slots", slots_json(a.slots)}};
+        } else if constexpr (std::is_same_v<A, action::MigrateSlots>) {
+          return json{{"slots", slots_json(a.slots)}, {"from", ref_json(a.from)}, {"to", ref_json(a.to)}};
+        } else if constexpr (std::is_same_v<A, action::ConfigSet>) {
+          return json{{"node", ref_or_all_json(a.node)}, {"name", a.name}, {"value", setting_value_json(a.value)}};
+        } else if constexpr (std::is_same_v<A, action::Link>) {
+          json out{{"from", ref_json(a.from)}, {"to", ref_json(a.to)}};
+          put_link_profile(out, a);
+          return out;
+        } else if constexpr (std::is_same_v<A, action::Flap>) {
+          return json{{"between", json::array({ref_json(a.between[0]), ref_json(a.between[1])})},
+                      {"period", format_duration(a.period)},
+                      {"until", time_text(a.until)}};
+        } else {  // Isolate, Crash, Restart, LoseDisk, Pause, Resume
+          return ref_json(a.node);
+        }
+      },
+      action);
+}
+
+void put_bound(json& out, const CountBound& b) {
+  if (b.is) out["is"] = *b.is;
+  if (b.min) out["min"] = *b.min;
+  if (b.max) out["max"] = *b.max;
+}
+
+json check_json(const Check& check) {
+  return std::visit(
+      [](const auto& c) -> json {
+        using C = std::decay_t<decltype(c)>;
+        json out = json::object();
+        if constexpr (std::is_same_v<C, check::ClusterState>) {
+          if (c.nodes.kind == NodeSet::Kind::All) out["nodes"] = "all";
+          else if (c.nodes.kind == NodeSet::Kind::Live) out["nodes"] = "live";
+          else {
+            out["nodes"] = json::array();
+            for (const NodeRef& r : c.nodes.list) out["nodes"].push_back(ref_json(r));
+          }
+          out["is"] = c.ok ? "ok" : "fail";
+        } else if constexpr (std::is_same_v<C, check::RoleIs>) {
+          out["node"] = ref_json(c.node);
+          out["is"] = enum_text(c.is, kRoles);
+          if (c.of) out["of"] = ref_json(*c.of);
+        } else if constexpr (std::is_same_v<C, check::SlotOwner>) {
+          out["slot"] = c.slot;
+          out["is"] = ref_json(c.is);
+          out["seen_by"] = ref_or_all_json(c.seen_by);
+        } else if constexpr (std::is_same_v<C, check::CurrentEpoch>) {
+          out["node"] = ref_or_all_json(c.node);
+          put_bound(out, c.bound);
+        } else if constexpr (std::is_same_v<C, check::ConfigEpoch>) {
+          out["node"] = ref_json(c.node);
+          put_bound(out, c.bound);
+        } else if constexpr (std::is_same_v<C, check::Failover>) {
+          out["old_master"] = ref_json(c.old_master);
+          if (c.new_master) out["new_master"] = ref_json(*c.new_master);
+          if (c.within) out["within"] = json::array({format_duration(c.within->min), format_duration(c.within->max)});
+          if (c.mode) out["mode"] = enum_text(*c.mode, kFailoverKinds);
+        } else if constexpr (std::is_same_v<C, check::NoFailover>) {
+          out["of"] = ref_json(c.of);
+        } else if constexpr (std::is_same_v<C, check::Flag>) {
+          out["seen_by"] = ref_or_all_json(c.seen_by);
+          out["node"] = ref_json(c.node);
+          out[c.has ? "has" : "lacks"] = c.flag;
+        } else if constexpr (std::is_same_v<C, check::LostWrites>) {
+          if (c.min) out["min"] = *c.min;
+          if (c.max) out["max"] = *c.max;
+        } else if constexpr (std::is_same_v<C, check::FailoversCount>) {
+          put_bound(out, c.bound);
+        }
+        return out;
+      },
+      check);
+}
+
+json cluster_json(const ClusterSpec& c) {
+  json config = json::object();
+  for (const ConfigSetting& s : c.config) config[s.name] = setting_value_json(s.value);
+  return json{{"masters", c.masters},
+              {"replicas_per_master", c.replicas_per_master},
+              {"spares", c.spares},
+              {"timer_phase", enum_text(c.timer_phase, kTimerPhases)},
+              {"config", std::move(config)}};
+}
+
+json network_json(const NetworkSpec& n) {
+  json links = json::array();
+  for (const LinkOverride& l : n.links) {
+    json link{{"from", l.from}, {"to", l.to}};
+    put_link_profile(link, l);
+    links.push_back(std::move(link));
+  }
+  return json{{"latency", format_duration(n.latency)},
+              {"jitter", format_duration(n.jitter)},
+              {"shape", enum_text(n.shape, kShapes)},
+              {"loss", n.loss},
+              {"links", std::move(links)},
+              {"chaos", {{"drop", n.chaos.drop}, {"duplicate", n.chaos.duplicate}, {"reorder", n.chaos.reorder}}}};
+}
+
+json workload_json(const WorkloadSpec& w) {
+  json out{{"clients", w.clients},
+           {"writes_per_s", w.writes_per_s},
+           {"reads_per_s", w.reads_per_s},
+           {"keys", w.keys},
+           {"hash_tags", w.hash_tags},
+           {"client_timeout", format_duration(w.client_timeout)},
+           {"placement", w.placement}};
+  if (w.wait) out["wait"] = json{{"replicas", w.wait->replicas}, {"timeout", format_duration(w.wait->timeout)}};
+  return out;
+}
+
+std::string range_text(char prefix, int count) {
+  if (count == 1) return std::string(1, prefix) + "1";
+  return std::string(1, prefix) + "1.." + prefix + std::to_string(count);
+}
+
+}  // namespace
+
+// ---- public ---------------------------------------------------------------------------------------
+
+std::string describe(const NodeRef& ref) {
+  std::string out = ref.master_of_slot ? "master_of_slot(" + std::to_string(*ref.master_of_slot) + ")" : ref.alias;
+  for (NodeRef::Step step : ref.steps) out = (step == NodeRef::Step::ReplicaOf ? "replica_of(" : "master_of(") + out + ")";
+  return out;
+}
+
+std::string ClusterSpec::alias(int index) const {
+  assert(index >= 0 && index < node_count());
+  if (index < masters) return "m" + std::to_string(index + 1);
+  if (index < masters + replicas()) return "r" + std::to_string(index - masters + 1);
+  return "s" + std::to_string(index - masters - replicas() + 1);
+}
+
+std::optional<int> ClusterSpec::index_of(std::string_view alias) const {
+  if (alias.size() < 2 || alias.size() > 6 || alias[1] == '0') return std::nullopt;
+  if (alias.substr(1).find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  const int n = std::stoi(std::string(alias.substr(1)));
+  switch (alias[0]) {
+    case 'm': return n <= masters ? std::optional<int>(n - 1) : std::nullopt;
+    case 'r': return n <= replicas() ? std::optional<int>(masters + n - 1) : std::nullopt;
+    case 's': return n <= spares ? std::optional<int>(masters + replicas() + n - 1) : std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<int> ClusterSpec::initial_master_of(int index) const {
+  if (index < masters || index >= masters + replicas()) return std::nullopt;
+  return (index - masters) % masters;
+}
+
+std::string ClusterSpec::alias_summary() const {
+  std::string out = range_text('m', masters);
+  if (replicas() > 0) out += ", " + range_text('r', replicas());
+  if (spares > 0) out += ", " + range_text('s', spares);
+  return out;
+}
+
+protocol::Config node_config(const ClusterSpec& cluster) {
+  protocol::Config config;
+  for (const ConfigSetting& s : cluster.config) {
+    [[maybe_unused]] const std::optional<std::string> err = config.set(s.name, s.value);
+    assert(!err && "cluster.config was validated when the scenario was loaded");
+  }
+  return config;
+}
+
+std::string_view action_name(const Action& action) { return kActions[action.index()].name; }
+std::string_view check_name(const Check& check) { return kChecks[check.index()].name; }
+
+std::vector<std::pair<Instant, bool>> flap_transitions(Instant at, const action::Flap& flap) {
+  assert(flap.period.us > 0 && "a flap has a positive period");
+  std::vector<std::pair<Instant, bool>> out;
+  bool down = true;
+  for (Instant t = at; t < flap.until; t += flap.period) {
+    assert(out.size() <= static_cast<size_t>(kScenarioMaxFlapToggles) + 1);
+    out.emplace_back(t, down);
+    down = !down;
+  }
+  if (!out.empty() && out.back().second) out.emplace_back(flap.until, false);
+  return out;
+}
+
+std::string ScenarioError::text() const {
+  return json_path.empty() ? file + ": " + message : file + ": " + json_path + ": " + message;
+}
+
+std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text, const std::string& file_label) {
+  try {
+    return parse_document(parse_json_text(json_text));
+  } catch (const Failure& f) {
+    return ScenarioError{file_label, f.path, f.message};
+  } catch (const std::exception& e) {  // a bug in this file; still a value, never a crash
+    return ScenarioError{file_label, "", std::string("internal error while reading the scenario: ") + e.what()};
+  } catch (...) {
+    return ScenarioError{file_label, "", "internal error while reading the scenario"};
+  }
+}
+
+std::variant<Scenario, ScenarioError> load_scenario_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return ScenarioError{path, "", ec ? "cannot read: " + ec.message() : "cannot read: not a regular file"};
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return ScenarioError{path, "", "cannot read: " + ec.message()};
+  if (size > kMaxFileBytes) return ScenarioError{path, "", "file is larger than 16 MiB"};
+  std::ifstream in(path, std::ios::binary);
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in || !in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
+    return ScenarioError{path, "", "cannot read the file"};
+  }
+  return parse_scenario(text, path);
+}
+
+nlohmann::json to_json(const Scenario& s) {
+  json timeline = json::array();
+  for (const TimelineEntry& e : s.timeline) {
+    timeline.push_back(json{{"at", time_text(e.at)}, {std::string(action_name(e.action)), action_json(e.action)}});
+  }
+  json expect = json::array();
+  for (const Expectation& e : s.expect) {
+    json entry{{std::string(check_name(e.check)), check_json(e.check)}};
+    if (e.at) entry["at"] = time_text(*e.at);
+    if (!e.label.empty()) entry["label"] = e.label;
+    expect.push_back(std::move(entry));
+  }
+  json out{{"name", s.name},
+           {"description", s.description},
+           {"seed", s.seed},
+           {"cluster", cluster_json(s.cluster)},
+           {"network", network_json(s.network)},
+           {"timeline", std::move(timeline)},
+           {"run_until", time_text(s.run_until)},
+           {"expect", std::move(expect)}};
+  if (s.workload) out["workload"] = workload_json(*s.workload);
+  return out;
+}
+
+std::optional<std::string> apply_config_override(Scenario& scenario, std::string_view name_eq_value) {
+  const std::string flag = "--set " + std::string(name_eq_value.substr(0, 200));
+  const size_t eq = name_eq_value.find('=');
+  if (eq == std::string_view::npos || eq == 0) return flag + ": expected NAME=VALUE, e.g. cluster-node-timeout=5000";
+  ConfigSetting setting;
+  bool unknown = false;
+  if (std::optional<std::string> err =
+          check_setting(name_eq_value.substr(0, eq), name_eq_value.substr(eq + 1), &setting, &unknown)) {
+    return flag + ": " + *err;
+  }
+  auto& config = scenario.cluster.config;
+  config.erase(std::remove_if(config.begin(), config.end(), [&](const ConfigSetting& s) { return s.name == setting.name; }),
+               config.end());
+  config.push_back(std::move(setting));
+  sort_settings(config);
+  return std::nullopt;
+}
+
+}  // namespace rcsim::sim
