@@ -96,7 +96,8 @@ void Host::resume() {
 
 int64_t Host::local_at(int64_t global_us) const {
   assert(global_us >= clock_set_us_);
-  const __int128_t drift_us = static_cast<__int128_t>(global_us - clock_set_us_) * drift_ppm_ / kMillion;
+  const __int128_t scaled = static_cast<__int128_t>(global_us - clock_set_us_) * drift_ppm_;
+  const __int128_t drift_us = scaled / kMillion - (scaled % kMillion < 0 ? 1 : 0);  // floor, like a clock
   return global_us + clock_offset_us_ + static_cast<int64_t>(drift_us);
 }
 

@@ -80,7 +80,7 @@ class Host final : public NetworkEndpoint {
   Process* process() { return process_.get(); }
   Disk& disk() { return disk_; }
 
-  // Local clock: local = global + offset + (global − t_set) × drift_ppm / 10^6, t_set being when
+  // Local clock: local = global + offset + ⌊(global − t_set) × drift_ppm / 10^6⌋, t_set being when
   // set_clock was called. Monotonic for |drift_ppm| < 10^6; a new set_clock steps the clock as an
   // operator setting the time would. Timers run on the local clock's rate.
   Instant local_now() const;
