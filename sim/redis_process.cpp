@@ -39,6 +39,7 @@ void RedisProcess::on_accepted(ConnId conn, HostId peer, uint16_t local_port) {
     return;
   }
   const protocol::LinkId link = protocol::kInboundLinkBase + conn;
+  bus_peer_[conn] = peer;
   conn_to_link_[conn] = link;
   link_to_conn_[link] = conn;
   node_->link_accepted(link, now_ms());
@@ -66,6 +67,7 @@ void RedisProcess::on_closed(ConnId conn) {
   const protocol::LinkId link = it->second;
   conn_to_link_.erase(it);
   link_to_conn_.erase(link);
+  bus_peer_.erase(conn);
   node_->link_failed(link, now_ms());
   apply_effects();
 }
@@ -116,16 +118,19 @@ void RedisProcess::apply_effects() {
       const ConnId conn = host_.connect(*target, open->address.cport, /*nagle=*/true);
       link_to_conn_[open->link] = conn;
       conn_to_link_[conn] = open->link;
+      bus_peer_[conn] = *target;
     } else if (auto* send = std::get_if<protocol::SendMessage>(&op)) {
       const auto it = link_to_conn_.find(send->link);
       if (it == link_to_conn_.end()) continue;  // link already gone: Redis drops it too
       const uint32_t size = send->message->wire_size_bytes();
+      if (callbacks_.on_send) callbacks_.on_send(*send->message, bus_peer_.at(it->second));
       host_.send(it->second, Packet{size, std::move(send->message)});
     } else if (const auto* close = std::get_if<protocol::CloseLink>(&op)) {
       const auto it = link_to_conn_.find(close->link);
       if (it == link_to_conn_.end()) continue;
       host_.close(it->second);
       conn_to_link_.erase(it->second);
+      bus_peer_.erase(it->second);
       link_to_conn_.erase(it);
     }
   }

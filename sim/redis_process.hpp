@@ -32,6 +32,7 @@ class RedisProcess final : public Process {
   struct Callbacks {
     std::function<std::optional<HostId>(const protocol::Address&)> resolve;
     std::function<void(const protocol::NodeEvent&)> on_event;
+    std::function<void(const protocol::Message&, HostId to)> on_send;    // for the trace
     std::function<void(const protocol::Message&, HostId from)> on_message;  // for the trace
     std::function<void()> after_input;  // the world's checker runs after every input
   };
@@ -71,6 +72,7 @@ class RedisProcess final : public Process {
   std::unique_ptr<protocol::Node> node_;
   std::map<protocol::LinkId, ConnId> link_to_conn_;
   std::map<ConnId, protocol::LinkId> conn_to_link_;
+  std::map<ConnId, HostId> bus_peer_;  // the host at the other end of each bus connection
   int cron_count_ = 0;
 
   // Replication, master side: connected replicas; replica side: the link to my master.

@@ -35,6 +35,7 @@ World::World(const WorldOptions& options)
     index_by_port_[port] = i;
     index_by_cport_[static_cast<uint16_t>(port + kBusPortIncrement)] = i;
     hosts_.push_back(std::make_unique<Host>(scheduler_, *network_, "127.0.0.1"));
+    index_by_host_[hosts_.back()->id()] = i;
     // Nodes started together run their crons nearly in phase (redis-reference: within a few ms).
     const int64_t phase_us = options_.staggered_timers ? static_cast<int64_t>(setup.below(100'000))
                                                        : static_cast<int64_t>(setup.below(5'000));
@@ -71,6 +72,7 @@ void World::start_process(int index) {
   callbacks.on_event = [this, index](const protocol::NodeEvent& event) { on_node_event(index, event); };
   if (options_.trace_messages) {
     callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
+    callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
   }
   callbacks.after_input = [this, index] { check_after_input(index); };
   hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, process_options, callbacks));
@@ -316,7 +318,25 @@ protocol::CommandResult World::config_set(int index, const std::string& name, co
   return p->command([&](protocol::Node& n, int64_t) { return n.config_set(name, value); });
 }
 
+void World::on_send(int from, const protocol::Message& message, HostId to_host) {
+  const auto to = index_by_host_.find(to_host);
+  if (to == index_by_host_.end()) return;
+  MessageRecord record;
+  record.from = from;
+  record.to = to->second;
+  record.type = message.type;
+  record.sent_us = now().us;
+  record.epoch = message.current_epoch;
+  record.summary = message.summary();
+  in_flight_[{&message, to->second}] = messages_.size();
+  messages_.push_back(std::move(record));
+}
+
 void World::on_message(int to, const protocol::Message& message) {
+  if (const auto it = in_flight_.find({&message, to}); it != in_flight_.end()) {
+    messages_[it->second].received_us = now().us;
+    in_flight_.erase(it);
+  }
   const auto from = index_by_cport_.find(message.sender_address.cport);
   TraceRecord record(now(), "recv");
   record.add("node", aliases_[to]);

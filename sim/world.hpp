@@ -58,6 +58,17 @@ struct FailoverRecord {
   int64_t fault_ms = -1, first_pfail_ms = -1, fail_ms = -1, election_ms = -1, promoted_ms = -1, converged_ms = -1;
 };
 
+// One bus message, for message-sequence diagrams (kept when trace_messages is on).
+struct MessageRecord {
+  int from = -1;
+  int to = -1;
+  protocol::MessageType type = protocol::MessageType::ping;
+  int64_t sent_us = 0;
+  int64_t received_us = -1;  // -1: never arrived (lost with its connection)
+  uint64_t epoch = 0;
+  std::string summary;
+};
+
 struct InvariantViolation {
   int64_t t_us = 0;
   std::string invariant;
@@ -119,6 +130,7 @@ class World {
   // Observation.
   const std::vector<ObservedEvent>& events() const { return events_; }
   const std::vector<FailoverRecord>& failovers() const { return failovers_; }
+  const std::vector<MessageRecord>& messages() const { return messages_; }
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
   void note_fault(int index);
@@ -132,6 +144,7 @@ class World {
   void start_process(int index);
   void on_node_event(int index, const protocol::NodeEvent& event);
   void on_message(int to, const protocol::Message& message);
+  void on_send(int from, const protocol::Message& message, HostId to);
   void check_after_input(int index);
   void check_convergence_of_failovers();
   void violation(const std::string& invariant, const std::string& detail);
@@ -153,6 +166,11 @@ class World {
 
   std::vector<ObservedEvent> events_;
   std::vector<FailoverRecord> failovers_;
+  std::vector<MessageRecord> messages_;
+  // In-flight messages by (message object, receiver): the address is only a lookup key, never an
+  // order, so it cannot reach any output.
+  std::map<std::pair<const protocol::Message*, int>, size_t> in_flight_;
+  std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node
   std::vector<int64_t> fault_ms_;                         // last fault per node
