@@ -949,6 +949,12 @@ json parse_json_text(std::string_view text) {
     root = json::parse(text.begin(), text.end(), callback);
   } catch (const json::parse_error& e) {
     fail("", parse_error_text(text, e));
+  } catch (const json::out_of_range& e) {  // a number beyond double's range: no byte offset, but a path
+    begin_child();  // the number being read is the next element when inside an array
+    const std::string where = frames_path(frames);
+    std::string detail = e.what();
+    if (const size_t b = detail.find("] "); b != std::string::npos) detail = detail.substr(b + 2);
+    fail(where, "invalid JSON: " + detail);
   }
   if (duplicate) throw *duplicate;
   return root;

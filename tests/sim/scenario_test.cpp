@@ -335,6 +335,13 @@ TEST_CASE("scenario: JSON syntax errors report line and column", "[scenario]") {
   CHECK_THAT(e.message, Catch::Contains("expected '}'"));
 }
 
+TEST_CASE("scenario: numbers beyond double's range are reported with their path", "[scenario]") {
+  const ScenarioError in_array =
+      parse_err(R"({"name": "x", "cluster": {"masters": 1}, "run_until": "1s", "timeline": [{"at": "0s", "addslots": {"node": "m1", "slots": [1, 2, 1e400]}}]})");
+  CHECK(in_array.json_path == "/timeline/0/addslots/slots/2");
+  CHECK_THAT(in_array.message, Catch::Contains("number overflow"));
+}
+
 TEST_CASE("scenario: JSON Pointer escapes ~ and / in keys", "[scenario]") {
   const ScenarioError e = parse_err(R"({"name": "x", "cluster": {"masters": 1, "a/b~c": 1}, "run_until": "1s"})");
   CHECK(e.json_path == "/cluster/a~1b~0c");
