@@ -391,16 +391,14 @@ void Network::on_deliver(Conn& c, int side) {
 // ---- Nagle (client→server) ----
 
 void Network::nagle_send(Conn& c, Packet packet) {
-  const HostId client = c.host[kClient], server = c.host[kServer];
-  if (c.nagle_outstanding && c.ack_at_us <= scheduler_.now().us && path_open(server, client)) {
-    c.nagle_outstanding = false;  // its ACK has arrived
-  }
-  if (!c.nagle_outstanding) {
-    transmit(c, kClient, std::span<Packet>(&packet, 1));
+  c.unsent.push_back(std::move(packet));  // behind anything already waiting
+  const bool acked = c.ack_at_us <= scheduler_.now().us && path_open(c.host[kServer], c.host[kClient]);
+  if (c.nagle_outstanding && !acked) {
+    arm_nagle(c);
     return;
   }
-  c.unsent.push_back(std::move(packet));
-  arm_nagle(c);
+  c.nagle_outstanding = false;
+  flush_unsent(c);
 }
 
 // Data from the server carries the ACK for what it has received.
@@ -434,6 +432,8 @@ void Network::on_nagle_ack(Conn& c) {
 }
 
 void Network::flush_unsent(Conn& c) {
+  scheduler_.cancel(c.nagle_event);  // nothing left to wait for
+  c.nagle_event = {};
   transmit(c, kClient, c.unsent);
   c.unsent.clear();
 }

@@ -319,6 +319,23 @@ TEST_CASE("Nagle: messages held behind an unacknowledged one leave together", "[
   CHECK(data[1].at - data[0].at == Duration::micros(40'200));
 }
 
+TEST_CASE("Nagle keeps order when a send meets the ACK's instant, and close flushes what waits", "[network]") {
+  TwoHosts t;
+  const ConnId c = t.connected(true);
+  const Instant start = t.sched.now();
+  t.sched.at(start + Duration::micros(40'200), [&] { t.net.send(c, t.ha, message(3, 10)); });  // the ACK's instant
+  t.net.send(c, t.ha, message(1, 10));
+  t.net.send(c, t.ha, message(2, 10));
+  t.run_for(Duration::seconds(1));
+  CHECK(t.b.tags() == std::vector<uint64_t>{1, 2, 3});
+  t.net.send(c, t.ha, message(4, 10));
+  t.net.send(c, t.ha, message(5, 10));  // held behind 4
+  t.net.close(c, t.ha);
+  t.run_for(Duration::seconds(1));
+  CHECK(t.b.tags() == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(t.b.events.back().what == "closed");
+}
+
 TEST_CASE("chaos mode drops, duplicates and reorders at about the configured rates", "[network][chaos]") {
   constexpr int kMessages = 100'000;
   const auto run = [](const ChaosOptions& chaos) {
@@ -448,4 +465,63 @@ TEST_CASE("same seed, same trace hash over a million events; another seed differ
   const std::string first = chatter_run(2024, kEvents);
   CHECK(chatter_run(2024, kEvents) == first);
   CHECK(chatter_run(2025, kEvents) != first);
+}
+
+// The scheduler's timing wheel against a plain ordered set, under the patterns the network
+// produces: ties at one microsecond, zero delays from callbacks, cancellations, far timers, and
+// run_until limits that stop the clock between events.
+TEST_CASE("scheduler: the timing wheel fires in (time, scheduling order) like an ordered set", "[kernel][scheduler]") {
+  Scheduler s;
+  Rng rng(99);
+  std::set<std::pair<int64_t, uint64_t>> expected;  // (time, seq) of pending timers
+  std::vector<TimerId> live;
+  uint64_t fired = 0;
+  std::function<void()> schedule_one = [&] {
+    const uint64_t kind = rng.below(10);
+    const int64_t delay_us = kind < 2   ? 0
+                             : kind < 7 ? rng.between(0, 300)
+                             : kind < 9 ? rng.between(0, 2'000'000)
+                                        : rng.between(0, int64_t{1} << 40);
+    const Instant when = s.now() + Duration::micros(delay_us);
+    const auto seq = std::make_shared<uint64_t>(0);
+    const TimerId id = s.at(when, [&, when, seq] {
+      REQUIRE(!expected.empty());
+      REQUIRE(s.now() == when);
+      REQUIRE(*expected.begin() == std::make_pair(when.us, *seq));
+      expected.erase(expected.begin());
+      ++fired;
+      if (rng.chance(1, 2)) schedule_one();
+    });
+    *seq = id.seq;
+    expected.insert({when.us, id.seq});
+    live.push_back(id);
+  };
+  for (int round = 0; round < 2'000; ++round) {
+    for (uint64_t i = rng.below(20); i > 0; --i) schedule_one();
+    for (uint64_t i = rng.below(4); i > 0 && !live.empty(); --i) {
+      const size_t k = rng.below(live.size());
+      const TimerId id = live[k];
+      if (s.cancel(id)) {
+        // Its time is unknown here: find it by seq.
+        const auto it = std::find_if(expected.begin(), expected.end(), [&](const auto& e) { return e.second == id.seq; });
+        REQUIRE(it != expected.end());
+        expected.erase(it);
+      }
+      live.erase(live.begin() + static_cast<ptrdiff_t>(k));
+    }
+    const Instant before = s.now();
+    const Instant limit = before + Duration::micros(rng.between(0, 5'000));
+    if (rng.chance(1, 3)) {
+      s.step();
+    } else {
+      s.run_until(limit);
+      CHECK(s.now() == limit);
+      CHECK((expected.empty() || expected.begin()->first > limit.us));
+    }
+    REQUIRE(s.pending() == expected.size());
+  }
+  while (s.step()) {
+  }
+  CHECK(expected.empty());
+  CHECK(fired > 10'000);
 }
