@@ -41,5 +41,9 @@ bench: build
 fuzz: build
 	./$(BUILD)/sim fuzz --seeds 200 --jobs $(JOBS)
 
+# Real Redis (TRIALS fresh clusters) against the simulator (SEEDS seeds): tools/README-redis-compare.md.
+compare: build
+	tools/redis-compare --scenario $(SCENARIO) --trials $(or $(TRIALS),5) --seeds $(or $(SEEDS),20) --sim $(BUILD)/sim
+
 clean:
 	rm -rf $(BUILD)
