@@ -164,22 +164,23 @@ class Network {
     int64_t last_arrival_us = 0;
     Duration blocked_rto{};  // backoff while the head is held by a partition; 0 when not held
   };
-  struct Conn {
+  struct Conn {  // fields used by every message first: one cache line, then the directions
     ConnId id = 0;
     HostId host[2] = {0, 0};  // [client, server]
-    uint16_t port = 0;
-    bool nagle = false;
     SideState side[2] = {SideState::connecting, SideState::pending};
-    bool syn_received = false;  // the server's kernel answered a SYN and holds state for it
-    Instant started{};
-    uint32_t syn_sent = 0;
-    TimerId syn_timer, syn_event, reply_event, nagle_event, rst_event[2];
-    Direction dir[2];             // dir[s] carries what side s sends
-    std::vector<Packet> unsent;   // the client's: written while connecting or held by Nagle
+    bool nagle = false;
     bool nagle_outstanding = false;  // a client→server segment is not yet ACKed
+    uint16_t port = 0;
     int64_t outstanding_arrived_us = kNever;
     int64_t ack_at_us = kNever;   // when the ACK for it reaches the client, once known
+    Direction dir[2];             // dir[s] carries what side s sends
+    std::vector<Packet> unsent;   // the client's: written while connecting or held by Nagle
+    TimerId nagle_event;
     Duration ack_backoff{};
+    bool syn_received = false;  // the server's kernel answered a SYN and holds state for it
+    uint32_t syn_sent = 0;
+    Instant started{};
+    TimerId syn_timer, syn_event, reply_event, rst_event[2];
   };
   struct HostEntry {
     std::string ip;
