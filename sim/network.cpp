@@ -391,13 +391,18 @@ void Network::on_deliver(Conn& c, int side) {
 // ---- Nagle (client→server) ----
 
 void Network::nagle_send(Conn& c, Packet packet) {
-  c.unsent.push_back(std::move(packet));  // behind anything already waiting
   const bool acked = c.ack_at_us <= scheduler_.now().us && path_open(c.host[kServer], c.host[kClient]);
   if (c.nagle_outstanding && !acked) {
+    c.unsent.push_back(std::move(packet));
     arm_nagle(c);
     return;
   }
   c.nagle_outstanding = false;
+  if (c.unsent.empty()) {
+    transmit(c, kClient, std::span<Packet>(&packet, 1));
+    return;
+  }
+  c.unsent.push_back(std::move(packet));  // behind what waited for the same ACK
   flush_unsent(c);
 }
 
