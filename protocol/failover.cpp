@@ -62,7 +62,7 @@ void Node::handle_replica_failover(int64_t now_ms) {
     failover_auth_rank_ = bugs_.no_rank_delay ? 0 : replica_rank();
     const int64_t random_ms = static_cast<int64_t>(rng_.below(500));
     failover_auth_time_ms_ = now_ms + 500 + random_ms + failover_auth_rank_ * 1000;
-    pending_mode_ = FailoverMode::automatic;
+    if (mf_end_ms_ == 0) pending_mode_ = FailoverMode::automatic;
     if (mf_end_ms_ != 0) {
       failover_auth_time_ms_ = now_ms;
       failover_auth_rank_ = 0;

@@ -211,6 +211,7 @@ void Node::send(LinkId link, std::shared_ptr<const Message> message) {
   const auto type_index = static_cast<size_t>(message->type);
   ++sent_by_type_[type_index];
   bytes_sent_ += message->wire_size_bytes();
+  sent_since_sleep_ = true;
   effects_.io.push_back(SendMessage{link, std::move(message)});
 }
 
@@ -277,8 +278,10 @@ int64_t Node::message_count(MessageType type, bool sent) const {
 
 void Node::before_sleep(int64_t now_ms) {
   // clusterBeforeSleep snapshots its todo flags: work flagged while it runs waits for the next
-  // event-loop iteration, which is immediate when this pass queued output (a socket is writable).
-  for (int pass = 0; pass < 2; ++pass) {
+  // event-loop iteration, which is immediate when output is queued (a socket is writable).
+  bool output_queued = sent_since_sleep_;
+  for (int pass = 0; pass < 3; ++pass) {
+    sent_since_sleep_ = false;
     const bool manual = todo_handle_manual_failover_;
     const bool failover = todo_handle_failover_;
     const bool update = todo_update_state_;
@@ -286,7 +289,6 @@ void Node::before_sleep(int64_t now_ms) {
     const bool fsync = todo_fsync_;
     todo_handle_manual_failover_ = todo_handle_failover_ = todo_update_state_ = false;
     todo_save_ = todo_fsync_ = false;
-    const size_t io_before = effects_.io.size();
     if (manual) {
       if (myself_->is_replica()) {
         handle_manual_failover(now_ms);
@@ -298,7 +300,9 @@ void Node::before_sleep(int64_t now_ms) {
     if (update) update_state(now_ms);
     if (save) save_now(fsync);
     const bool pending = todo_handle_failover_ || todo_handle_manual_failover_ || todo_update_state_ || todo_save_;
-    if (!pending || effects_.io.size() == io_before) break;
+    output_queued = output_queued || sent_since_sleep_;
+    if (!pending || !output_queued) break;
+    output_queued = false;
   }
 }
 

@@ -205,6 +205,7 @@ class Node {
   bool todo_update_state_ = false;
   bool todo_handle_failover_ = false;
   bool todo_handle_manual_failover_ = false;
+  bool sent_since_sleep_ = false;  // a socket has output: the event loop comes round at once
 
   std::array<int64_t, kMessageTypeCount> sent_by_type_{};
   std::array<int64_t, kMessageTypeCount> received_by_type_{};

@@ -197,7 +197,7 @@ std::string enum_text(E value, const Names<E>& names) {
 
 const Names<TimerPhase> kTimerPhases = {{"in_phase", TimerPhase::InPhase}, {"staggered", TimerPhase::Staggered}};
 const Names<LatencyShape> kShapes = {
-    {"fixed", LatencyShape::Fixed}, {"uniform", LatencyShape::Uniform}, {"long_tail", LatencyShape::LongTail}};
+    {"fixed", LatencyShape::fixed}, {"uniform", LatencyShape::uniform}, {"long_tail", LatencyShape::long_tail}};
 const Names<FailoverMode> kFailoverModes = {
     {"default", FailoverMode::Default}, {"force", FailoverMode::Force}, {"takeover", FailoverMode::Takeover}};
 const Names<FailoverKind> kFailoverKinds = {{"auto", FailoverKind::Auto},

@@ -19,6 +19,7 @@
 
 #include "protocol/config.hpp"
 #include "protocol/time.hpp"
+#include "sim/network.hpp"  // LatencyShape
 
 namespace rcsim::sim {
 
@@ -84,7 +85,6 @@ protocol::Config node_config(const ClusterSpec& cluster);
 
 // ---- network --------------------------------------------------------------------------------------
 
-enum class LatencyShape : uint8_t { Fixed, Uniform, LongTail };
 
 struct LinkOverride {  // network.links[i]: a directed link's profile, from the start
   std::string from, to;  // aliases
@@ -103,7 +103,7 @@ struct ChaosSpec {  // datagram chaos, beyond what TCP does: per message probabi
 struct NetworkSpec {
   Duration latency = Duration::micros(50);  // one way
   Duration jitter = Duration::micros(0);
-  LatencyShape shape = LatencyShape::Uniform;
+  LatencyShape shape = LatencyShape::uniform;
   double loss = 0;  // per segment; TCP retransmits, so it shows as delay
   std::vector<LinkOverride> links;
   ChaosSpec chaos;

@@ -327,6 +327,7 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
   record.type = message.type;
   record.sent_us = now().us;
   record.epoch = message.current_epoch;
+  record.bytes = message.wire_size_bytes();
   record.summary = message.summary();
   in_flight_[{&message, to->second}] = messages_.size();
   messages_.push_back(std::move(record));

@@ -66,6 +66,7 @@ struct MessageRecord {
   int64_t sent_us = 0;
   int64_t received_us = -1;  // -1: never arrived (lost with its connection)
   uint64_t epoch = 0;
+  uint32_t bytes = 0;
   std::string summary;
 };
 
@@ -98,6 +99,8 @@ class World {
   const std::string& alias(int index) const { return aliases_.at(index); }
   std::optional<int> index_of(const std::string& alias) const;
   std::optional<int> index_of_name(const protocol::NodeName& name) const;
+  // The node's name as last seen running (a crashed node keeps it).
+  const protocol::NodeName& name_of(int index) const { return names_.at(index); }
   bool is_running(int index) const;          // up or paused, with a live process
   bool is_up(int index) const;               // up (not paused, not crashed)
   HostState host_state(int index) const { return hosts_.at(index)->state(); }

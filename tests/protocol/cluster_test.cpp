@@ -1,6 +1,10 @@
 // The Redis Cluster node inside the simulated world: formation, failure detection, failover.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
+#include <sstream>
+
 #include "sim/world.hpp"
 
 using namespace rcsim;
@@ -70,4 +74,134 @@ TEST_CASE("kill -9 of a master: PFAIL, FAIL, its replica promoted at epoch 7", "
   CHECK(fail_ms >= pfail_ms);
   CHECK(f.promoted_ms - 10'000 >= fail_ms + 500);
   CHECK(world.violations().empty());
+}
+
+namespace {
+
+// How redis-cli reads CLUSTER NODES: id, ip:port@cport, flags, master, ping-sent, pong-recv,
+// config-epoch, link-state, slots...
+struct NodesLine {
+  std::string id, address, flags, master, link_state;
+  long long ping_sent = 0, pong_received = 0, config_epoch = 0;
+  std::vector<std::string> slots;
+};
+
+std::vector<NodesLine> parse_cluster_nodes(const std::string& text) {
+  std::vector<NodesLine> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    NodesLine n;
+    REQUIRE(static_cast<bool>(fields >> n.id >> n.address >> n.flags >> n.master >> n.ping_sent >> n.pong_received >>
+                              n.config_epoch >> n.link_state));
+    for (std::string slot; fields >> slot;) n.slots.push_back(slot);
+    lines.push_back(n);
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("CLUSTER NODES has redis-cli's shape", "[cluster]") {
+  World world(three_by_one(5, 2000));
+  REQUIRE(world.create_cluster());
+  const auto lines = parse_cluster_nodes(world.cluster_nodes(0));
+  REQUIRE(lines.size() == 6);
+  int masters = 0, replicas = 0, myself = 0;
+  for (const NodesLine& n : lines) {
+    CHECK(n.id.size() == 40);
+    CHECK(n.address.find('@') != std::string::npos);
+    CHECK(n.link_state == "connected");
+    if (n.flags.find("myself") != std::string::npos) ++myself;
+    if (n.flags.find("master") != std::string::npos) {
+      ++masters;
+      CHECK(n.master == "-");
+      CHECK(n.slots.size() == 1);  // one contiguous range each
+    } else {
+      ++replicas;
+      CHECK(n.master.size() == 40);
+      CHECK(n.slots.empty());
+    }
+  }
+  CHECK(myself == 1);
+  CHECK(masters == 3);
+  CHECK(replicas == 3);
+}
+
+TEST_CASE("gossip sections: max(3, N/10) random entries plus every PFAIL node", "[cluster][gossip]") {
+  WorldOptions options;
+  options.seed = 2;
+  options.masters = 20;
+  options.replicas_per_master = 1;  // 40 nodes: wanted = 4
+  options.config.cluster_node_timeout_ms = 2000;
+  World world(options);
+  REQUIRE(world.create_cluster());
+  const Instant steady = world.now() + Duration::seconds(5);
+  world.run_until(steady + Duration::seconds(5));
+  std::map<uint32_t, int> entries_histogram;
+  for (const MessageRecord& m : world.messages()) {
+    if (m.sent_us < steady.us || (m.type != protocol::MessageType::ping && m.type != protocol::MessageType::pong)) continue;
+    ++entries_histogram[(m.bytes - protocol::kHeaderBytes) / protocol::kGossipEntryBytes];
+  }
+  REQUIRE(!entries_histogram.empty());
+  CHECK(entries_histogram.rbegin()->first == 4);  // never more than wanted without PFAIL nodes
+  int total = 0;
+  for (const auto& [entries, count] : entries_histogram) total += count;
+  CHECK(entries_histogram[4] > total * 9 / 10);  // best effort: 3 x wanted draws rarely fall short
+
+  // Between a node's own PFAIL of a dead node and its FAIL, every heartbeat it sends carries the
+  // PFAIL node on top of the random entries, from the next cron on (the count of PFAIL nodes to
+  // append is taken at the start of each clusterCron).
+  const Instant fault = world.now();
+  world.crash(5);
+  world.run_until(fault + Duration::seconds(8));
+  std::map<int, int64_t> pfail_at, fail_at;
+  for (const ObservedEvent& e : world.events()) {
+    if (e.about != 5 || e.t_us < fault.us) continue;
+    if (e.kind == "pfail") pfail_at.emplace(e.node, e.t_us + 100'000);
+    if (e.kind == "fail" || e.kind == "fail_received") fail_at.emplace(e.node, e.t_us);
+  }
+  REQUIRE(pfail_at.size() > 10);
+  int with_extra = 0, heartbeats = 0;
+  for (const MessageRecord& m : world.messages()) {
+    if (m.type != protocol::MessageType::ping && m.type != protocol::MessageType::pong) continue;
+    const auto p = pfail_at.find(m.from);
+    const auto f = fail_at.find(m.from);
+    if (p == pfail_at.end() || f == fail_at.end() || m.sent_us <= p->second || m.sent_us >= f->second) continue;
+    ++heartbeats;
+    const uint32_t entries = (m.bytes - protocol::kHeaderBytes) / protocol::kGossipEntryBytes;
+    CHECK(entries <= 5);
+    if (entries == 5) ++with_extra;
+  }
+  REQUIRE(heartbeats > 0);
+  CHECK(with_extra > heartbeats * 9 / 10);
+}
+
+TEST_CASE("FAIL needs a majority of masters and reaches every node", "[cluster][failure]") {
+  World world(three_by_one(11, 2000));
+  REQUIRE(world.create_cluster());
+  const Instant fault = world.now() + Duration::seconds(5);
+  world.run_until(fault);
+  world.crash(0);
+  world.run_until(fault + Duration::seconds(10));
+  std::set<int> flagged_pfail, knew_fail;
+  int64_t first_pfail_us = -1, first_fail_us = -1;
+  for (const ObservedEvent& e : world.events()) {
+    if (e.about != 0 || e.t_us < fault.us) continue;
+    if (e.kind == "pfail") {
+      flagged_pfail.insert(e.node);
+      if (first_pfail_us < 0) first_pfail_us = e.t_us;
+      CHECK(e.t_us - fault.us >= 2000 * 1000);  // never before a node timeout
+    }
+    if (e.kind == "fail") {
+      if (first_fail_us < 0) first_fail_us = e.t_us;
+      // 3 masters: quorum 2; the master that marks it counts itself plus one report.
+      CHECK(e.detail.find("/2") != std::string::npos);
+    }
+    if (e.kind == "fail" || e.kind == "fail_received") knew_fail.insert(e.node);
+  }
+  CHECK(first_pfail_us - fault.us <= 3200 * 1000);  // at most 1.5 T + cron rounding
+  CHECK(first_fail_us >= first_pfail_us);
+  CHECK(knew_fail == std::set<int>{1, 2, 3, 4, 5});  // FAIL reaches every live node
 }

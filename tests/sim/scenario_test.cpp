@@ -123,7 +123,7 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
 
   CHECK(s.network.latency == Duration::micros(1500));
   CHECK(s.network.jitter == Duration::micros(250));
-  CHECK(s.network.shape == LatencyShape::LongTail);
+  CHECK(s.network.shape == LatencyShape::long_tail);
   CHECK(s.network.loss == Approx(0.01));
   REQUIRE(s.network.links.size() == 2);
   CHECK(s.network.links[0].from == "m1");
@@ -132,7 +132,7 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK_FALSE(s.network.links[0].jitter);
   CHECK(s.network.links[0].loss == 0.0);
   CHECK(s.network.links[0].both_ways);
-  CHECK(s.network.links[1].shape == LatencyShape::Fixed);
+  CHECK(s.network.links[1].shape == LatencyShape::fixed);
   CHECK_FALSE(s.network.links[1].both_ways);
   CHECK(s.network.chaos == ChaosSpec{0.1, 0.2, 0.3});
 

@@ -1,0 +1,202 @@
+#include "tools/lib/report.hpp"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace rcsim::tools {
+namespace {
+
+using nlohmann::json;
+
+// Times users read are relative to the moment the cluster was created (scenario time 0).
+int64_t rel_ms(const sim::RunResult& result, int64_t absolute_ms) {
+  return absolute_ms < 0 ? -1 : absolute_ms - result.create_done.ms();
+}
+
+std::string alias_or(const sim::World& world, int index) { return index < 0 ? "?" : world.alias(index); }
+
+json failover_json(const sim::RunResult& result, const sim::FailoverRecord& f) {
+  const sim::World& world = *result.world;
+  return json{{"old_master", alias_or(world, f.old_master)},
+              {"new_master", alias_or(world, f.new_master)},
+              {"epoch", f.epoch},
+              {"mode", f.mode},
+              {"fault_ms", rel_ms(result, f.fault_ms)},
+              {"first_pfail_ms", rel_ms(result, f.first_pfail_ms)},
+              {"fail_ms", rel_ms(result, f.fail_ms)},
+              {"election_ms", rel_ms(result, f.election_ms)},
+              {"promoted_ms", rel_ms(result, f.promoted_ms)},
+              {"converged_ms", rel_ms(result, f.converged_ms)}};
+}
+
+json counters_json(const protocol::Node& node) {
+  json counters = json::object();
+  for (const bool sent : {true, false}) {
+    int64_t total = 0;
+    for (int type = 0; type < protocol::kMessageTypeCount; ++type) {
+      const auto t = static_cast<protocol::MessageType>(type);
+      const int64_t count = node.message_count(t, sent);
+      total += count;
+      counters[std::string("cluster_stats_messages_") + protocol::stats_name(t) + (sent ? "_sent" : "_received")] = count;
+    }
+    counters[sent ? "cluster_stats_messages_sent" : "cluster_stats_messages_received"] = total;
+    counters[sent ? "bytes_sent" : "bytes_received"] = node.message_bytes(sent);
+  }
+  return counters;
+}
+
+}  // namespace
+
+nlohmann::json summary_json(const sim::RunResult& result, const RunContext& context) {
+  const sim::World& world = *result.world;
+  json summary;
+  summary["scenario"] = context.scenario->name;
+  summary["scenario_file"] = context.scenario_file;
+  summary["seed"] = result.seed;
+  summary["verdict"] = result.passed() ? "pass" : "fail";
+  summary["trace_sha256"] = const_cast<sim::World&>(world).trace().sha256();
+  summary["trace_records"] = const_cast<sim::World&>(world).trace().records();
+  summary["events"] = const_cast<sim::World&>(world).scheduler().events_fired();
+  summary["simulated_ms"] = result.end.ms();
+  summary["cluster_created_at_ms"] = result.create_done.ms();
+  summary["wall_ms"] = context.wall_ms;
+  json expectations = json::array();
+  for (const auto& e : result.expectations) {
+    expectations.push_back({{"check", e.check}, {"label", e.label}, {"at_ms", rel_ms(result, e.at_ms)},
+                            {"passed", e.passed}, {"detail", e.detail}});
+  }
+  summary["expectations"] = expectations;
+  json invariants = json::array();
+  std::set<std::string> violated;
+  for (const auto& v : world.violations()) {
+    violated.insert(v.invariant);
+    invariants.push_back({{"invariant", v.invariant}, {"t_ms", rel_ms(result, v.t_us / 1000)}, {"detail", v.detail}});
+  }
+  json checked = json::object();
+  for (const char* name : {"one_vote_per_epoch", "one_winner_per_epoch", "current_epoch_monotonic",
+                           "config_epoch_le_current_epoch", "last_vote_epoch_le_current_epoch"}) {
+    checked[name] = violated.contains(name) ? "violated" : "held";
+  }
+  summary["invariants"] = checked;
+  summary["violations"] = invariants;
+  summary["cluster_created"] = result.cluster_created;
+  summary["action_errors"] = result.action_errors;
+  summary["liveness_problems"] = result.liveness_problems;
+  json failovers = json::array();
+  for (const auto& f : world.failovers()) failovers.push_back(failover_json(result, f));
+  summary["failovers"] = failovers;
+  json nodes = json::object();
+  for (int i = 0; i < world.node_count(); ++i) {
+    const protocol::Node* n = world.node(i);
+    json entry{{"state", n == nullptr ? "crashed" : (world.is_up(i) ? "up" : "paused")}};
+    if (n != nullptr) {
+      entry["name"] = n->name().str();
+      entry["role"] = n->myself().is_master() ? "master" : "replica";
+      entry["current_epoch"] = n->current_epoch();
+      entry["config_epoch"] = n->myself().config_epoch;
+      entry["cluster_state"] = n->state_ok() ? "ok" : "fail";
+      entry["slots"] = n->myself().numslots;
+      entry["counters"] = counters_json(*n);
+    }
+    nodes[world.alias(i)] = entry;
+  }
+  summary["nodes"] = nodes;
+  return summary;
+}
+
+std::string nodes_txt(const sim::World& world) {
+  std::string out;
+  for (int i = 0; i < world.node_count(); ++i) {
+    out += "# " + world.alias(i) + " (" + std::to_string(world.address(i).port) + ")";
+    if (world.node(i) == nullptr) {
+      out += ": crashed\n\n";
+      continue;
+    }
+    out += world.is_up(i) ? "\n" : ": paused\n";
+    out += world.cluster_nodes(i) + "\n";
+  }
+  return out;
+}
+
+namespace {
+
+// Events worth a line in the human summary, with how to say them.
+std::string describe_event(const sim::World& world, const sim::ObservedEvent& e) {
+  const std::string who = e.node >= 0 ? world.alias(e.node) : "";
+  const std::string about = e.about >= 0 ? world.alias(e.about) : "?";
+  const std::string epoch = std::to_string(e.epoch);
+  if (e.kind == "pfail") return who + " flags " + about + " PFAIL (no pong for " + std::to_string(e.value) + " ms)";
+  if (e.kind == "fail") return who + " marks " + about + " FAIL (" + e.detail + ") and broadcasts FAIL";
+  if (e.kind == "election_scheduled") return who + " schedules an election in " + std::to_string(e.value) + " ms (" + e.detail + ")";
+  if (e.kind == "election_started") return who + " starts election epoch " + epoch + ", asks for votes";
+  if (e.kind == "vote_granted") return who + " votes for " + about + " in epoch " + epoch;
+  if (e.kind == "vote_refused") return who + " refuses " + about + " in epoch " + epoch + ": " + e.detail;
+  if (e.kind == "election_won") return who + " wins epoch " + epoch + " with " + std::to_string(e.value) + " votes";
+  if (e.kind == "promoted") return who + " is master now, replacing " + about + " (configEpoch " + epoch + ", " + e.detail + ")";
+  if (e.kind == "election_expired") return who + " election epoch " + epoch + " expired with " + std::to_string(e.value) + " votes";
+  if (e.kind == "cant_failover") return who + " can't fail over: " + e.detail;
+  if (e.kind == "state_fail") return who + " cluster_state fail (" + e.detail + ")";
+  if (e.kind == "state_ok") return who + " cluster_state ok";
+  if (e.kind == "update_received") return who + " learns by UPDATE that " + about + " has configEpoch " + epoch;
+  if (e.kind == "replicating") return who + " becomes a replica of " + about;
+  if (e.kind == "config_epoch_collision") return who + " resolves a configEpoch collision with " + about + " -> " + epoch;
+  if (e.kind == "config_epoch_bumped") return who + " bumps its configEpoch to " + epoch + " without consensus";
+  if (e.kind == "manual_failover_requested") return who + " CLUSTER FAILOVER " + e.detail;
+  if (e.kind == "manual_failover_timeout") return who + " manual failover timed out";
+  if (e.kind == "replica_migration") return who + " migrates to orphaned master " + about;
+  if (e.kind.rfind("action_", 0) == 0) return "** " + e.kind.substr(7) + (who.empty() ? "" : " " + who) + (e.detail.empty() ? "" : " " + e.detail);
+  return {};
+}
+
+}  // namespace
+
+std::string human_summary(const sim::RunResult& result, const RunContext& context) {
+  const sim::World& world = *result.world;
+  std::ostringstream out;
+  out << context.scenario->name << " (seed " << result.seed << "): " << context.scenario->description << "\n";
+  out << "cluster created in " << result.create_done.ms() << " ms; times below are from then\n\n";
+  // First occurrence per (kind, node, about) keeps PFAIL noise down: 5 nodes flag the same master.
+  std::set<std::tuple<std::string, int, int, int64_t>> seen;
+  for (const sim::ObservedEvent& e : world.events()) {
+    if (e.t_us < result.create_done.us && e.kind.rfind("action_", 0) != 0) continue;
+    if (e.kind == "action_cluster_created") continue;
+    if (!seen.insert({e.kind, e.node, e.about, e.kind == "pfail" ? 0 : e.epoch}).second && e.kind != "vote_granted") continue;
+    const std::string text = describe_event(world, e);
+    if (text.empty()) continue;
+    char time[32];
+    std::snprintf(time, sizeof time, "%9.3fs  ", static_cast<double>(rel_ms(result, e.t_us / 1000)) / 1000.0);
+    out << time << text << "\n";
+  }
+  if (!world.failovers().empty()) out << "\nfailovers:\n";
+  for (const auto& f : world.failovers()) {
+    out << "  " << alias_or(world, f.new_master) << " replaced " << alias_or(world, f.old_master) << " at epoch "
+        << f.epoch << " (" << f.mode << "): fault " << rel_ms(result, f.fault_ms) << " ms, pfail +"
+        << (f.first_pfail_ms < 0 ? -1 : f.first_pfail_ms - f.fault_ms) << ", fail +"
+        << (f.fail_ms < 0 ? -1 : f.fail_ms - f.fault_ms) << ", promoted +" << f.promoted_ms - f.fault_ms
+        << ", all agree +" << (f.converged_ms < 0 ? -1 : f.converged_ms - f.fault_ms) << " ms\n";
+  }
+  out << "\nfinal roles:";
+  for (int i = 0; i < world.node_count(); ++i) {
+    const protocol::Node* n = world.node(i);
+    out << " " << world.alias(i) << "=";
+    if (n == nullptr) out << "down";
+    else out << (n->myself().is_master() ? "master" : "replica") << "(e" << n->myself().config_epoch << ","
+             << (n->state_ok() ? "ok" : "fail") << ")";
+  }
+  out << "\n";
+  for (const auto& error : result.action_errors) out << "action error: " << error << "\n";
+  for (const auto& v : world.violations()) out << "INVARIANT VIOLATED " << v.invariant << ": " << v.detail << "\n";
+  for (const auto& p : result.liveness_problems) out << "not converged: " << p << "\n";
+  out << "\nexpectations:\n";
+  for (const auto& e : result.expectations) {
+    out << "  [" << (e.passed ? "pass" : "FAIL") << "] " << e.check << (e.label.empty() ? "" : " (" + e.label + ")")
+        << " at " << rel_ms(result, e.at_ms) << " ms: " << e.detail << "\n";
+  }
+  if (!result.cluster_created) out << "the cluster never reached cluster_state ok everywhere\n";
+  out << "\nverdict: " << (result.passed() ? "PASS" : "FAIL") << "  trace sha256 "
+      << const_cast<sim::World&>(world).trace().sha256() << "\n";
+  return out.str();
+}
+
+}  // namespace rcsim::tools
