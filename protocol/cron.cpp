@@ -92,7 +92,8 @@ void Node::cron_node(ClusterNode* node, int64_t now_ms, bool& state_update_neede
   }
   if (node->ping_sent_ms == 0) return;
   const int64_t node_delay_ms = std::min(ping_delay_ms, data_delay_ms);
-  if (node_delay_ms > timeout_ms && !node->has(kFlagPfail | kFlagFail)) {
+  const int64_t pfail_after_ms = bugs_.pfail_early ? timeout_ms / 2 : timeout_ms;
+  if (node_delay_ms > pfail_after_ms && !node->has(kFlagPfail | kFlagFail)) {
     node->flags |= kFlagPfail;
     state_update_needed = true;
     event("pfail", node, -1, node_delay_ms);

@@ -57,9 +57,9 @@ void Node::handle_replica_failover(int64_t now_ms) {
 
   if (auth_age_ms > auth_retry_ms) {
     // Schedule: 500 ms for the FAIL to spread, a random part to avoid ties, rank seconds.
-    failover_auth_count_ = 0;
+    if (!bugs_.stale_vote_count) failover_auth_count_ = 0;
     failover_auth_sent_ = false;
-    failover_auth_rank_ = bugs_.no_rank_delay ? 0 : replica_rank();
+    failover_auth_rank_ = replica_rank();
     const int64_t random_ms = static_cast<int64_t>(rng_.below(500));
     failover_auth_time_ms_ = now_ms + 500 + random_ms + failover_auth_rank_ * 1000;
     if (mf_end_ms_ == 0) pending_mode_ = FailoverMode::automatic;
@@ -73,7 +73,7 @@ void Node::handle_replica_failover(int64_t now_ms) {
     broadcast_pong_to(true);
     return;
   }
-  if (!failover_auth_sent_ && !manual && !bugs_.no_rank_delay) {
+  if (!failover_auth_sent_ && !manual) {
     const int new_rank = replica_rank();
     if (new_rank > failover_auth_rank_) {  // 7.0 only ever adds delay
       failover_auth_time_ms_ += (new_rank - failover_auth_rank_) * 1000;
@@ -95,7 +95,9 @@ void Node::handle_replica_failover(int64_t now_ms) {
   if (!failover_auth_sent_) {
     ++current_epoch_;
     failover_auth_epoch_ = current_epoch_;
-    event("election_started", master, static_cast<int64_t>(failover_auth_epoch_), failover_auth_rank_);
+    // The data age rides along so the checker can hold the validity rule against every election.
+    event("election_started", master, static_cast<int64_t>(failover_auth_epoch_), data_age,
+          "rank " + std::to_string(failover_auth_rank_) + (mf_end_ms_ != 0 ? " manual" : ""));
     request_failover_auth(now_ms);
     failover_auth_sent_ = true;
     todo_save(true);

@@ -134,7 +134,6 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
       send_ping(sender, link, MessageType::ping, now_ms);
       break;
     case MessageType::update: {
-      if (bugs_.ignore_update) break;
       ClusterNode* node = lookup(message.about);
       if (node == nullptr || node->config_epoch >= message.update_config_epoch) break;
       if (node->is_replica()) set_node_as_master(node);

@@ -48,6 +48,7 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
   ClusterNode* new_master = nullptr;
   int migrated_our_slots = 0;
   int moved = 0;
+  int64_t max_previous_epoch = -1;  // greatest configEpoch among the owners that lost a slot
   for (int slot = 0; slot < kClusterSlots; ++slot) {
     if (!claimed.test(slot)) continue;
     ClusterNode* owner = slots_[slot];
@@ -58,6 +59,9 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
     if (importing_slots_from_.contains(slot)) continue;  // manual resharding owns it
     if (owner == nullptr || owner_not_claiming_slot_[slot] || owner->config_epoch < sender_config_epoch ||
         bugs_.ignore_config_epoch_on_claims) {
+      if (owner != nullptr && !owner_not_claiming_slot_[slot]) {
+        max_previous_epoch = std::max(max_previous_epoch, static_cast<int64_t>(owner->config_epoch));
+      }
       if (owner == current_master && current_master != nullptr) {
         new_master = sender;
         ++migrated_our_slots;
@@ -75,7 +79,8 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
   if (moved > 0) {
     todo_save(true);
     todo_update_state_ = true;
-    event("slots_rebound", sender, static_cast<int64_t>(sender_config_epoch), moved);
+    event("slots_rebound", sender, static_cast<int64_t>(sender_config_epoch), max_previous_epoch,
+          std::to_string(moved) + " slots");
   }
   if (new_master != nullptr && current_master->numslots == 0 &&
       (config_.cluster_allow_replica_migration || static_cast<int>(claimed.count()) == migrated_our_slots)) {
@@ -92,6 +97,7 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
 void Node::handle_config_epoch_collision(ClusterNode* sender, int64_t /*now_ms*/) {
   // clusterHandleConfigEpochCollision: the node with the smaller name moves to a fresh epoch.
   if (sender->config_epoch != myself_->config_epoch || !sender->is_master() || !myself_->is_master()) return;
+  if (bugs_.collision_ignored) return;
   if (!(sender->name > myself_->name)) return;
   ++current_epoch_;
   myself_->config_epoch = current_epoch_;

@@ -28,6 +28,12 @@ std::optional<std::string> Disk::read(const std::string& file) const {
   return it->second.current;
 }
 
+std::optional<std::string> Disk::read_synced(const std::string& file) const {
+  const auto it = files_.find(file);
+  if (it == files_.end()) return std::nullopt;
+  return it->second.synced;
+}
+
 void Disk::crash() {
   for (auto it = files_.begin(); it != files_.end();) {
     if (it->second.synced) {

@@ -35,6 +35,7 @@ class Disk {
   void write(const std::string& file, std::string contents, bool fsync);
   void fsync(const std::string& file);
   std::optional<std::string> read(const std::string& file) const;
+  std::optional<std::string> read_synced(const std::string& file) const;  // what survives a crash
   void crash();  // every file reverts to its last synced version, or vanishes
   void wipe();   // the disk is lost entirely
 

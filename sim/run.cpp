@@ -415,6 +415,15 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
         } else if constexpr (std::is_same_v<T, check::LostWrites>) {
           detail = "writes are not simulated in this build: nothing to lose";
           return false;
+        } else if constexpr (std::is_same_v<T, check::Converged>) {
+          const std::vector<std::string> problems = world_.convergence_problems();
+          if (problems.empty()) return (detail = "every live node agrees, all slots served, cluster ok"), true;
+          if (const auto exemption = world_.liveness_exemption()) {
+            detail = "not converged (" + problems.front() + ") but not required: " + *exemption;
+            return true;
+          }
+          for (const std::string& p : problems) detail += p + "; ";
+          return false;
         } else if constexpr (std::is_same_v<T, check::FailoversCount>) {
           std::string text;
           const bool ok = in_bound(world_.failovers().size(), c.bound, text);
@@ -432,6 +441,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   result.seed = options.seed.value_or(scenario.seed);
   WorldOptions world_opts = world_options(scenario, result.seed);
   world_opts.bugs = options.bugs;
+  for (const std::string& name : scenario.known_bugs) protocol::enable_known_bug(world_opts.bugs, name);
   world_opts.trace_path = options.trace_path;
   world_opts.trace_messages = options.trace_messages;
   result.world = std::make_unique<World>(world_opts);

@@ -8,6 +8,8 @@
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "protocol/known_bugs.hpp"
 #include <system_error>
 
 #include "sim/time.hpp"
@@ -808,6 +810,10 @@ const CheckKind kChecks[] = {
        const Obj o(v, p, {"is", "min", "max"});
        return check::FailoversCount{parse_bound(o)};
      }},
+    {"converged", [](const json& v, const std::string& p, const Ctx&) -> Check {
+       if (!v.is_boolean() || !v.get<bool>()) fail(p, "expected true, " + got(v));
+       return check::Converged{};
+     }},
 };
 static_assert(std::size(kChecks) == std::variant_size_v<Check>);
 
@@ -854,9 +860,26 @@ Instant last_action_time(const std::vector<TimelineEntry>& timeline) {
   return last;
 }
 
+std::vector<std::string> parse_known_bugs(const json& v, const std::string& path) {
+  if (!v.is_array()) fail(path, "expected an array of known bug names, got " + type_name(v));
+  std::vector<std::string> names;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string name = as_string(v[i], child(path, i));
+    protocol::KnownBugs probe;
+    if (!protocol::enable_known_bug(probe, name)) {
+      std::string known;
+      for (const auto& bug : protocol::known_bug_list()) known += std::string(known.empty() ? "" : ", ") + bug.name;
+      fail(child(path, i), "unknown known bug '" + name + "' (known: " + known + ")");
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
 Scenario parse_document(const json& root) {
   const Obj o(root, "",
-              {"name", "description", "seed", "cluster", "network", "workload", "timeline", "run_until", "expect"},
+              {"name", "description", "seed", "cluster", "network", "workload", "timeline", "run_until", "expect",
+               "known_bugs"},
               "an object (a scenario)");
   Scenario s;
   s.name = as_scenario_name(o.need("name"), o.at("name"));
@@ -874,6 +897,7 @@ Scenario parse_document(const json& root) {
                                 time_text(last_action_time(s.timeline)) + ")");
   }
   if (const json* x = o.find("expect")) s.expect = parse_expect(*x, o.at("expect"), ctx, s.run_until);
+  if (const json* x = o.find("known_bugs")) s.known_bugs = parse_known_bugs(*x, o.at("known_bugs"));
   return s;
 }
 
@@ -1092,6 +1116,8 @@ json check_json(const Check& check) {
           if (c.max) out["max"] = *c.max;
         } else if constexpr (std::is_same_v<C, check::FailoversCount>) {
           put_bound(out, c.bound);
+        } else if constexpr (std::is_same_v<C, check::Converged>) {
+          out = true;
         }
         return out;
       },
@@ -1259,6 +1285,7 @@ nlohmann::json to_json(const Scenario& s) {
            {"run_until", time_text(s.run_until)},
            {"expect", std::move(expect)}};
   if (s.workload) out["workload"] = workload_json(*s.workload);
+  if (!s.known_bugs.empty()) out["known_bugs"] = s.known_bugs;
   return out;
 }
 

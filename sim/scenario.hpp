@@ -254,11 +254,15 @@ struct Flag {
 };
 struct LostWrites { std::optional<uint64_t> min, max; bool operator==(const LostWrites&) const = default; };
 struct FailoversCount { CountBound bound; bool operator==(const FailoversCount&) const = default; };
+// Liveness: every live node agrees on every slot's owner, all slots are served, no two masters share a
+// configEpoch, cluster_state ok everywhere (DESIGN §7). Not required, and reported so, when Redis by
+// design cannot recover on its own: a replica refused for data age, or a slot owner lost its disk.
+struct Converged { bool operator==(const Converged&) const = default; };
 }  // namespace check
 
 using Check = std::variant<check::ClusterState, check::RoleIs, check::SlotOwner, check::CurrentEpoch,
                            check::ConfigEpoch, check::Failover, check::NoFailover, check::Flag,
-                           check::LostWrites, check::FailoversCount>;
+                           check::LostWrites, check::FailoversCount, check::Converged>;
 
 struct Expectation {
   std::optional<Instant> at;  // nullopt = at run_until
@@ -281,6 +285,7 @@ struct Scenario {
   std::vector<TimelineEntry> timeline;  // `at` non-decreasing
   Instant run_until;                    // > every action's `at` (and flap `until`)
   std::vector<Expectation> expect;
+  std::vector<std::string> known_bugs;  // protocol::known_bug_list() names switched on for this run
   bool operator==(const Scenario&) const = default;
 };
 

@@ -45,9 +45,16 @@ World::World(const WorldOptions& options)
     network_->set_link_profile(hosts_[link.from]->id(), hosts_[link.to]->id(), link.profile);
   }
   fault_ms_.assign(total, -1);
+  minority_since_us_.assign(total, -1);
+  minority_reported_.assign(total, false);
+  last_numslots_.assign(total, 0);
   names_.assign(total, protocol::NodeName{});
   max_current_epoch_.assign(total, 0);
   for (int i = 0; i < total; ++i) start_process(i);
+  if (options_.check_minority_bound) {
+    // Sampled on the cron period: the bound is in hundreds of milliseconds.
+    scheduler_.after(Duration::millis(100), [this] { check_minority_masters(); });
+  }
 }
 
 World::~World() { trace_.flush(); }
@@ -70,8 +77,8 @@ void World::start_process(int index) {
     return std::nullopt;
   };
   callbacks.on_event = [this, index](const protocol::NodeEvent& event) { on_node_event(index, event); };
+  callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
   if (options_.trace_messages) {
-    callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
     callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
   }
   callbacks.after_input = [this, index] { check_after_input(index); };
@@ -181,17 +188,28 @@ void World::note_fault(int index) { fault_ms_.at(index) = now().ms(); }
 void World::crash(int index) {
   note_fault(index);
   trace_action("crash", index);
+  if (const protocol::Node* n = node(index)) {
+    for (const auto& [name, entry] : n->nodes()) {
+      if (entry->failed_or_pfail()) flag_cleared_us_[{index, name}] = now().us;  // its reports age from now
+    }
+  }
   hosts_.at(index)->crash();
 }
 
 void World::restart(int index) {
-  if (is_running(index)) return;
+  if (is_running(index)) hosts_.at(index)->crash();  // a running node is killed first
   trace_action("restart", index);
+  // currentEpoch learned from peers is not fsynced by Redis (PROTOCOL-LONG §2), so a restarted node
+  // may come back with a smaller one: monotonicity is checked per process lifetime.
+  max_current_epoch_.at(index) = 0;
   start_process(index);
 }
 
 void World::lose_disk(int index) {
   trace_action("lose_disk", index);
+  // A master that lost its nodes.conf comes back as a stranger; Redis needs an operator for slots
+  // nobody can take over.
+  if (last_numslots_.at(index) > 0) slot_owner_lost_disk_ = true;
   hosts_.at(index)->disk().wipe();
   max_current_epoch_.at(index) = 0;  // a node without its nodes.conf legitimately starts over
 }
@@ -334,6 +352,8 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
 }
 
 void World::on_message(int to, const protocol::Message& message) {
+  last_heard_us_[{to, message.sender}] = now().us;
+  if (!options_.trace_messages) return;
   if (const auto it = in_flight_.find({&message, to}); it != in_flight_.end()) {
     messages_[it->second].received_us = now().us;
     in_flight_.erase(it);
@@ -366,17 +386,21 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
   trace_.record(record);
 
   if (e.kind == "vote_granted") {
-    if (!votes_.insert({index, e.epoch}).second) {
-      violation("one_vote_per_epoch", aliases_[index] + " voted twice in epoch " + std::to_string(e.epoch));
-    }
+    check_vote(index, e);
+  } else if (e.kind == "fail") {
+    check_fail_quorum(index, e);
+  } else if (e.kind == "pfail") {
+    check_pfail(index, e, event.about);
+  } else if (e.kind == "pfail_cleared" || e.kind == "fail_cleared") {
+    flag_cleared_us_[{index, event.about}] = now().us;
+  } else if (e.kind == "election_started") {
+    check_election_start(index, e);
+  } else if (e.kind == "slots_rebound" && e.value >= e.epoch) {
+    violation("slot_claims_need_greater_config_epoch",
+              aliases_[index] + " gave slots to " + (e.about >= 0 ? aliases_[e.about] : "?") + " at configEpoch " +
+                  std::to_string(e.epoch) + ", taking them from an owner at configEpoch " + std::to_string(e.value));
   } else if (e.kind == "promoted") {
-    if (e.detail != "takeover") {
-      const auto [it, inserted] = winner_by_epoch_.emplace(e.epoch, index);
-      if (!inserted && it->second != index) {
-        violation("one_winner_per_epoch", aliases_[index] + " and " + aliases_[it->second] + " both won epoch " +
-                                              std::to_string(e.epoch));
-      }
-    }
+    check_promotion(index, e);
     FailoverRecord f;
     f.old_master = e.about;
     f.new_master = index;
@@ -415,12 +439,17 @@ void World::check_after_input(int index) {
                                              std::to_string(max_current_epoch_[index]) + " to " + std::to_string(epoch));
   }
   max_current_epoch_[index] = std::max(max_current_epoch_[index], epoch);
+  last_numslots_[index] = n->myself().numslots;
   if (n->myself().config_epoch > epoch) {
     violation("config_epoch_le_current_epoch", aliases_[index] + " configEpoch " +
                                                    std::to_string(n->myself().config_epoch) + " > currentEpoch " +
                                                    std::to_string(epoch));
   }
-  if (n->last_vote_epoch() > epoch) violation("last_vote_epoch_le_current_epoch", aliases_[index]);
+  if (n->last_vote_epoch() > epoch) {
+    violation("last_vote_epoch_le_current_epoch", aliases_[index] + " lastVoteEpoch " +
+                                                      std::to_string(n->last_vote_epoch()) + " > currentEpoch " +
+                                                      std::to_string(epoch));
+  }
   check_convergence_of_failovers();
 }
 
@@ -440,6 +469,142 @@ void World::check_convergence_of_failovers() {
     }
     if (all) f.converged_ms = now().ms();
   }
+}
+
+int64_t World::timeout_us(int index) const {
+  const protocol::Node* n = node(index);
+  return (n != nullptr ? n->config() : options_.config).cluster_node_timeout_ms * 1000;
+}
+
+void World::check_vote(int voter, const ObservedEvent& e) {
+  if (!votes_.insert({voter, e.epoch}).second) {
+    violation("one_vote_per_epoch", aliases_[voter] + " voted twice in epoch " + std::to_string(e.epoch));
+  }
+  if (e.about >= 0) ++votes_for_[{e.about, e.epoch}];
+  // The vote must be on disk before the ACK leaves (the host applies save, then sends, then events).
+  const std::optional<std::string> synced = hosts_[voter]->disk().read_synced("nodes.conf");
+  const size_t at = synced ? synced->rfind("lastVoteEpoch ") : std::string::npos;
+  const int64_t durable = at == std::string::npos ? -1 : std::stoll(synced->substr(at + 14));
+  if (durable < e.epoch) {
+    violation("vote_durable_before_ack", aliases_[voter] + " acknowledged epoch " + std::to_string(e.epoch) +
+                                             " with lastVoteEpoch " + std::to_string(durable) + " on disk");
+  }
+}
+
+void World::check_promotion(int winner, const ObservedEvent& e) {
+  if (e.detail == "takeover") return;  // no election: TAKEOVER needs no votes by design
+  const auto [it, inserted] = winner_by_epoch_.emplace(e.epoch, winner);
+  if (!inserted && it->second != winner) {
+    violation("one_winner_per_epoch", aliases_[winner] + " and " + aliases_[it->second] + " both won epoch " +
+                                          std::to_string(e.epoch));
+  }
+  const int size = node(winner)->size();
+  const int votes = votes_for_[{winner, e.epoch}];
+  if (votes < size / 2 + 1) {
+    violation("winner_has_majority", aliases_[winner] + " won epoch " + std::to_string(e.epoch) + " with " +
+                                         std::to_string(votes) + " votes of " + std::to_string(size) + " masters");
+  }
+}
+
+void World::check_fail_quorum(int marker, const ObservedEvent& e) {
+  // FAIL needs failure reports, younger than 2 x node timeout, from a majority of masters: count the
+  // masters that flag the node now, or stopped flagging it (or died) within that window.
+  const protocol::Node* marking = node(marker);
+  if (marking == nullptr || e.about < 0) return;
+  const protocol::NodeName& failing = names_[e.about];
+  const int64_t window_us = 2 * timeout_us(marker);
+  int reporters = 0;
+  for (int i = 0; i < node_count(); ++i) {
+    const protocol::Node* n = node(i);
+    if (n != nullptr && n->myself().is_master()) {
+      const protocol::ClusterNode* entry = n->find(failing);
+      if (entry != nullptr && entry->failed_or_pfail()) {
+        ++reporters;
+        continue;
+      }
+    }
+    const auto cleared = flag_cleared_us_.find({i, failing});
+    if (cleared != flag_cleared_us_.end() && now().us - cleared->second <= window_us) ++reporters;
+  }
+  const int quorum = marking->size() / 2 + 1;
+  if (reporters < quorum) {
+    violation("fail_needs_majority", aliases_[marker] + " marked " + aliases_[e.about] + " FAIL with " +
+                                         std::to_string(reporters) + " masters reporting, quorum " + std::to_string(quorum));
+  }
+}
+
+void World::check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about) {
+  // PFAIL means nothing at all arrived from the node for a node timeout.
+  const auto heard = last_heard_us_.find({observer, about});
+  if (heard == last_heard_us_.end()) return;
+  const int64_t silent_us = now().us - heard->second;
+  if (silent_us < timeout_us(observer) - 10'000) {  // 10 ms: millisecond clocks and drift
+    violation("pfail_after_node_timeout", aliases_[observer] + " flagged " +
+                                              (e.about >= 0 ? aliases_[e.about] : about.str().substr(0, 8)) +
+                                              " PFAIL after " + std::to_string(silent_us / 1000) + " ms of silence");
+  }
+}
+
+void World::check_election_start(int candidate, const ObservedEvent& e) {
+  // A replica whose data is older than the validity window must not start an automatic election.
+  const protocol::Node* n = node(candidate);
+  if (n == nullptr || e.detail.find("manual") != std::string::npos) return;
+  const protocol::Config& config = n->config();
+  const int64_t limit_ms = config.repl_ping_replica_period_s * 1000 +
+                           config.cluster_node_timeout_ms * config.cluster_replica_validity_factor;
+  if (config.cluster_replica_validity_factor != 0 && e.value > limit_ms) {
+    violation("stale_replica_never_elected", aliases_[candidate] + " started election epoch " +
+                                                 std::to_string(e.epoch) + " with data age " + std::to_string(e.value) +
+                                                 " ms > limit " + std::to_string(limit_ms) + " ms");
+  }
+}
+
+void World::check_minority_masters() {
+  scheduler_.after(Duration::millis(100), [this] { check_minority_masters(); });
+  // A master serving slots that cannot exchange messages with a majority of the masters must stop
+  // serving (cluster_state fail) within 1.5 x node timeout + 200 ms (PROTOCOL.md §14), counted while
+  // its process runs.
+  for (int i = 0; i < node_count(); ++i) {
+    const protocol::Node* n = node(i);
+    if (n == nullptr || !is_up(i) || !n->myself().is_master() || n->myself().numslots == 0) {
+      minority_since_us_[i] = -1;
+      continue;
+    }
+    int reachable = 1;
+    for (const auto& [name, entry] : n->nodes()) {
+      if (entry.get() == &n->myself() || !entry->is_master() || entry->numslots == 0) continue;
+      const std::optional<int> j = index_of_name(name);
+      if (!j || !is_up(*j) || names_[*j] != name) continue;
+      const HostId a = hosts_[i]->id();
+      const HostId b = hosts_[*j]->id();
+      // Only a cut both ways is held to the bound: through a one-way cut the master still hears
+      // its peers until they tear their links down, which takes up to another node timeout.
+      if (network_->path_open(a, b) || network_->path_open(b, a)) ++reachable;
+    }
+    if (reachable >= n->size() / 2 + 1) {
+      minority_since_us_[i] = -1;
+      minority_reported_[i] = false;
+      continue;
+    }
+    if (minority_since_us_[i] < 0) minority_since_us_[i] = now().us;
+    const int64_t bound_us = timeout_us(i) * 3 / 2 + 300'000;  // + 200 ms cron rounding + 100 ms sampling
+    if (n->state_ok() && now().us - minority_since_us_[i] > bound_us && !minority_reported_[i]) {
+      minority_reported_[i] = true;
+      violation("minority_master_stops_serving",
+                aliases_[i] + " still cluster_state ok " + std::to_string((now().us - minority_since_us_[i]) / 1000) +
+                    " ms after losing the majority");
+    }
+  }
+}
+
+std::optional<std::string> World::liveness_exemption() const {
+  if (slot_owner_lost_disk_) return std::string("a node serving slots lost its nodes.conf");
+  for (const ObservedEvent& e : events_) {
+    if (e.kind == "cant_failover") {
+      return aliases_[e.node] + " cannot fail over: " + e.detail;
+    }
+  }
+  return std::nullopt;
 }
 
 int World::current_master_of_slot(int slot, int seen_by) const {

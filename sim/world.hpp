@@ -36,6 +36,7 @@ struct WorldOptions {
   std::vector<LinkProfileOverride> link_overrides;
   ChaosOptions chaos;
   bool trace_messages = true;     // one trace record per delivered bus message
+  bool check_minority_bound = true;  // the periodic "minority master stops serving" check
   std::string trace_path;         // trace.jsonl; empty = hash only
 };
 
@@ -69,6 +70,14 @@ struct MessageRecord {
   uint32_t bytes = 0;
   std::string summary;
 };
+
+// A fault touching a node, or its end (heal, unblock, resume, restart): the writes checker's view.
+struct FaultRecord {
+  int64_t t_us = 0;
+  std::string kind;  // crash pause partition block isolate failover | heal unblock resume restart
+};
+
+class Workload;  // sim/workload.hpp
 
 struct InvariantViolation {
   int64_t t_us = 0;
@@ -114,6 +123,9 @@ class World {
   void crash(int index);
   void restart(int index);
   void lose_disk(int index);
+  // True when Redis by design cannot converge on its own (a replica refused for data age, or a node
+  // serving slots lost its disk): liveness is then not required.
+  std::optional<std::string> liveness_exemption() const;
   void pause(int index);
   void resume(int index);
   void set_clock(int index, Duration offset, int64_t drift_ppm);
@@ -136,7 +148,18 @@ class World {
   const std::vector<MessageRecord>& messages() const { return messages_; }
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
-  void note_fault(int index);
+  void note_fault(int index, const char* kind = "fault");
+
+  // Clients (sim/workload.hpp). A client host placed beside a node shares its network fate:
+  // partition, isolate, block and unblock of the node apply to it too.
+  HostId host_id(int index) const { return hosts_.at(index)->id(); }
+  std::optional<int> index_of_port(uint16_t port) const;
+  Rng fork_rng(std::string_view name) const { return rng_.fork(name); }
+  void place_beside(int index, HostId client_host) { beside_[index].push_back(client_host); }
+  const std::vector<FaultRecord>& fault_history(int index) const { return fault_history_.at(index); }
+  void report_violation(const std::string& invariant, const std::string& detail) { violation(invariant, detail); }
+  void attach_workload(std::unique_ptr<Workload> workload);
+  Workload* workload() const { return workload_.get(); }
   // Live-node agreement on every slot's owner, all slots served, distinct configEpochs, state ok.
   std::vector<std::string> convergence_problems() const;
   int current_master_of_slot(int slot, int seen_by = -1) const;
@@ -151,6 +174,13 @@ class World {
   void check_after_input(int index);
   void check_convergence_of_failovers();
   void violation(const std::string& invariant, const std::string& detail);
+  void check_vote(int voter, const ObservedEvent& e);
+  void check_promotion(int winner, const ObservedEvent& e);
+  void check_fail_quorum(int marker, const ObservedEvent& e);
+  void check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about);
+  void check_election_start(int candidate, const ObservedEvent& e);
+  void check_minority_masters();
+  int64_t timeout_us(int index) const;
   void trace_action(const char* kind, int node, const std::string& detail = {});
 
   WorldOptions options_;
@@ -181,6 +211,16 @@ class World {
   std::vector<uint64_t> max_current_epoch_;                // per node, across restarts (not disk loss)
   std::set<std::pair<int, int64_t>> votes_;                 // (voter, epoch)
   std::map<int64_t, int> winner_by_epoch_;
+  std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
+  std::map<std::pair<int, protocol::NodeName>, int64_t> last_heard_us_;  // (receiver, sender name)
+  std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone
+  std::vector<int64_t> minority_since_us_;                  // -1: not a master cut off from the majority
+  std::vector<bool> minority_reported_;
+  bool slot_owner_lost_disk_ = false;
+  std::map<int, std::vector<HostId>> beside_;              // client hosts placed beside a node
+  std::vector<std::vector<FaultRecord>> fault_history_;     // per node, in time order
+  std::unique_ptr<Workload> workload_;                      // destroyed before hosts, network, scheduler
+  std::vector<int> last_numslots_;                          // slots each node served, last seen                       // Redis cannot recover those slots alone
 };
 
 }  // namespace rcsim::sim

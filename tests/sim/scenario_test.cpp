@@ -71,8 +71,10 @@ const char* const kFullScenario = R"json({
     {"flag": {"seen_by": "m2", "node": "m1", "lacks": "fail?"}},
     {"flag": {"node": "m1", "has": "master"}},
     {"lost_writes": {"max": 0}},
-    {"failovers_count": {"is": 1}}
-  ]
+    {"failovers_count": {"is": 1}},
+    {"converged": true}
+  ],
+  "known_bugs": ["quorum_off_by_one"]
 })json";
 
 std::string source_path(const std::string& rel) { return std::string(RCSIM_SOURCE_DIR) + "/" + rel; }
@@ -192,7 +194,8 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK(flap.until == Instant::from_millis(18000));
   CHECK(flap.between[1] == NodeRef{"m1", std::nullopt, {NodeRef::Step::ReplicaOf}});
 
-  REQUIRE(s.expect.size() == 14);
+  REQUIRE(s.expect.size() == 15);
+  CHECK(s.known_bugs == std::vector<std::string>{"quorum_off_by_one"});
   std::set<std::string_view> checks;
   for (const Expectation& e : s.expect) checks.insert(check_name(e.check));
   CHECK(checks.size() == std::variant_size_v<Check>);
