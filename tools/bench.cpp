@@ -69,7 +69,7 @@ class SchedulerLoad {
   uint64_t left_;
 };
 
-constexpr int kRepeats = 3;
+constexpr int kRepeats = 5;
 
 // A 100-node cluster has ~10k bus connection directions; with timers and clients, ~10k pending
 // events is a large but realistic queue.
@@ -84,7 +84,8 @@ Result bench_scheduler() {
     best_per_s = std::max(best_per_s, static_cast<double>(load.fired()) / watch.seconds());
   }
   std::ostringstream detail;
-  detail << kEvents << " events, " << kPending << " pending, best of " << kRepeats;
+  detail << kEvents << " events, " << kPending << " pending (4/5 due in 50 us-1 ms, 1/5 in 1 ms-1 s), best of "
+         << kRepeats;
   return {"scheduler_events_per_s", best_per_s, detail.str()};
 }
 
@@ -148,7 +149,8 @@ Result bench_network() {
   double best_per_s = 0;
   for (int i = 0; i < kRepeats; ++i) best_per_s = std::max(best_per_s, network_run(kMessages));
   std::ostringstream detail;
-  detail << kMessages << " messages, 2450 connections, best of " << kRepeats;
+  detail << kMessages << " messages, 50-host full mesh (2450 connections, Nagle), 100-150 us one way, echo with 2 "
+         << "in flight per connection, best of " << kRepeats;
   return {"network_messages_per_s", best_per_s, detail.str()};
 }
 
