@@ -66,18 +66,17 @@ std::vector<std::string_view> split_spaces(std::string_view line) {
 }
 
 void append_slot_ranges(std::string& out, const ClusterNode& node) {
-  int slot = 0;
-  while (slot < kClusterSlots) {
-    if (!node.slots->test(slot)) {
-      ++slot;
-      continue;
-    }
-    int end = slot;
-    while (end + 1 < kClusterSlots && node.slots->test(end + 1)) ++end;
+  const SlotBitmap& slots = *node.slots;
+  for (size_t slot = slots._Find_first(); slot < slots.size();) {
+    size_t end = slot;
+    while (end + 1 < slots.size() && slots.test(end + 1)) ++end;
     out.push_back(' ');
     out += std::to_string(slot);
-    if (end > slot) out += "-" + std::to_string(end);
-    slot = end + 1;
+    if (end > slot) {
+      out.push_back('-');
+      out += std::to_string(end);
+    }
+    slot = slots._Find_next(end);
   }
 }
 

@@ -208,8 +208,7 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
   if (sender->is_master() && dirty) update_slots_config_with(sender, message.config_epoch, *message.myslots);
   if (dirty) {
     const SlotBitmap& claimed = *message.myslots;
-    for (int slot = 0; slot < kClusterSlots; ++slot) {
-      if (!claimed.test(slot)) continue;
+    for (size_t slot = claimed._Find_first(); slot < claimed.size(); slot = claimed._Find_next(slot)) {
       ClusterNode* owner = slots_[slot];
       if (owner == sender || owner == nullptr || owner_not_claiming_slot_[slot]) continue;
       if (owner->config_epoch > message.config_epoch) {

@@ -49,14 +49,13 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
   int migrated_our_slots = 0;
   int moved = 0;
   int64_t max_previous_epoch = -1;  // greatest configEpoch among the owners that lost a slot
-  for (int slot = 0; slot < kClusterSlots; ++slot) {
-    if (!claimed.test(slot)) continue;
+  for (size_t slot = claimed._Find_first(); slot < claimed.size(); slot = claimed._Find_next(slot)) {
     ClusterNode* owner = slots_[slot];
     if (owner == sender) {
       owner_not_claiming_slot_[slot] = false;
       continue;
     }
-    if (importing_slots_from_.contains(slot)) continue;  // manual resharding owns it
+    if (importing_slots_from_.contains(static_cast<int>(slot))) continue;  // manual resharding owns it
     if (owner == nullptr || owner_not_claiming_slot_[slot] || owner->config_epoch < sender_config_epoch ||
         bugs_.ignore_config_epoch_on_claims) {
       if (owner != nullptr && !owner_not_claiming_slot_[slot]) {
@@ -66,14 +65,15 @@ void Node::update_slots_config_with(ClusterNode* sender, Epoch sender_config_epo
         new_master = sender;
         ++migrated_our_slots;
       }
-      set_slot_owner(slot, sender);
+      set_slot_owner(static_cast<int>(slot), sender);
       ++moved;
     }
   }
   // Slots the sender owns in my table but no longer claims stay bound, flagged (7.0.15, #12344).
   if (sender->numslots > 0) {
-    for (int slot = 0; slot < kClusterSlots; ++slot) {
-      if (slots_[slot] == sender && !claimed.test(slot)) owner_not_claiming_slot_[slot] = true;
+    const SlotBitmap& owned = *sender->slots;
+    for (size_t slot = owned._Find_first(); slot < owned.size(); slot = owned._Find_next(slot)) {
+      if (!claimed.test(slot)) owner_not_claiming_slot_[slot] = true;
     }
   }
   if (moved > 0) {

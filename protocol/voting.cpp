@@ -20,8 +20,8 @@ void Node::send_failover_auth_if_needed(ClusterNode* requester, const Message& r
   else if (now_ms - master->voted_time_ms < config_.cluster_node_timeout_ms * 2) refusal = VoteRefusal::voted_recently;
   if (refusal == VoteRefusal::none) {
     const SlotBitmap& claimed = *request.myslots;
-    for (int slot = 0; slot < kClusterSlots; ++slot) {
-      if (!claimed.test(slot) || owner_not_claiming_slot_[slot]) continue;
+    for (size_t slot = claimed._Find_first(); slot < claimed.size(); slot = claimed._Find_next(slot)) {
+      if (owner_not_claiming_slot_[slot]) continue;
       const ClusterNode* owner = slots_[slot];
       if (owner == nullptr || owner->config_epoch <= request.config_epoch) continue;
       refusal = VoteRefusal::slot_epoch_greater;

@@ -1,0 +1,317 @@
+#include "tools/lib/fuzz_cli.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "protocol/known_bugs.hpp"
+#include "sim/fuzz.hpp"
+
+namespace po = boost::program_options;
+
+namespace rcsim::tools {
+namespace {
+
+constexpr int kExitBadInput = 2;
+
+const char* kFuzzUsage = R"(sim fuzz: run generated fault schedules and check every invariant
+
+usage:
+  sim fuzz --seeds N [--from S] [--jobs J] [--shard I/K] [--time-limit T] [--mutation NAME ...]
+           [--out DIR] [--stop-at-first] [--no-shrink]
+  sim fuzz --list-mutations
+  sim fuzz --merge DIR...
+
+Each seed generates a cluster (3-9 masters, 0-2 replicas each), a Redis config, a network and a fault
+schedule, runs it, heals everything, waits, and requires convergence. A failing seed is printed and
+written as DIR/seed-N/repro.json (a plain scenario: `sim --scenario repro.json` replays it), then
+shrunk into repro.min.json. Exit code 1 when any seed failed.
+
+examples:
+  sim fuzz --seeds 2000 --jobs 2
+  sim fuzz --seeds 1000 --mutation vote_twice_per_epoch --stop-at-first
+  sim fuzz --seeds 100000 --shard 3/16 --out results/fuzz-shard-3
+)";
+
+struct SeedOutcome {
+  uint64_t seed = 0;
+  std::string signature;  // "" = passed
+  std::string detail;
+  std::string trace_sha256;
+};
+
+// Runs one seed's scenario in a child process: an assertion failure there is a found bug, not the
+// end of the fuzzer. The child reports one line through a pipe.
+class ChildRun {
+ public:
+  static std::optional<ChildRun> start(const sim::Scenario& scenario, uint64_t seed) {
+    int fds[2];
+    if (pipe(fds) != 0) return std::nullopt;
+    const pid_t pid = fork();
+    if (pid < 0) return std::nullopt;
+    if (pid == 0) {
+      close(fds[0]);
+      const sim::FuzzVerdict verdict = sim::run_fuzz_case(scenario);
+      std::string detail = verdict.detail;
+      std::replace_if(detail.begin(), detail.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
+      const std::string line = verdict.signature + "\t" + verdict.trace_sha256 + "\t" + detail + "\n";
+      if (write(fds[1], line.data(), line.size()) < 0) _exit(3);
+      _exit(0);
+    }
+    close(fds[1]);
+    return ChildRun{pid, fds[0], seed};
+  }
+
+  // After the child was reaped with `status`: its one line is waiting in the pipe.
+  SeedOutcome collect(int status) {
+    std::string text;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd_, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+    close(fd_);
+    SeedOutcome outcome;
+    outcome.seed = seed_;
+    if (WIFSIGNALED(status)) {
+      outcome.signature = std::string("crash:") + strsignal(WTERMSIG(status));
+      return outcome;
+    }
+    std::istringstream in(text);
+    std::getline(in, outcome.signature, '\t');
+    std::getline(in, outcome.trace_sha256, '\t');
+    std::getline(in, outcome.detail);
+    if (text.empty()) outcome.signature = "crash:no result";
+    return outcome;
+  }
+
+  pid_t pid() const { return pid_; }
+  uint64_t seed() const { return seed_; }
+
+ private:
+  ChildRun(pid_t pid, int fd, uint64_t seed) : pid_(pid), fd_(fd), seed_(seed) {}
+  pid_t pid_;
+  int fd_;
+  uint64_t seed_;
+};
+
+SeedOutcome run_isolated(const sim::Scenario& scenario, uint64_t seed) {
+  std::optional<ChildRun> child = ChildRun::start(scenario, seed);
+  if (!child) return SeedOutcome{seed, "crash:fork failed", "", ""};
+  int status = 0;
+  waitpid(child->pid(), &status, 0);
+  return child->collect(status);
+}
+
+bool parse_shard(const std::string& text, uint64_t& index, uint64_t& count) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    index = std::stoull(text.substr(0, slash));
+    count = std::stoull(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return count > 0 && index < count;
+}
+
+class Progress {
+ public:
+  explicit Progress(uint64_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+  void update(uint64_t done, uint64_t failures) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    if (tty_) {
+      const int width = 30;
+      const int filled = total_ ? static_cast<int>(width * done / total_) : width;
+      std::fprintf(stderr, "\r[%s%s] %llu/%llu seeds  %.1f seeds/s  %llu failed ", std::string(static_cast<size_t>(filled), '#').c_str(),
+                   std::string(static_cast<size_t>(width - filled), '.').c_str(), static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total_), rate, static_cast<unsigned long long>(failures));
+      if (done == total_) std::fprintf(stderr, "\n");
+    } else if (done % 100 == 0 || done == total_) {
+      std::fprintf(stderr, "%llu/%llu seeds, %.1f seeds/s, %llu failed\n", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total_), rate, static_cast<unsigned long long>(failures));
+    }
+  }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  uint64_t total_;
+  bool tty_;
+  Clock::time_point start_;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Writes repro.json, shrinks it while the same signature fails, writes repro.min.json.
+nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& scenario, const std::filesystem::path& dir,
+                              bool shrink) {
+  std::filesystem::create_directories(dir);
+  write_text(dir / "repro.json", sim::to_json(scenario).dump(2) + "\n");
+  nlohmann::json entry{{"seed", outcome.seed},
+                       {"signature", outcome.signature},
+                       {"detail", outcome.detail},
+                       {"trace_sha256", outcome.trace_sha256},
+                       {"repro", (dir / "repro.json").string()},
+                       {"size", sim::scenario_size(scenario)}};
+  if (shrink) {
+    const sim::Scenario minimal = sim::shrink(
+        scenario, [&](const sim::Scenario& candidate) { return run_isolated(candidate, outcome.seed).signature == outcome.signature; },
+        300);
+    write_text(dir / "repro.min.json", sim::to_json(minimal).dump(2) + "\n");
+    entry["repro_min"] = (dir / "repro.min.json").string();
+    entry["min_size"] = sim::scenario_size(minimal);
+  }
+  return entry;
+}
+
+int merge(const std::vector<std::string>& dirs) {
+  nlohmann::json merged{{"seeds_run", 0}, {"failures", nlohmann::json::array()}};
+  for (const std::string& dir : dirs) {
+    std::ifstream in(std::filesystem::path(dir) / "fuzz-summary.json");
+    nlohmann::json shard = nlohmann::json::parse(in, nullptr, false);
+    if (shard.is_discarded() || !shard.contains("seeds_run")) {
+      std::cerr << "sim fuzz --merge: " << dir << "/fuzz-summary.json: missing or not a fuzz summary\n";
+      return kExitBadInput;
+    }
+    merged["seeds_run"] = merged["seeds_run"].get<uint64_t>() + shard["seeds_run"].get<uint64_t>();
+    for (const auto& failure : shard["failures"]) merged["failures"].push_back(failure);
+  }
+  std::cout << merged.dump(2) << "\n";
+  return merged["failures"].empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int fuzz_main(int argc, char** argv) {
+  po::options_description options("fuzz options");
+  options.add_options()
+      ("help,h", "show this help")
+      ("seeds", po::value<uint64_t>()->default_value(100), "number of seeds")
+      ("from", po::value<uint64_t>()->default_value(1), "first seed")
+      ("jobs,j", po::value<unsigned>()->default_value(1), "parallel processes")
+      ("shard", po::value<std::string>(), "I/K: run only seeds with seed % K == I")
+      ("time-limit", po::value<double>(), "stop starting seeds after this many wall seconds")
+      ("mutation", po::value<std::vector<std::string>>()->composing(), "switch on a known bug (repeatable)")
+      ("list-mutations", "list the known bugs")
+      ("out", po::value<std::string>()->default_value("results/fuzz"), "where failures are written")
+      ("stop-at-first", "stop at the first failing seed")
+      ("no-shrink", "do not shrink failures")
+      ("merge", po::value<std::vector<std::string>>()->multitoken(), "merge the fuzz-summary.json of shard dirs");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "sim fuzz: " << e.what() << " (see sim fuzz --help)\n";
+    return kExitBadInput;
+  }
+  if (vm.count("help")) {
+    std::cout << kFuzzUsage << "\n" << options << "\n";
+    return 0;
+  }
+  if (vm.count("list-mutations")) {
+    for (const auto& bug : protocol::known_bug_list()) std::cout << bug.name << "\n    " << bug.description << "\n";
+    return 0;
+  }
+  if (vm.count("merge")) return merge(vm["merge"].as<std::vector<std::string>>());
+
+  sim::FuzzOptions fuzz;
+  if (vm.count("mutation")) {
+    for (const std::string& name : vm["mutation"].as<std::vector<std::string>>()) {
+      protocol::KnownBugs probe;
+      if (!protocol::enable_known_bug(probe, name)) {
+        std::cerr << "sim fuzz: --mutation: unknown known bug '" << name << "' (see sim fuzz --list-mutations)\n";
+        return kExitBadInput;
+      }
+      fuzz.known_bugs.push_back(name);
+    }
+  }
+  uint64_t shard_index = 0, shard_count = 1;
+  if (vm.count("shard") && !parse_shard(vm["shard"].as<std::string>(), shard_index, shard_count)) {
+    std::cerr << "sim fuzz: --shard: expected I/K with 0 <= I < K, e.g. 3/16\n";
+    return kExitBadInput;
+  }
+  const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
+  const uint64_t first = vm["from"].as<uint64_t>();
+  const uint64_t count = vm["seeds"].as<uint64_t>();
+  const std::filesystem::path out_dir = vm["out"].as<std::string>();
+  const bool stop_at_first = vm.count("stop-at-first") > 0;
+  const std::optional<double> time_limit = vm.count("time-limit") ? std::optional(vm["time-limit"].as<double>()) : std::nullopt;
+
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = first; s < first + count; ++s) {
+    if (s % shard_count == shard_index) seeds.push_back(s);
+  }
+  Progress progress(seeds.size());
+  std::map<pid_t, ChildRun> running;
+  std::vector<SeedOutcome> failures;
+  size_t next = 0;
+  uint64_t done = 0;
+  auto stopping = [&] {
+    return (stop_at_first && !failures.empty()) || (time_limit && progress.seconds() > *time_limit);
+  };
+  while (next < seeds.size() || !running.empty()) {
+    while (running.size() < jobs && next < seeds.size() && !stopping()) {
+      const uint64_t seed = seeds[next++];
+      std::optional<ChildRun> child = ChildRun::start(sim::generate_fuzz_scenario(seed, fuzz), seed);
+      if (!child) {
+        std::cerr << "sim fuzz: cannot start a process for seed " << seed << "\n";
+        return 1;
+      }
+      running.emplace(child->pid(), *child);
+    }
+    if (running.empty()) break;
+    // Children finish in any order; results are reported by seed below, so output stays stable.
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) {
+      usleep(1000);
+      continue;
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    SeedOutcome outcome = it->second.collect(status);
+    running.erase(it);
+    ++done;
+    if (!outcome.signature.empty()) {
+      std::fprintf(stderr, "%sseed %llu FAILED: %s %s\n", isatty(STDERR_FILENO) ? "\n" : "",
+                   static_cast<unsigned long long>(outcome.seed), outcome.signature.c_str(), outcome.detail.c_str());
+      failures.push_back(outcome);
+    }
+    progress.update(done, failures.size());
+  }
+  std::sort(failures.begin(), failures.end(), [](const SeedOutcome& a, const SeedOutcome& b) { return a.seed < b.seed; });
+  nlohmann::json summary{{"seeds_run", done}, {"first_seed", first}, {"shard", std::to_string(shard_index) + "/" + std::to_string(shard_count)},
+                         {"mutations", fuzz.known_bugs}, {"wall_s", progress.seconds()},
+                         {"seeds_per_s", progress.seconds() > 0 ? static_cast<double>(done) / progress.seconds() : 0.0},
+                         {"failures", nlohmann::json::array()}};
+  for (const SeedOutcome& failure : failures) {
+    const std::filesystem::path dir = out_dir / ("seed-" + std::to_string(failure.seed));
+    const nlohmann::json entry = record_failure(failure, sim::generate_fuzz_scenario(failure.seed, fuzz), dir, !vm.count("no-shrink"));
+    summary["failures"].push_back(entry);
+    std::cout << "seed " << failure.seed << ": " << failure.signature << " — replay: sim --scenario " << (dir / "repro.json").string();
+    if (entry.contains("repro_min")) std::cout << "  (shrunk " << entry["size"] << " -> " << entry["min_size"] << ": " << entry["repro_min"].get<std::string>() << ")";
+    std::cout << "\n";
+  }
+  std::filesystem::create_directories(out_dir);
+  write_text(out_dir / "fuzz-summary.json", summary.dump(2) + "\n");
+  std::cout << done << " seeds, " << failures.size() << " failed, " << summary["seeds_per_s"].get<double>() << " seeds/s\n";
+  return failures.empty() ? 0 : 1;
+}
+
+}  // namespace rcsim::tools
