@@ -106,7 +106,7 @@ class Network {
   void set_link_profile(HostId from, HostId to, const LinkProfile& profile);  // directed override
   void set_syn_timeout(Duration timeout);
 
-  ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);
+  ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);  // from != to; async
   void send(ConnId conn, HostId sender, Packet packet);
   void close(ConnId conn, HostId by);
   void reset_host(HostId host);
@@ -147,7 +147,6 @@ class Network {
   class SegmentQueue {
    public:
     bool empty() const { return head_ == items_.size(); }
-    size_t size() const { return items_.size() - head_; }
     Segment& front() { return items_[head_]; }
     Segment& back() { return items_.back(); }
     void push_back(Segment segment) { items_.push_back(std::move(segment)); }

@@ -1,12 +1,23 @@
 #include "sim/redis_process.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <limits>
+
+#include "protocol/slots.hpp"
 
 namespace rcsim::sim {
 namespace {
 
 constexpr int64_t kCronPeriodMs = 100;
-constexpr int64_t kReplPingBytes = 14;  // "*1\r\n$4\r\nPING\r\n" added to the stream every repl-ping period
+constexpr int64_t kReplPingBytes = 14;    // "*1\r\n$4\r\nPING\r\n" added to the stream every repl-ping period
+constexpr int64_t kReplGetackBytes = 37;  // "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
+constexpr uint32_t kFullSyncOverheadBytes = 64;
+
+Packet packet_of(std::shared_ptr<const kv::ReplicationFrame> frame, uint64_t bytes) {
+  const auto size = static_cast<uint32_t>(std::min<uint64_t>(bytes, std::numeric_limits<uint32_t>::max()));
+  return Packet{size, std::move(frame)};
+}
 
 }  // namespace
 
@@ -18,6 +29,7 @@ int64_t RedisProcess::now_ms() const { return host_.local_now().ms() + options_.
 void RedisProcess::on_start() {
   const std::optional<std::string> conf = host_.disk().read("nodes.conf");
   node_ = std::make_unique<protocol::Node>(options_.config, options_.address, conf, rng_, now_ms(), options_.bugs);
+  was_master_ = node_->myself().is_master();
   host_.listen(options_.address.port);
   host_.listen(options_.address.cport);
   apply_effects();
@@ -33,9 +45,7 @@ void RedisProcess::cron() {
 
 void RedisProcess::on_accepted(ConnId conn, HostId peer, uint16_t local_port) {
   if (local_port == options_.address.port) {
-    replica_conns_[conn] = peer;  // a replica's replication link (or a client, later)
-    // Full sync: the replica receives our data set and continues from our offset.
-    host_.send(conn, Packet{64, std::make_shared<ReplicationFrame>(ReplicationFrame{ReplicationFrame::Kind::full_sync, repl_offset_})});
+    unidentified_[conn] = peer;  // a client or a replica: its first request tells
     return;
   }
   const protocol::LinkId link = protocol::kInboundLinkBase + conn;
@@ -47,7 +57,13 @@ void RedisProcess::on_accepted(ConnId conn, HostId peer, uint16_t local_port) {
 }
 
 void RedisProcess::on_connected(ConnId conn) {
-  if (conn == master_conn_) return;  // the master answers with a full sync
+  if (conn == master_conn_) {
+    // PSYNC: we never have a usable backlog position here, so the master answers with a full sync.
+    auto psync = std::make_shared<kv::Request>();
+    psync->cmd = kv::Cmd::psync;
+    host_.send(conn, Packet{psync->wire_size(), std::move(psync)});
+    return;
+  }
   const auto it = conn_to_link_.find(conn);
   if (it == conn_to_link_.end()) return;
   node_->link_connected(it->second, now_ms());
@@ -61,7 +77,19 @@ void RedisProcess::on_closed(ConnId conn) {
     drop_master_link();
     return;
   }
-  if (replica_conns_.erase(conn) > 0) return;
+  if (unidentified_.erase(conn) > 0 || replicas_.erase(conn) > 0) return;
+  if (clients_.erase(conn) > 0) {
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->conn != conn) {
+        ++it;
+        continue;
+      }
+      host_.cancel_timer(it->timer);
+      it = waiters_.erase(it);
+    }
+    std::erase_if(postponed_, [conn](const Postponed& p) { return p.conn == conn; });
+    return;
+  }
   const auto it = conn_to_link_.find(conn);
   if (it == conn_to_link_.end()) return;
   const protocol::LinkId link = it->second;
@@ -74,11 +102,14 @@ void RedisProcess::on_closed(ConnId conn) {
 
 void RedisProcess::on_data(ConnId conn, const Packet& packet) {
   if (conn == master_conn_) {
-    on_replication_data(*static_cast<const ReplicationFrame*>(packet.body.get()));
+    on_replication_data(packet);
     return;
   }
   const auto it = conn_to_link_.find(conn);
-  if (it == conn_to_link_.end()) return;
+  if (it == conn_to_link_.end()) {
+    on_request(conn, *static_cast<const kv::Request*>(packet.body.get()));
+    return;
+  }
   const auto& message = *static_cast<const protocol::Message*>(packet.body.get());
   if (callbacks_.on_message) callbacks_.on_message(message, host_.id());
   node_->receive(it->second, message, now_ms());
@@ -87,6 +118,11 @@ void RedisProcess::on_data(ConnId conn, const Packet& packet) {
 
 void RedisProcess::before_sleep() {
   if (!node_) return;
+  if (!postponed_.empty() && !node_->clients_paused(now_ms())) run_postponed();
+  // The replication stream (and a GETACK asked for by WAIT) leaves before the loop sleeps; then
+  // clients blocked in WAIT are served (processClientsWaitingReplicas).
+  flush_replication();
+  if (!waiters_.empty()) check_waiters();
   // Keep the node's view of replication current, then run clusterBeforeSleep.
   replication_.processed_offset = repl_offset_;
   node_->set_replication(replication_);
@@ -141,6 +177,8 @@ void RedisProcess::apply_effects() {
   if (!node_->drain().empty()) assert(false && "effects produced while applying effects");
   // Replication follows the role the node now has.
   const protocol::ClusterNode& myself = node_->myself();
+  if (was_master_ && !myself.is_master()) unblock_waiters_on_role_change();
+  was_master_ = myself.is_master();
   const protocol::ClusterNode* master = myself.is_replica() ? myself.master : nullptr;
   if (master == nullptr && master_conn_ != 0) {
     host_.close(master_conn_);
@@ -174,20 +212,84 @@ void RedisProcess::drop_master_link() {
   master_link_up_ = false;
 }
 
-void RedisProcess::on_replication_data(const ReplicationFrame& frame) {
-  if (frame.kind == ReplicationFrame::Kind::full_sync) {
-    master_link_up_ = true;
-    replication_.link_up = true;
-    replication_.ever_synced = true;
+// ---- replication, replica side ----
+
+void RedisProcess::on_replication_data(const Packet& packet) {
+  const auto& frame = *static_cast<const kv::ReplicationFrame*>(packet.body.get());
+  switch (frame.kind) {
+    case kv::ReplicationFrame::Kind::full_sync:
+      // The RDB replaces the data set: writes this node took as a master and its new master never
+      // saw are gone. Our own replicas must resync from the new data (Redis drops them after
+      // loading the RDB of a new master).
+      store_ = *frame.snapshot;
+      stream_buffer_.clear();
+      for (const auto& [conn, replica] : replicas_) host_.close(conn);
+      replicas_.clear();
+      master_link_up_ = true;
+      replication_.link_up = true;
+      replication_.ever_synced = true;
+      break;
+    case kv::ReplicationFrame::Kind::stream:
+      assert(frame.offset_after >= repl_offset_);
+      for (const kv::StreamOp& op : frame.ops) {
+        if (op.del) store_.erase(op.key);
+        else store_[op.key] = op.value;
+      }
+      send_to_replicas(packet);  // a replica proxies its master's stream to its own replicas
+      break;
+    case kv::ReplicationFrame::Kind::getack:
+      send_to_replicas(packet);
+      break;
   }
-  assert(frame.kind == ReplicationFrame::Kind::full_sync || frame.offset_after >= repl_offset_);
   repl_offset_ = frame.offset_after;
   replication_.last_interaction_ms = now_ms();
+  if (frame.kind == kv::ReplicationFrame::Kind::getack) {
+    auto ack = std::make_shared<kv::Request>();
+    ack->cmd = kv::Cmd::replconf_ack;
+    ack->offset = repl_offset_;
+    host_.send(master_conn_, Packet{ack->wire_size(), std::move(ack)});
+  }
 }
 
-void RedisProcess::send_to_replicas(ReplicationFrame frame) {
-  for (const auto& [conn, peer] : replica_conns_) {
-    host_.send(conn, Packet{static_cast<uint32_t>(kReplPingBytes), std::make_shared<ReplicationFrame>(frame)});
+// ---- replication, master side ----
+
+void RedisProcess::apply_write(const std::string& key, uint64_t value) {
+  store_[key] = value;
+  repl_offset_ += kv::set_command_size(key, value);
+  if (!replicas_.empty()) stream_buffer_.push_back(kv::StreamOp{key, value, false});
+}
+
+void RedisProcess::apply_del(const std::string& key) {
+  store_.erase(key);
+  repl_offset_ += kv::del_command_size(key);
+  if (!replicas_.empty()) stream_buffer_.push_back(kv::StreamOp{key, 0, true});
+}
+
+void RedisProcess::send_to_replicas(const Packet& packet) {
+  for (const auto& [conn, replica] : replicas_) host_.send(conn, packet);
+}
+
+void RedisProcess::flush_replication() {
+  if (!stream_buffer_.empty()) {
+    auto frame = std::make_shared<kv::ReplicationFrame>();
+    frame->kind = kv::ReplicationFrame::Kind::stream;
+    frame->offset_after = repl_offset_;
+    uint64_t bytes = 0;
+    for (const kv::StreamOp& op : stream_buffer_) {
+      bytes += op.del ? kv::del_command_size(op.key) : kv::set_command_size(op.key, op.value);
+    }
+    frame->ops = std::move(stream_buffer_);
+    stream_buffer_.clear();
+    send_to_replicas(packet_of(std::move(frame), bytes));
+  }
+  if (getack_pending_) {
+    getack_pending_ = false;
+    if (replicas_.empty()) return;
+    repl_offset_ += kReplGetackBytes;
+    auto frame = std::make_shared<kv::ReplicationFrame>();
+    frame->kind = kv::ReplicationFrame::Kind::getack;
+    frame->offset_after = repl_offset_;
+    send_to_replicas(packet_of(std::move(frame), kReplGetackBytes));
   }
 }
 
@@ -200,15 +302,267 @@ void RedisProcess::replication_cron() {
       drop_master_link();
     }
     if (master_conn_ == 0) connect_to_master();
+    if (master_link_up_) {  // REPLCONF ACK every second
+      auto ack = std::make_shared<kv::Request>();
+      ack->cmd = kv::Cmd::replconf_ack;
+      ack->offset = repl_offset_;
+      host_.send(master_conn_, Packet{ack->wire_size(), std::move(ack)});
+    }
     return;
   }
   // Master: PING the replicas every repl-ping-replica-period, except while paused by a manual failover.
-  if (!replica_conns_.empty() && !node_->clients_paused(now) &&
+  if (!replicas_.empty() && !node_->clients_paused(now) &&
       now - last_repl_ping_ms_ >= node_->config().repl_ping_replica_period_s * 1000) {
     last_repl_ping_ms_ = now;
+    flush_replication();
     repl_offset_ += kReplPingBytes;
-    send_to_replicas(ReplicationFrame{ReplicationFrame::Kind::stream, repl_offset_});
+    auto frame = std::make_shared<kv::ReplicationFrame>();
+    frame->kind = kv::ReplicationFrame::Kind::stream;
+    frame->offset_after = repl_offset_;
+    send_to_replicas(packet_of(std::move(frame), kReplPingBytes));
   }
+}
+
+// ---- clients ----
+
+void RedisProcess::on_request(ConnId conn, const kv::Request& request) {
+  if (const auto it = unidentified_.find(conn); it != unidentified_.end()) {
+    const HostId peer = it->second;
+    unidentified_.erase(it);
+    if (request.cmd == kv::Cmd::psync) {
+      // A replica: full sync (our data set and offset), then the stream from here on.
+      flush_replication();
+      replicas_[conn] = ReplicaConn{peer, -1};
+      auto frame = std::make_shared<kv::ReplicationFrame>();
+      frame->kind = kv::ReplicationFrame::Kind::full_sync;
+      frame->offset_after = repl_offset_;
+      frame->snapshot = std::make_shared<const kv::Store>(store_);
+      uint64_t bytes = kFullSyncOverheadBytes;
+      for (const auto& [key, value] : store_) bytes += key.size() + 10;
+      host_.send(conn, packet_of(std::move(frame), bytes));
+      return;
+    }
+    clients_[conn] = ClientConn{peer, 0};
+  }
+  if (const auto it = replicas_.find(conn); it != replicas_.end()) {
+    if (request.cmd == kv::Cmd::replconf_ack) it->second.ack_offset = std::max(it->second.ack_offset, request.offset);
+    return;  // served by check_waiters in before_sleep
+  }
+  if (clients_.contains(conn)) execute(conn, request);
+}
+
+void RedisProcess::reply(ConnId conn, kv::Reply r) {
+  auto body = std::make_shared<kv::Reply>(std::move(r));
+  const uint32_t size = body->wire_size();
+  host_.send(conn, Packet{size, std::move(body)});
+}
+
+namespace {
+kv::Reply error_reply(uint64_t id, kv::ReplyKind kind, std::string text) {
+  kv::Reply r;
+  r.id = id;
+  r.kind = kind;
+  r.text = std::move(text);
+  return r;
+}
+}  // namespace
+
+void RedisProcess::execute(ConnId conn, const kv::Request& request) {
+  const uint64_t id = request.id;
+  switch (request.cmd) {
+    case kv::Cmd::cluster_slots: {
+      kv::Reply r;
+      r.id = id;
+      r.kind = kv::ReplyKind::slots;
+      r.slots = slot_ports();
+      reply(conn, std::move(r));
+      return;
+    }
+    case kv::Cmd::wait: {
+      if (!node_->myself().is_master()) {
+        reply(conn, error_reply(id, kv::ReplyKind::error,
+                                "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if "
+                                "a replica is configured to be writable (which is not the default) writes to replicas "
+                                "are just local and are not propagated."));
+        return;
+      }
+      const int64_t offset = clients_[conn].woff;
+      const int acks = count_acks(offset);
+      if (acks >= request.numreplicas) {
+        kv::Reply r;
+        r.id = id;
+        r.kind = kv::ReplyKind::integer;
+        r.integer = acks;
+        reply(conn, std::move(r));
+        return;
+      }
+      Waiter waiter{conn, id, request.numreplicas, offset, TimerId{}};
+      if (request.timeout_ms > 0) {
+        waiter.timer = host_.set_timer(Duration::millis(request.timeout_ms), [this, id, conn] { wait_timeout(id, conn); });
+      }
+      waiters_.push_back(waiter);
+      getack_pending_ = true;  // replicationRequestAckFromSlaves
+      return;
+    }
+    case kv::Cmd::psync:
+    case kv::Cmd::replconf_ack:
+      reply(conn, error_reply(id, kv::ReplyKind::error, "ERR unexpected replication command from a client"));
+      return;
+    case kv::Cmd::get:
+    case kv::Cmd::set:
+    case kv::Cmd::mset: break;
+  }
+  // getNodeByQuery: every key in one slot, the slot bound, the cluster up, the slot mine.
+  const int slot = protocol::key_hash_slot(request.key);
+  const protocol::ClusterNode* owner = node_->slot_owner(slot);
+  if (owner == nullptr) {
+    reply(conn, error_reply(id, kv::ReplyKind::clusterdown, "CLUSTERDOWN Hash slot not served"));
+    return;
+  }
+  for (const std::string& key : request.more_keys) {
+    if (key != request.key && protocol::key_hash_slot(key) != slot) {
+      reply(conn, error_reply(id, kv::ReplyKind::crossslot, "CROSSSLOT Keys in request don't hash to the same slot"));
+      return;
+    }
+  }
+  const bool write = kv::is_write(request.cmd);
+  if (!node_->state_ok()) {
+    if (!node_->config().cluster_allow_reads_when_down) {
+      reply(conn, error_reply(id, kv::ReplyKind::clusterdown, "CLUSTERDOWN The cluster is down"));
+      return;
+    }
+    if (write) {
+      reply(conn, error_reply(id, kv::ReplyKind::clusterdown,
+                              "CLUSTERDOWN The cluster is down and only accepts read commands"));
+      return;
+    }
+  }
+  if (owner != &node_->myself()) {
+    kv::Reply r = error_reply(id, kv::ReplyKind::moved,
+                              "MOVED " + std::to_string(slot) + " " + owner->address.ip + ":" +
+                                  std::to_string(owner->address.port));
+    r.slot = slot;
+    r.port = owner->address.port;
+    reply(conn, std::move(r));
+    return;
+  }
+  // processCommand: writes wait while a manual failover pauses clients (blockPostponeClient).
+  if (write && node_->clients_paused(now_ms())) {
+    postponed_.push_back(Postponed{conn, request});
+    return;
+  }
+  kv::Reply r;
+  r.id = id;
+  switch (request.cmd) {
+    case kv::Cmd::get: {
+      const auto it = store_.find(request.key);
+      r.kind = it == store_.end() ? kv::ReplyKind::nil : kv::ReplyKind::value;
+      if (it != store_.end()) r.value = it->second;
+      break;
+    }
+    case kv::Cmd::set:
+      apply_write(request.key, request.value);
+      clients_[conn].woff = repl_offset_;
+      r.kind = kv::ReplyKind::ok;
+      break;
+    case kv::Cmd::mset:
+      apply_write(request.key, request.value);
+      for (const std::string& key : request.more_keys) apply_write(key, request.value);
+      clients_[conn].woff = repl_offset_;
+      r.kind = kv::ReplyKind::ok;
+      break;
+    default: break;
+  }
+  reply(conn, std::move(r));
+}
+
+void RedisProcess::run_postponed() {
+  std::vector<Postponed> ready = std::move(postponed_);
+  postponed_.clear();
+  for (const Postponed& p : ready) {
+    if (clients_.contains(p.conn)) execute(p.conn, p.request);
+  }
+}
+
+int RedisProcess::count_acks(int64_t offset) const {
+  int acks = 0;
+  for (const auto& [conn, replica] : replicas_) acks += replica.ack_offset >= offset ? 1 : 0;
+  return acks;
+}
+
+void RedisProcess::check_waiters() {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    const int acks = count_acks(it->offset);
+    if (acks < it->numreplicas) {
+      ++it;
+      continue;
+    }
+    host_.cancel_timer(it->timer);
+    kv::Reply r;
+    r.id = it->request_id;
+    r.kind = kv::ReplyKind::integer;
+    r.integer = acks;
+    const ConnId conn = it->conn;
+    it = waiters_.erase(it);
+    reply(conn, std::move(r));
+  }
+}
+
+void RedisProcess::wait_timeout(uint64_t request_id, ConnId conn) {
+  const auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                               [&](const Waiter& w) { return w.request_id == request_id && w.conn == conn; });
+  if (it == waiters_.end()) return;
+  kv::Reply r;
+  r.id = request_id;
+  r.kind = kv::ReplyKind::integer;
+  r.integer = count_acks(it->offset);
+  waiters_.erase(it);
+  reply(conn, std::move(r));
+}
+
+void RedisProcess::unblock_waiters_on_role_change() {
+  // replicationSetMaster → disconnectAllBlockedClients: WAIT ends with an error.
+  std::vector<Waiter> waiters = std::move(waiters_);
+  waiters_.clear();
+  for (const Waiter& w : waiters) {
+    host_.cancel_timer(w.timer);
+    reply(w.conn, error_reply(w.request_id, kv::ReplyKind::error,
+                              "UNBLOCKED force unblock from blocking operation, instance state changed (master -> "
+                              "replica?)"));
+  }
+}
+
+std::shared_ptr<const kv::SlotPorts> RedisProcess::slot_ports() const {
+  auto ports = std::make_shared<kv::SlotPorts>();
+  for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
+    const protocol::ClusterNode* owner = node_->slot_owner(slot);
+    (*ports)[slot] = owner == nullptr ? 0 : owner->address.port;
+  }
+  return ports;
+}
+
+// ---- data access for the world ----
+
+std::optional<uint64_t> RedisProcess::get(const std::string& key) const {
+  const auto it = store_.find(key);
+  if (it == store_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RedisProcess::migrate_keys(const std::vector<int>& slots, RedisProcess& target) {
+  protocol::SlotBitmap moving;
+  for (int slot : slots) moving.set(static_cast<size_t>(slot));
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  for (const auto& [key, value] : store_) {
+    if (moving.test(static_cast<size_t>(protocol::key_hash_slot(key)))) keys.emplace_back(key, value);
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const auto& [key, value] : keys) {
+    target.apply_write(key, value);
+    apply_del(key);
+  }
+  target.flush_replication();
+  flush_replication();
 }
 
 }  // namespace rcsim::sim

@@ -1,23 +1,31 @@
 #pragma once
 // A redis-server process on a simulated host: runs a protocol::Node, turns its Effects into host
-// I/O (save + fsync before sends), drives clusterCron every 100 ms of local time, and models the
-// replication link that feeds the node's offsets and data age (src/replication.c, simplified).
+// I/O (save + fsync before sends), drives clusterCron every 100 ms of local time, serves clients on
+// its client port, and models replication (src/replication.c, simplified):
+// - data: a key-value store; a master executes writes, advances its replication offset by the
+//   command's RESP size and streams the commands to its replicas (one frame per event-loop
+//   iteration, sent from beforeSleep); replicas apply frames in order, and their processed offset
+//   is what the node advertises on the bus;
+// - the link: a replica connects to its master's client port and sends PSYNC; the master answers
+//   with a full sync (its store and offset: a demoted master's divergent writes are discarded
+//   there), then the stream. PINGs every repl-ping-replica-period; REPLCONF ACK every second and
+//   on REPLCONF GETACK; repl-timeout;
+// - clients (getNodeByQuery + processCommand): CROSSSLOT, CLUSTERDOWN (unbound slot, or
+//   cluster_state fail), MOVED for slots owned elsewhere, writes postponed while a manual failover
+//   pauses clients, WAIT numreplicas timeout, CLUSTER SLOTS.
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "protocol/node.hpp"
 #include "sim/host.hpp"
+#include "sim/kv.hpp"
 
 namespace rcsim::sim {
-
-// Replication stream framing: what a replica's connection to its master carries.
-struct ReplicationFrame {
-  enum class Kind { full_sync, stream } kind = Kind::stream;
-  int64_t offset_after = 0;  // the master's replication offset once this frame is applied
-};
 
 struct RedisProcessOptions {
   protocol::Config config;
@@ -56,14 +64,54 @@ class RedisProcess final : public Process {
   // Admin commands run through here so their effects are applied.
   protocol::CommandResult command(const std::function<protocol::CommandResult(protocol::Node&, int64_t)>& run);
 
+  // Data. get: the value of a key in this node's store (a checker's read, bypassing routing).
+  std::optional<uint64_t> get(const std::string& key) const;
+  const kv::Store& store() const { return store_; }
+  // MIGRATE of every key of `slots` to `target` (both propagate: SET there, DEL here). The keys
+  // are moved in key order.
+  void migrate_keys(const std::vector<int>& slots, RedisProcess& target);
+  int connected_replicas() const { return static_cast<int>(replicas_.size()); }
+
  private:
+  struct ClientConn {
+    HostId peer = 0;
+    int64_t woff = 0;  // the replication offset after this client's last write (WAIT's target)
+  };
+  struct ReplicaConn {
+    HostId peer = 0;
+    int64_t ack_offset = -1;  // last REPLCONF ACK (-1: none yet)
+  };
+  struct Waiter {  // a client blocked in WAIT
+    ConnId conn = 0;
+    uint64_t request_id = 0;
+    int numreplicas = 0;
+    int64_t offset = 0;
+    TimerId timer;
+  };
+  struct Postponed {  // a write held while clients are paused (manual failover)
+    ConnId conn = 0;
+    kv::Request request;
+  };
+
   void cron();
   void apply_effects();
   void replication_cron();
   void connect_to_master();
   void drop_master_link();
-  void on_replication_data(const ReplicationFrame& frame);
-  void send_to_replicas(ReplicationFrame frame);
+  void on_replication_data(const Packet& packet);
+  void on_request(ConnId conn, const kv::Request& request);
+  void execute(ConnId conn, const kv::Request& request);
+  void reply(ConnId conn, kv::Reply reply);
+  void apply_write(const std::string& key, uint64_t value);
+  void apply_del(const std::string& key);
+  void flush_replication();
+  void send_to_replicas(const Packet& packet);
+  int count_acks(int64_t offset) const;
+  void check_waiters();
+  void wait_timeout(uint64_t request_id, ConnId conn);
+  void unblock_waiters_on_role_change();
+  void run_postponed();
+  std::shared_ptr<const kv::SlotPorts> slot_ports() const;
 
   Host& host_;
   Rng& rng_;
@@ -75,9 +123,19 @@ class RedisProcess final : public Process {
   std::map<ConnId, HostId> bus_peer_;  // the host at the other end of each bus connection
   int cron_count_ = 0;
 
-  // Replication, master side: connected replicas; replica side: the link to my master.
+  // Client port: connections not yet identified, clients, replicas (by their first request).
+  std::map<ConnId, HostId> unidentified_;
+  std::map<ConnId, ClientConn> clients_;
+  std::map<ConnId, ReplicaConn> replicas_;
+  std::vector<Waiter> waiters_;        // in blocking order
+  std::vector<Postponed> postponed_;   // in arrival order
+  bool was_master_ = false;
+
+  // Data and replication.
+  kv::Store store_;
   int64_t repl_offset_ = 0;
-  std::map<ConnId, HostId> replica_conns_;
+  std::vector<kv::StreamOp> stream_buffer_;  // written since the last flush
+  bool getack_pending_ = false;
   ConnId master_conn_ = 0;
   protocol::NodeName master_name_;  // the master master_conn_ points at
   bool master_link_up_ = false;

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cmath>
 
+#include "sim/workload.hpp"
+
 namespace rcsim::sim {
 namespace {
 
@@ -413,8 +415,14 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
           if (all) detail = std::string("every viewer ") + (c.has ? "has " : "lacks ") + c.flag + " on " + alias(target);
           return all;
         } else if constexpr (std::is_same_v<T, check::LostWrites>) {
-          detail = "writes are not simulated in this build: nothing to lose";
-          return false;
+          // Checked once the writes were (after the run, the heal and the settling).
+          const Workload* workload = world_.workload();
+          const WritesReport* report = workload != nullptr && workload->report().checked ? &workload->report() : nullptr;
+          const uint64_t lost = report != nullptr ? report->lost : 0;
+          detail = report == nullptr ? "no workload: nothing written, nothing lost"
+                                     : std::to_string(lost) + " of " + std::to_string(report->acked) +
+                                           " acknowledged writes lost";
+          return (!c.min || lost >= *c.min) && (!c.max || lost <= *c.max);
         } else if constexpr (std::is_same_v<T, check::Converged>) {
           const std::vector<std::string> problems = world_.convergence_problems();
           if (problems.empty()) return (detail = "every live node agrees, all slots served, cluster ok"), true;
@@ -454,6 +462,11 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   const Instant origin = result.create_done;
   const Instant until = origin + Duration::micros(options.until.value_or(scenario.run_until).us);
   auto at = [&](Instant scenario_time) { return origin + Duration::micros(scenario_time.us); };
+  if (scenario.workload && result.cluster_created) {
+    world.attach_workload(std::make_unique<Workload>(world, *scenario.workload));
+    world.workload()->start();
+  }
+  auto after_writes = [](const Expectation& e) { return std::holds_alternative<check::LostWrites>(e.check); };
 
   Runner runner(scenario, result);
   for (const TimelineEntry& entry : scenario.timeline) {
@@ -478,14 +491,15 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   }
   ExpectationChecker checker(world, old_masters);
   for (const Expectation& e : scenario.expect) {
-    if (e.at && at(*e.at) <= until) {
+    if (e.at && at(*e.at) <= until && !after_writes(e)) {
       scheduler.at(at(*e.at), [&result, &checker, &e] { result.expectations.push_back(checker.check(e)); });
     }
   }
   world.run_until(until);
   for (const Expectation& e : scenario.expect) {
-    if (!e.at || at(*e.at) > until) result.expectations.push_back(checker.check(e));
+    if ((!e.at || at(*e.at) > until) && !after_writes(e)) result.expectations.push_back(checker.check(e));
   }
+  if (Workload* workload = world.workload()) workload->stop();
   if (options.liveness_quiet.us > 0) {
     world.heal();
     for (int i = 0; i < world.node_count(); ++i) {
@@ -494,6 +508,13 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     }
     world.run_for(options.liveness_quiet);
     result.liveness_problems = world.convergence_problems();
+  }
+  if (Workload* workload = world.workload()) {
+    workload->settle(workload->default_settle());
+    workload->check();
+  }
+  for (const Expectation& e : scenario.expect) {
+    if (after_writes(e)) result.expectations.push_back(checker.check(e));
   }
   result.end = world.now();
   return result;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "sim/workload.hpp"
+
 namespace rcsim::sim {
 namespace {
 
@@ -45,6 +47,7 @@ World::World(const WorldOptions& options)
     network_->set_link_profile(hosts_[link.from]->id(), hosts_[link.to]->id(), link.profile);
   }
   fault_ms_.assign(total, -1);
+  fault_history_.assign(total, {});
   minority_since_us_.assign(total, -1);
   minority_reported_.assign(total, false);
   last_numslots_.assign(total, 0);
@@ -183,10 +186,21 @@ void World::trace_action(const char* kind, int index, const std::string& detail)
   events_.push_back(std::move(e));
 }
 
-void World::note_fault(int index) { fault_ms_.at(index) = now().ms(); }
+void World::note_fault(int index, const char* kind) {
+  fault_ms_.at(index) = now().ms();
+  fault_history_.at(index).push_back(FaultRecord{now().us, kind});
+}
+
+std::optional<int> World::index_of_port(uint16_t port) const {
+  const auto it = index_by_port_.find(port);
+  if (it == index_by_port_.end()) return std::nullopt;
+  return it->second;
+}
+
+void World::attach_workload(std::unique_ptr<Workload> workload) { workload_ = std::move(workload); }
 
 void World::crash(int index) {
-  note_fault(index);
+  note_fault(index, "crash");
   trace_action("crash", index);
   if (const protocol::Node* n = node(index)) {
     for (const auto& [name, entry] : n->nodes()) {
@@ -199,6 +213,7 @@ void World::crash(int index) {
 void World::restart(int index) {
   if (is_running(index)) hosts_.at(index)->crash();  // a running node is killed first
   trace_action("restart", index);
+  fault_history_.at(index).push_back(FaultRecord{now().us, "restart"});
   // currentEpoch learned from peers is not fsynced by Redis (PROTOCOL-LONG §2), so a restarted node
   // may come back with a smaller one: monotonicity is checked per process lifetime.
   max_current_epoch_.at(index) = 0;
@@ -215,13 +230,14 @@ void World::lose_disk(int index) {
 }
 
 void World::pause(int index) {
-  note_fault(index);
+  note_fault(index, "pause");
   trace_action("pause", index);
   hosts_.at(index)->pause();
 }
 
 void World::resume(int index) {
   trace_action("resume", index);
+  fault_history_.at(index).push_back(FaultRecord{now().us, "resume"});
   hosts_.at(index)->resume();
 }
 
@@ -238,37 +254,63 @@ void World::partition(const std::vector<std::vector<int>>& groups) {
     detail += detail.empty() ? "" : " | ";
     for (int index : group) {
       host_groups.back().push_back(hosts_.at(index)->id());
+      if (const auto beside = beside_.find(index); beside != beside_.end()) {
+        host_groups.back().insert(host_groups.back().end(), beside->second.begin(), beside->second.end());
+      }
       detail += aliases_[index] + " ";
     }
   }
   // Every node cut off from some other is "touched" by the fault.
   for (const auto& group : groups) {
-    for (int index : group) note_fault(index);
+    for (int index : group) note_fault(index, "partition");
   }
   trace_action("partition", -1, detail);
   network_->partition(host_groups);
 }
 
+// A node's host and the client hosts placed beside it.
+std::vector<HostId> World::hosts_with_beside(int index) const {
+  std::vector<HostId> out{hosts_.at(index)->id()};
+  if (const auto beside = beside_.find(index); beside != beside_.end()) {
+    out.insert(out.end(), beside->second.begin(), beside->second.end());
+  }
+  return out;
+}
+
 void World::block(int from, int to) {
-  note_fault(from);
-  note_fault(to);
+  note_fault(from, "block");
+  note_fault(to, "block");
   trace_action("block", from, "to " + aliases_.at(to));
-  network_->block(hosts_.at(from)->id(), hosts_.at(to)->id());
+  for (const HostId a : hosts_with_beside(from)) {
+    for (const HostId b : hosts_with_beside(to)) network_->block(a, b);
+  }
 }
 
 void World::unblock(int from, int to) {
   trace_action("unblock", from, "to " + aliases_.at(to));
-  network_->unblock(hosts_.at(from)->id(), hosts_.at(to)->id());
+  fault_history_.at(from).push_back(FaultRecord{now().us, "unblock"});
+  fault_history_.at(to).push_back(FaultRecord{now().us, "unblock"});
+  for (const HostId a : hosts_with_beside(from)) {
+    for (const HostId b : hosts_with_beside(to)) network_->unblock(a, b);
+  }
 }
 
 void World::isolate(int index) {
-  note_fault(index);
+  note_fault(index, "isolate");
   trace_action("isolate", index);
-  network_->isolate(hosts_.at(index)->id());
+  // The node and the clients beside it, cut from everything else but not from each other.
+  const std::vector<HostId> group = hosts_with_beside(index);
+  for (const HostId h : group) network_->isolate(h);
+  for (const HostId a : group) {
+    for (const HostId b : group) {
+      if (a != b) network_->unblock(a, b);
+    }
+  }
 }
 
 void World::heal() {
   trace_action("heal", -1);
+  for (auto& history : fault_history_) history.push_back(FaultRecord{now().us, "heal"});
   network_->heal();
 }
 
@@ -285,7 +327,7 @@ protocol::CommandResult World::failover(int index, protocol::FailoverMode mode) 
   RedisProcess* p = process(index);
   if (p == nullptr || !is_up(index)) return not_running();
   if (const protocol::Node* n = node(index); n->myself().master != nullptr) {
-    if (auto old = index_of_name(n->myself().master->name)) note_fault(*old);
+    if (auto old = index_of_name(n->myself().master->name)) note_fault(*old, "failover");
   }
   trace_action("failover", index, protocol::describe(mode));
   return p->command([mode](protocol::Node& n, int64_t now) { return n.failover(mode, now); });
@@ -314,12 +356,13 @@ protocol::CommandResult World::add_slots(int index, const std::vector<int>& slot
 }
 
 protocol::CommandResult World::migrate_slots(const std::vector<int>& slots, int from, int to) {
-  // The end of a resharding (keys are not modelled yet): SETSLOT <s> NODE <to> on both ends.
+  // The end of a resharding: MIGRATE of the slots' keys, then SETSLOT <s> NODE <to> on both ends.
   RedisProcess* source = process(from);
   RedisProcess* target = process(to);
   if (source == nullptr || target == nullptr) return not_running();
   const protocol::NodeName target_name = target->node().name();
   trace_action("migrate_slots", from, "to " + aliases_.at(to) + " " + std::to_string(slots.size()) + " slots");
+  source->migrate_keys(slots, *target);
   for (int slot : slots) {
     auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); });
     if (!result.ok) return result;

@@ -182,6 +182,7 @@ class World {
   void check_minority_masters();
   int64_t timeout_us(int index) const;
   void trace_action(const char* kind, int node, const std::string& detail = {});
+  std::vector<HostId> hosts_with_beside(int index) const;
 
   WorldOptions options_;
   Rng rng_;

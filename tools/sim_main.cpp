@@ -120,6 +120,7 @@ int run_main(int argc, char** argv) {
   const nlohmann::json summary = tools::summary_json(result, context);
   bool written = write_file(out_dir / "summary.json", summary.dump(2) + "\n");
   written = written && write_file(out_dir / "nodes.txt", tools::nodes_txt(*result.world));
+  if (scenario.workload) written = written && write_file(out_dir / "lost_writes.jsonl", tools::lost_writes_jsonl(result));
   tools::TimelineOptions timeline;
   timeline.origin = result.create_done;
   if (messages_from) {

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "sim/workload.hpp"
+
 namespace rcsim::tools {
 namespace {
 
@@ -46,7 +48,60 @@ json counters_json(const protocol::Node& node) {
   return counters;
 }
 
+// The writes checker's result (sim/workload.hpp); times in scenario time.
+json writes_json(const sim::RunResult& result, const sim::WritesReport& r) {
+  const sim::World& world = *result.world;
+  json by_reason = json::object();
+  for (const auto& [reason, count] : r.lost_by_reason) by_reason[reason] = count;
+  json failed_by = json::object();
+  for (const auto& [reason, count] : r.failed_by_reason) failed_by[reason] = count;
+  int64_t first_lost_ack = -1, last_lost_ack = -1;
+  std::map<std::string, uint64_t> by_node;
+  for (const sim::LostWrite& w : r.lost_writes) {
+    if (first_lost_ack < 0) first_lost_ack = w.ack_us;
+    first_lost_ack = std::min(first_lost_ack, w.ack_us);
+    last_lost_ack = std::max(last_lost_ack, w.ack_us);
+    ++by_node[alias_or(world, w.acked_by)];
+  }
+  json lost_by_node = json::object();
+  for (const auto& [alias, count] : by_node) lost_by_node[alias] = count;
+  return json{{"attempted", r.attempted},
+              {"acked", r.acked},
+              {"failed", r.failed},
+              {"lost", r.lost},
+              {"lost_by_reason", by_reason},
+              {"lost_by_node", lost_by_node},
+              {"max_loss_window_ms", r.max_loss_window_ms},
+              {"loss_bound_ms", r.bound_ms},
+              {"first_lost_ack_ms", first_lost_ack < 0 ? -1 : rel_ms(result, first_lost_ack / 1000)},
+              {"last_lost_ack_ms", last_lost_ack < 0 ? -1 : rel_ms(result, last_lost_ack / 1000)},
+              {"failed_by_reason", failed_by},
+              {"reads", {{"attempted", r.reads_attempted}, {"ok", r.reads_ok}, {"failed", r.reads_failed}}}};
+}
+
 }  // namespace
+
+std::string lost_writes_jsonl(const sim::RunResult& result) {
+  const sim::World& world = *result.world;
+  const sim::Workload* workload = world.workload();
+  if (workload == nullptr) return {};
+  std::string out;
+  for (const sim::LostWrite& w : workload->report().lost_writes) {
+    json line{{"write", w.value},
+              {"key", w.key},
+              {"client", w.client},
+              {"acked_by", alias_or(world, w.acked_by)},
+              {"sent_ms", static_cast<double>(w.sent_us - result.create_done.us) / 1000.0},
+              {"ack_ms", static_cast<double>(w.ack_us - result.create_done.us) / 1000.0},
+              {"reason", w.reason},
+              {"cut_ms", w.cut_us < 0 ? json(nullptr) : json(static_cast<double>(w.cut_us - result.create_done.us) / 1000.0)},
+              {"window_ms", w.cut_us < 0 ? json(nullptr) : json(static_cast<double>(w.ack_us - w.cut_us) / 1000.0)},
+              {"final_value", w.final_value ? json(*w.final_value) : json(nullptr)},
+              {"read_from", alias_or(world, w.final_owner)}};
+    out += line.dump() + "\n";
+  }
+  return out;
+}
 
 nlohmann::json summary_json(const sim::RunResult& result, const RunContext& context) {
   const sim::World& world = *result.world;
@@ -75,7 +130,7 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
   }
   json checked = json::object();
   for (const char* name : {"one_vote_per_epoch", "one_winner_per_epoch", "current_epoch_monotonic",
-                           "config_epoch_le_current_epoch", "last_vote_epoch_le_current_epoch"}) {
+                           "config_epoch_le_current_epoch", "last_vote_epoch_le_current_epoch", "lost_write_bound"}) {
     checked[name] = violated.contains(name) ? "violated" : "held";
   }
   summary["invariants"] = checked;
@@ -86,6 +141,9 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
   json failovers = json::array();
   for (const auto& f : world.failovers()) failovers.push_back(failover_json(result, f));
   summary["failovers"] = failovers;
+  if (const sim::Workload* workload = world.workload(); workload != nullptr && workload->report().checked) {
+    summary["writes"] = writes_json(result, workload->report());
+  }
   json nodes = json::object();
   for (int i = 0; i < world.node_count(); ++i) {
     const protocol::Node* n = world.node(i);
@@ -192,6 +250,14 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
   for (const auto& e : result.expectations) {
     out << "  [" << (e.passed ? "pass" : "FAIL") << "] " << e.check << (e.label.empty() ? "" : " (" + e.label + ")")
         << " at " << rel_ms(result, e.at_ms) << " ms: " << e.detail << "\n";
+  }
+  if (const sim::Workload* workload = world.workload(); workload != nullptr && workload->report().checked) {
+    const sim::WritesReport& r = workload->report();
+    out << "\nwrites: " << r.attempted << " attempted, " << r.acked << " acknowledged, " << r.failed << " failed, "
+        << r.lost << " acknowledged and lost";
+    for (const auto& [reason, count] : r.lost_by_reason) out << "; " << count << " " << reason;
+    if (r.max_loss_window_ms >= 0) out << "; loss window up to " << r.max_loss_window_ms << " ms after the cut";
+    out << "\n";
   }
   if (!result.cluster_created) out << "the cluster never reached cluster_state ok everywhere\n";
   out << "\nverdict: " << (result.passed() ? "PASS" : "FAIL") << "  trace sha256 "

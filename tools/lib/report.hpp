@@ -16,6 +16,8 @@ struct RunContext {
 
 nlohmann::json summary_json(const sim::RunResult& result, const RunContext& context);
 std::string nodes_txt(const sim::World& world);
+// One JSON line per acknowledged write that was lost (empty without a workload).
+std::string lost_writes_jsonl(const sim::RunResult& result);
 // The human summary: what happened and when, why not, the final CLUSTER NODES digest, the verdict.
 std::string human_summary(const sim::RunResult& result, const RunContext& context);
 

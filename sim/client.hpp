@@ -1,0 +1,118 @@
+#pragma once
+// A cluster-aware Redis client (redis-py RedisCluster / Jedis / Lettuce, reduced to what matters
+// for availability and data loss), as a process on its own simulated host:
+// - a slot map loaded with CLUSTER SLOTS from one of the cluster's nodes (its "startup nodes"),
+//   reloaded after MOVED, CLUSTERDOWN, timeouts and connection errors (one reload at a time);
+// - one connection per node it talks to (TCP_NODELAY), opened lazily;
+// - one command at a time: sent to the node serving the key's slot in the map (a random startup
+//   node when the slot is unknown); MOVED updates that slot at once and follows the redirection;
+//   ASK sends ASKING + the command to the target without touching the map; at most 16
+//   redirections per command (redis-py's RedisClusterRequestTTL);
+// - CLUSTERDOWN and TRYAGAIN are retried after a back-off, a reply missing for `timeout` closes
+//   the connection (the reply can never be matched to a later command) and is retried the same
+//   way; after `max_attempts` attempts the command fails. Back-off: 50 ms doubling per attempt,
+//   at most 1 s, plus up to half of it at random (the client's own Rng stream);
+// - CROSSSLOT and other errors fail the command at once (redis-py and Jedis refuse cross-slot
+//   multi-key commands before sending them; this client sends them and reports Redis's error).
+// The completion callback never runs inside run(): always from a later event.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/rng.hpp"
+#include "sim/host.hpp"
+#include "sim/kv.hpp"
+
+namespace rcsim::sim {
+
+struct ClusterClientOptions {
+  Duration timeout = Duration::seconds(1);  // per request
+  int max_attempts = 5;                     // tries of a command (redirections not counted)
+  int max_redirects = 16;
+  std::vector<uint16_t> startup_ports;      // nodes to ask CLUSTER SLOTS (client ports)
+  std::function<std::optional<HostId>(uint16_t port)> resolve;
+};
+
+class ClusterClient final : public Process {
+ public:
+  enum class Failure : uint8_t { none, timeout, connection, clusterdown, tryagain, crossslot, redirects, error };
+  struct Outcome {
+    bool ok = false;
+    kv::Reply reply;      // the last reply (when one came)
+    uint16_t port = 0;    // the node that gave it (client port)
+    int attempts = 0;
+    Failure failure = Failure::none;
+  };
+  using Done = std::function<void(const Outcome&)>;
+
+  ClusterClient(Host& host, Rng rng, ClusterClientOptions options);
+
+  // Runs a command: routed by its key, or sent to `port` when given (WAIT goes where the write went).
+  // retry=false: one attempt only (WAIT must not be resent on a new connection, whose woff is 0).
+  void run(kv::Request request, Done done, uint16_t port = 0, bool retry = true);
+  // Loads the slot map now; `done` runs when it is loaded (or failed: the map stays as it was).
+  void refresh_slots(std::function<void()> done = {});
+  bool busy() const { return op_.has_value(); }
+  const kv::SlotPorts& slot_map() const { return slot_port_; }
+  Host& host() { return host_; }
+  uint64_t redirections() const { return redirections_; }
+  uint64_t slot_refreshes() const { return refreshes_; }
+
+  // Process
+  void on_start() override {}
+  void on_accepted(ConnId, HostId, uint16_t) override {}
+  void on_connected(ConnId) override {}
+  void on_connect_failed(ConnId conn) override { on_closed(conn); }
+  void on_closed(ConnId conn) override;
+  void on_data(ConnId conn, const Packet& packet) override;
+
+  static const char* describe(Failure failure);
+
+ private:
+  struct InFlight {
+    uint64_t id = 0;
+    ConnId conn = 0;
+    uint16_t port = 0;
+    TimerId timer;
+  };
+  struct Op {
+    kv::Request request;
+    Done done;
+    uint16_t fixed_port = 0;
+    int max_attempts = 1;
+    int attempts = 0;
+    int redirects = 0;
+    std::optional<InFlight> in_flight;
+    TimerId backoff;
+  };
+
+  void attempt(uint16_t port, bool asking);
+  void on_reply(const kv::Reply& reply);
+  void on_op_timeout(uint64_t id);
+  void on_op_lost(Failure failure);  // timeout or connection error
+  void retry_later(Failure failure, const kv::Reply* reply);
+  void finish(bool ok, Failure failure, const kv::Reply* reply, uint16_t port);
+  void on_slots(const kv::Reply& reply);
+  void end_refresh();
+  ConnId connection(uint16_t port);
+  void drop_connection(uint16_t port);
+  uint16_t random_startup_port();
+
+  Host& host_;
+  Rng rng_;
+  ClusterClientOptions options_;
+  kv::SlotPorts slot_port_{};
+  std::map<uint16_t, ConnId> conns_;  // by node client port
+  std::map<ConnId, uint16_t> conn_port_;
+  uint64_t next_id_ = 1;
+  std::optional<Op> op_;
+  std::optional<InFlight> refresh_;
+  std::vector<std::function<void()>> refresh_waiters_;
+  uint64_t redirections_ = 0;
+  uint64_t refreshes_ = 0;
+};
+
+}  // namespace rcsim::sim

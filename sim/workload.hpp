@@ -1,0 +1,142 @@
+#pragma once
+// The scenario's client workload and the acknowledged-write checker.
+//
+// Clients: `spec.clients` ClusterClients, each on its own host. Client i placed beside node
+// `spec.placement[i]` shares that node's network fate (World::place_beside) and, like the
+// redis-reference harness's client, writes only keys of the slots that node (or, for a replica,
+// its master) served when the workload started; other clients use the whole key space. Each client
+// runs one command at a time (SET, then WAIT when `spec.wait` is set; or GET), starting them at
+// its share of the total rate (writes_per_s + reads_per_s) / clients, from a random phase; when a
+// command takes longer than the interval the next starts as soon as it ends (a closed loop: a huge
+// rate means "as fast as it can"). Keys: "key:<i>", or "{g<i/10>}:<i>" with hash tags (ten keys per
+// tag share a slot), i uniform in [0, keys) from the client's Rng stream (run Rng → "workload" →
+// "client-<i>"). Every write stores a unique value: its write id (1, 2, ... in the order writes
+// start), so the final value of a key names the write that produced it.
+//
+// Ledger: a write is acknowledged when SET returned OK (and WAIT then reported ≥ wait.replicas
+// replicas), at the moment the client got that reply; it failed otherwise (error, retries
+// exhausted, WAIT short or timed out). Acknowledged by = the node that returned OK.
+//
+// Checker (after the run: clients stopped, network healed, paused nodes resumed, the cluster left
+// to converge): the final value of every key is read from its owner, the running node serving the
+// key's slot in its own view (the greatest configEpoch if several claim it). An acknowledged write
+// w survives when the final value is w's, or comes from a write that is not known to precede w:
+// any write except one acknowledged before w was sent ("later" is by ack time against w's send
+// time; concurrent writes may legitimately end in either order). Otherwise w is lost, with a
+// reason about the node N that acknowledged it, at ack time a:
+//   crashed_before_replication  N crashed (kill -9) after a, before any demotion;
+//   minority_master             N was cut off by a network fault (partition / isolate / block, not
+//                               healed before a) and was demoted after a: it acknowledged writes
+//                               on the minority side before going cluster_state fail;
+//   demoted_master              N was demoted after a without being cut off (manual failover,
+//                               pause, replication lag at failover);
+//   no_owner                    nobody serves the key's slot at the end;
+//   unexplained                 none of these (a bug to look at).
+// The bound (PROTOCOL.md §14): a minority_master write acknowledged more than 1.5 × node timeout +
+// 200 ms after the cut (the last network fault touching N) is an invariant violation,
+// `lost_write_bound`, one per master. The loss window of a lost write is a − cut;
+// max_loss_window_ms is the largest over lost writes that have a cut.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/rng.hpp"
+#include "protocol/types.hpp"
+#include "sim/client.hpp"
+#include "sim/scenario.hpp"
+
+namespace rcsim::sim {
+
+class World;
+
+struct WriteRecord {
+  enum class Status : uint8_t { pending, acked, failed };
+  uint64_t value = 0;   // = write id
+  int64_t key = 0;      // key index
+  int32_t client = -1;
+  int32_t acked_by = -1;  // node index that returned OK
+  int64_t sent_us = 0;    // first attempt
+  int64_t done_us = -1;   // acknowledged or given up
+  Status status = Status::pending;
+  ClusterClient::Failure failure = ClusterClient::Failure::none;  // failed: why
+  bool wait_short = false;  // failed: SET OK but WAIT reported too few replicas (or failed)
+};
+
+struct LostWrite {
+  uint64_t value = 0;
+  std::string key;
+  int client = -1;
+  int acked_by = -1;
+  int64_t sent_us = 0;
+  int64_t ack_us = 0;
+  std::string reason;
+  int64_t cut_us = -1;                  // the last network fault touching acked_by before the ack
+  std::optional<uint64_t> final_value;  // what the key holds at the end
+  int final_owner = -1;                 // the node read
+};
+
+struct WritesReport {
+  bool checked = false;
+  uint64_t attempted = 0, acked = 0, failed = 0, lost = 0;
+  std::map<std::string, uint64_t> lost_by_reason;
+  std::map<std::string, uint64_t> failed_by_reason;
+  int64_t max_loss_window_ms = -1;  // -1: no lost write has a cut
+  int64_t bound_ms = 0;             // 1.5 × node timeout + 200
+  uint64_t reads_attempted = 0, reads_ok = 0, reads_failed = 0;
+  std::vector<LostWrite> lost_writes;  // by write id
+};
+
+class Workload {
+ public:
+  Workload(World& world, const WorkloadSpec& spec);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  void start();  // now: load slot maps, then run
+  void stop();   // no new commands; those in flight finish or time out
+  bool idle() const;
+  // Heal the network, resume paused nodes, run until the cluster converged, replicas synced and
+  // every command ended (plus 1 s), at most `limit`.
+  void settle(Duration limit);
+  const WritesReport& check();
+  const WritesReport& report() const { return report_; }
+  const std::vector<WriteRecord>& writes() const { return writes_; }
+  std::string key_name(int64_t index) const;
+  int client_count() const { return static_cast<int>(drivers_.size()); }
+  // The default settle limit: 3 × node timeout + 10 s.
+  Duration default_settle() const;
+
+ private:
+  struct Driver {
+    std::unique_ptr<Host> host;
+    ClusterClient* client = nullptr;
+    Rng rng{0};
+    std::shared_ptr<const protocol::SlotBitmap> local_slots;  // placed: keys of these slots only
+    int64_t next_start_ns = 0;
+  };
+
+  int64_t now_ns() const;
+  void schedule(int index);
+  void start_op(int index);
+  int64_t choose_key(Driver& driver);
+  void write_done(int index, uint64_t id, const ClusterClient::Outcome& outcome);
+  void wait_done(int index, uint64_t id, uint16_t port, const ClusterClient::Outcome& outcome);
+  void acked(uint64_t id, uint16_t port);
+  void failed(uint64_t id, ClusterClient::Failure failure, bool wait_short);
+  int node_of_port(uint16_t port) const;
+
+  World& world_;
+  WorkloadSpec spec_;
+  std::vector<Driver> drivers_;
+  int64_t interval_ns_ = 0;          // per client; 0 = no commands
+  uint64_t write_ppm_ = 0;           // share of writes among commands, parts per million
+  bool stopped_ = false;
+  std::vector<WriteRecord> writes_;  // by write id - 1
+  WritesReport report_;
+};
+
+}  // namespace rcsim::sim
