@@ -95,7 +95,9 @@ void Node::mark_failing_if_needed(ClusterNode* node, int64_t now_ms) {
   node->flags &= static_cast<uint16_t>(~kFlagPfail);
   node->flags |= kFlagFail;
   node->fail_time_ms = now_ms;
-  event("fail", node, -1, failures, "reports " + std::to_string(failures) + "/" + std::to_string(needed_quorum));
+  std::string reporters;
+  for (const FailureReport& report : node->fail_reports) reporters += " " + report.reporter->name.str().substr(0, 8) + "@" + std::to_string(now_ms - report.time_ms);
+  event("fail", node, -1, failures, "reports " + std::to_string(failures) + "/" + std::to_string(needed_quorum) + reporters);
   // Tell everyone (the failing node included) so they don't wait for their own majority.
   auto message = build_header(MessageType::fail);
   message->about = node->name;

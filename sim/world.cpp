@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include "sim/world.hpp"
 
 #include <algorithm>
@@ -51,6 +52,10 @@ World::World(const WorldOptions& options)
   minority_since_us_.assign(total, -1);
   minority_reported_.assign(total, false);
   last_numslots_.assign(total, 0);
+  last_master_us_.assign(total, -1);
+  clock_offset_us_.assign(total, 0);
+  clock_step_us_.assign(total, 0);
+  clock_step_at_us_.assign(total, -1'000'000'000'000);
   names_.assign(total, protocol::NodeName{});
   max_current_epoch_.assign(total, 0);
   for (int i = 0; i < total; ++i) start_process(i);
@@ -81,9 +86,7 @@ void World::start_process(int index) {
   };
   callbacks.on_event = [this, index](const protocol::NodeEvent& event) { on_node_event(index, event); };
   callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
-  if (options_.trace_messages) {
-    callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
-  }
+  callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
   callbacks.after_input = [this, index] { check_after_input(index); };
   hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, process_options, callbacks));
   names_[index] = node(index)->name();
@@ -200,6 +203,7 @@ std::optional<int> World::index_of_port(uint16_t port) const {
 void World::attach_workload(std::unique_ptr<Workload> workload) { workload_ = std::move(workload); }
 
 void World::crash(int index) {
+  if (!is_running(index)) return;  // already down: kill -9 finds no process
   note_fault(index, "crash");
   trace_action("crash", index);
   if (const protocol::Node* n = node(index)) {
@@ -230,12 +234,14 @@ void World::lose_disk(int index) {
 }
 
 void World::pause(int index) {
+  if (!is_up(index)) return;  // SIGSTOP of a stopped or dead process changes nothing
   note_fault(index, "pause");
   trace_action("pause", index);
   hosts_.at(index)->pause();
 }
 
 void World::resume(int index) {
+  if (host_state(index) != HostState::paused) return;
   trace_action("resume", index);
   fault_history_.at(index).push_back(FaultRecord{now().us, "resume"});
   hosts_.at(index)->resume();
@@ -244,6 +250,12 @@ void World::resume(int index) {
 void World::set_clock(int index, Duration offset, int64_t drift_ppm) {
   trace_action("clock", index, std::to_string(offset.us) + "us " + std::to_string(drift_ppm) + "ppm");
   hosts_.at(index)->set_clock(offset, drift_ppm);
+  // Redis times the cluster with the wall clock (mstime): a step back delays its timeouts by as much.
+  const int64_t step_us = std::abs(offset.us - clock_offset_us_.at(index));
+  clock_step_us_.at(index) = std::max<int64_t>(0, offset.us - clock_offset_us_.at(index));
+  clock_step_at_us_.at(index) = now().us;
+  clock_offset_us_.at(index) = offset.us;
+  if (minority_since_us_.at(index) >= 0) minority_since_us_.at(index) += step_us;
 }
 
 void World::partition(const std::vector<std::vector<int>>& groups) {
@@ -382,6 +394,10 @@ protocol::CommandResult World::config_set(int index, const std::string& name, co
 void World::on_send(int from, const protocol::Message& message, HostId to_host) {
   const auto to = index_by_host_.find(to_host);
   if (to == index_by_host_.end()) return;
+  InFlight& flight = in_flight_[{&message, to->second}];
+  flight.sent_us = now().us;
+  flight.record = SIZE_MAX;
+  if (!options_.trace_messages) return;
   MessageRecord record;
   record.from = from;
   record.to = to->second;
@@ -390,17 +406,18 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
   record.epoch = message.current_epoch;
   record.bytes = message.wire_size_bytes();
   record.summary = message.summary();
-  in_flight_[{&message, to->second}] = messages_.size();
+  flight.record = messages_.size();
   messages_.push_back(std::move(record));
 }
 
 void World::on_message(int to, const protocol::Message& message) {
   last_heard_us_[{to, message.sender}] = now().us;
-  if (!options_.trace_messages) return;
   if (const auto it = in_flight_.find({&message, to}); it != in_flight_.end()) {
-    messages_[it->second].received_us = now().us;
+    last_delay_us_[{to, message.sender}] = now().us - it->second.sent_us;
+    if (it->second.record != SIZE_MAX) messages_[it->second.record].received_us = now().us;
     in_flight_.erase(it);
   }
+  if (!options_.trace_messages) return;
   const auto from = index_by_cport_.find(message.sender_address.cport);
   TraceRecord record(now(), "recv");
   record.add("node", aliases_[to]);
@@ -483,6 +500,7 @@ void World::check_after_input(int index) {
   }
   max_current_epoch_[index] = std::max(max_current_epoch_[index], epoch);
   last_numslots_[index] = n->myself().numslots;
+  if (n->myself().is_master()) last_master_us_[index] = now().us;
   if (n->myself().config_epoch > epoch) {
     violation("config_epoch_le_current_epoch", aliases_[index] + " configEpoch " +
                                                    std::to_string(n->myself().config_epoch) + " > currentEpoch " +
@@ -550,24 +568,32 @@ void World::check_promotion(int winner, const ObservedEvent& e) {
 }
 
 void World::check_fail_quorum(int marker, const ObservedEvent& e) {
-  // FAIL needs failure reports, younger than 2 x node timeout, from a majority of masters: count the
-  // masters that flag the node now, or stopped flagging it (or died) within that window.
+  // FAIL needs failure reports younger than 2 x node timeout from a majority of masters; the
+  // reports must be real: the reporter flags the node now, or stopped flagging it (or died) within
+  // 2T (plus the transit time of its last message).
   const protocol::Node* marking = node(marker);
   if (marking == nullptr || e.about < 0) return;
   const protocol::NodeName& failing = names_[e.about];
   const int64_t window_us = 2 * timeout_us(marker);
   int reporters = 0;
   for (int i = 0; i < node_count(); ++i) {
+    // A report counts while fresh even if its sender was demoted since: a master now in the marker's
+    // table, or a node that was a master within the window, qualifies.
+    const protocol::ClusterNode* as_seen = marking->find(names_[i]);
+    const bool master_now = as_seen != nullptr && as_seen->is_master();
+    const bool master_lately = last_master_us_[i] >= 0 && now().us - last_master_us_[i] <= window_us;
+    if (!master_now && !master_lately) continue;
     const protocol::Node* n = node(i);
-    if (n != nullptr && n->myself().is_master()) {
-      const protocol::ClusterNode* entry = n->find(failing);
-      if (entry != nullptr && entry->failed_or_pfail()) {
-        ++reporters;
-        continue;
-      }
+    const protocol::ClusterNode* entry = n != nullptr ? n->find(failing) : nullptr;
+    if (entry != nullptr && entry->failed_or_pfail()) {
+      ++reporters;
+      continue;
     }
+    // A report is as old as its arrival, but says what the reporter thought when it sent it.
+    const auto delay = last_delay_us_.find({marker, names_[i]});
+    const int64_t transit_us = delay == last_delay_us_.end() ? 0 : delay->second;
     const auto cleared = flag_cleared_us_.find({i, failing});
-    if (cleared != flag_cleared_us_.end() && now().us - cleared->second <= window_us) ++reporters;
+    if (cleared != flag_cleared_us_.end() && now().us - cleared->second <= window_us + transit_us) ++reporters;
   }
   const int quorum = marking->size() / 2 + 1;
   if (reporters < quorum) {
@@ -581,7 +607,9 @@ void World::check_pfail(int observer, const ObservedEvent& e, const protocol::No
   const auto heard = last_heard_us_.find({observer, about});
   if (heard == last_heard_us_.end()) return;
   const int64_t silent_us = now().us - heard->second;
-  if (silent_us < timeout_us(observer) - 10'000) {  // 10 ms: millisecond clocks and drift
+  // A clock stepped forward makes the silence look longer to Redis's wall-clock timers.
+  const int64_t stepped_us = now().us - clock_step_at_us_.at(observer) <= timeout_us(observer) ? clock_step_us_.at(observer) : 0;
+  if (silent_us + stepped_us < timeout_us(observer) - 10'000) {  // 10 ms: millisecond clocks and drift
     violation("pfail_after_node_timeout", aliases_[observer] + " flagged " +
                                               (e.about >= 0 ? aliases_[e.about] : about.str().substr(0, 8)) +
                                               " PFAIL after " + std::to_string(silent_us / 1000) + " ms of silence");
@@ -614,8 +642,10 @@ void World::check_minority_masters() {
       continue;
     }
     int reachable = 1;
+    bool noaddr_master = false;
     for (const auto& [name, entry] : n->nodes()) {
       if (entry.get() == &n->myself() || !entry->is_master() || entry->numslots == 0) continue;
+      noaddr_master = noaddr_master || entry->has(protocol::kFlagNoaddr);
       const std::optional<int> j = index_of_name(name);
       if (!j || !is_up(*j) || names_[*j] != name) continue;
       const HostId a = hosts_[i]->id();
@@ -624,7 +654,9 @@ void World::check_minority_masters() {
       // its peers until they tear their links down, which takes up to another node timeout.
       if (network_->path_open(a, b) || network_->path_open(b, a)) ++reachable;
     }
-    if (reachable >= n->size() / 2 + 1) {
+    // Redis never times out a NOADDR node (its address answered with another name, e.g. after a
+    // disk loss), so such a master counts as reachable forever: a known gap, not held to the bound.
+    if (reachable >= n->size() / 2 + 1 || noaddr_master) {
       minority_since_us_[i] = -1;
       minority_reported_[i] = false;
       continue;

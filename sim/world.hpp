@@ -203,7 +203,13 @@ class World {
   std::vector<MessageRecord> messages_;
   // In-flight messages by (message object, receiver): the address is only a lookup key, never an
   // order, so it cannot reach any output.
-  std::map<std::pair<const protocol::Message*, int>, size_t> in_flight_;
+  struct InFlight {
+    int64_t sent_us = 0;
+    size_t record = SIZE_MAX;  // index in messages_, when they are kept
+  };
+  // An address reused by a later message means the earlier one was lost: [] overwrites it.
+  std::map<std::pair<const protocol::Message*, int>, InFlight> in_flight_;
+  std::map<std::pair<int, protocol::NodeName>, int64_t> last_delay_us_;  // (receiver, sender): last transit time
   std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node
@@ -221,7 +227,11 @@ class World {
   std::map<int, std::vector<HostId>> beside_;              // client hosts placed beside a node
   std::vector<std::vector<FaultRecord>> fault_history_;     // per node, in time order
   std::unique_ptr<Workload> workload_;                      // destroyed before hosts, network, scheduler
-  std::vector<int> last_numslots_;                          // slots each node served, last seen                       // Redis cannot recover those slots alone
+  std::vector<int> last_numslots_;
+  std::vector<int64_t> last_master_us_;
+  std::vector<int64_t> clock_offset_us_;                    // each host's clock offset, as last set
+  std::vector<int64_t> clock_step_us_;                      // the last forward step of each clock
+  std::vector<int64_t> clock_step_at_us_;                   // and when it happened                     // when each node was last seen a master                          // slots each node served, last seen                       // Redis cannot recover those slots alone
 };
 
 }  // namespace rcsim::sim
