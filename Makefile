@@ -38,8 +38,9 @@ test: build
 bench: build
 	./$(BUILD)/bench --out results
 
+SEEDS ?= 1000
 fuzz: build
-	./$(BUILD)/sim fuzz --seeds 200 --jobs $(JOBS)
+	./$(BUILD)/sim fuzz --seeds $(SEEDS) --jobs $(JOBS)
 
 # Real Redis (TRIALS fresh clusters) against the simulator (SEEDS seeds): tools/README-redis-compare.md.
 compare: build

@@ -554,11 +554,22 @@ void World::check_vote(int voter, const ObservedEvent& e) {
 
 void World::check_promotion(int winner, const ObservedEvent& e) {
   if (e.detail == "takeover") return;  // no election: TAKEOVER needs no votes by design
-  const auto [it, inserted] = winner_by_epoch_.emplace(e.epoch, winner);
-  if (!inserted && it->second != winner) {
-    violation("one_winner_per_epoch", aliases_[winner] + " and " + aliases_[it->second] + " both won epoch " +
-                                          std::to_string(e.epoch));
+  // Redis's quorum is size/2 + 1 of the masters in the candidate's own, changing view, so two
+  // replicas can both win one epoch (one counting stale votes after its view shrank). What must hold
+  // is that winners of one epoch never claim the same slots.
+  const protocol::SlotBitmapPtr claimed = node(winner)->myself().slots;
+  auto& winners = winners_by_epoch_[e.epoch];
+  for (const auto& [other, other_slots] : winners) {
+    if (other != winner && (*other_slots & *claimed).any()) {
+      violation("one_winner_per_epoch_per_slot", aliases_[winner] + " and " + aliases_[other] +
+                                                     " both won epoch " + std::to_string(e.epoch) + " for the same slots");
+    }
   }
+  if (!winners.empty() && winners.front().first != winner) {
+    trace_action("second_winner_in_epoch", winner, "epoch " + std::to_string(e.epoch) + " also won by " +
+                                                       aliases_[winners.front().first]);
+  }
+  winners.emplace_back(winner, claimed);
   const int size = node(winner)->size();
   const int votes = votes_for_[{winner, e.epoch}];
   if (votes < size / 2 + 1) {

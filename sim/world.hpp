@@ -79,6 +79,14 @@ struct FaultRecord {
 
 class Workload;  // sim/workload.hpp
 
+// Every invariant the checker holds each run to (DESIGN §7, as Redis 7.0 actually guarantees it).
+inline constexpr const char* kInvariantNames[] = {
+    "one_vote_per_epoch",          "one_winner_per_epoch_per_slot",    "winner_has_majority",
+    "vote_durable_before_ack",     "current_epoch_monotonic",          "config_epoch_le_current_epoch",
+    "last_vote_epoch_le_current_epoch", "fail_needs_majority",         "pfail_after_node_timeout",
+    "slot_claims_need_greater_config_epoch", "stale_replica_never_elected", "minority_master_stops_serving",
+    "lost_write_bound"};
+
 struct InvariantViolation {
   int64_t t_us = 0;
   std::string invariant;
@@ -217,7 +225,7 @@ class World {
   // checker state
   std::vector<uint64_t> max_current_epoch_;                // per node, across restarts (not disk loss)
   std::set<std::pair<int, int64_t>> votes_;                 // (voter, epoch)
-  std::map<int64_t, int> winner_by_epoch_;
+  std::map<int64_t, std::vector<std::pair<int, protocol::SlotBitmapPtr>>> winners_by_epoch_;
   std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
   std::map<std::pair<int, protocol::NodeName>, int64_t> last_heard_us_;  // (receiver, sender name)
   std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone

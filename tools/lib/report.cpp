@@ -129,8 +129,7 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
     invariants.push_back({{"invariant", v.invariant}, {"t_ms", rel_ms(result, v.t_us / 1000)}, {"detail", v.detail}});
   }
   json checked = json::object();
-  for (const char* name : {"one_vote_per_epoch", "one_winner_per_epoch", "current_epoch_monotonic",
-                           "config_epoch_le_current_epoch", "last_vote_epoch_le_current_epoch", "lost_write_bound"}) {
+  for (const char* name : sim::kInvariantNames) {
     checked[name] = violated.contains(name) ? "violated" : "held";
   }
   summary["invariants"] = checked;
