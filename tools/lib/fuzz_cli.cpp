@@ -159,7 +159,7 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 
 // Writes repro.json, shrinks it while the same signature fails, writes repro.min.json.
 nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& scenario, const std::filesystem::path& dir,
-                              bool shrink) {
+                              int shrink_budget) {
   std::filesystem::create_directories(dir);
   write_text(dir / "repro.json", sim::to_json(scenario).dump(2) + "\n");
   nlohmann::json entry{{"seed", outcome.seed},
@@ -168,10 +168,10 @@ nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& s
                        {"trace_sha256", outcome.trace_sha256},
                        {"repro", (dir / "repro.json").string()},
                        {"size", sim::scenario_size(scenario)}};
-  if (shrink) {
+  if (shrink_budget > 0) {
     const sim::Scenario minimal = sim::shrink(
         scenario, [&](const sim::Scenario& candidate) { return run_isolated(candidate, outcome.seed).signature == outcome.signature; },
-        300);
+        shrink_budget);
     write_text(dir / "repro.min.json", sim::to_json(minimal).dump(2) + "\n");
     entry["repro_min"] = (dir / "repro.min.json").string();
     entry["min_size"] = sim::scenario_size(minimal);
@@ -211,6 +211,7 @@ int fuzz_main(int argc, char** argv) {
       ("out", po::value<std::string>()->default_value("results/fuzz"), "where failures are written")
       ("stop-at-first", "stop at the first failing seed")
       ("no-shrink", "do not shrink failures")
+      ("shrink-budget", po::value<int>()->default_value(300), "at most this many runs to shrink each failure")
       ("merge", po::value<std::vector<std::string>>()->multitoken(), "merge the fuzz-summary.json of shard dirs");
   po::variables_map vm;
   try {
@@ -302,7 +303,8 @@ int fuzz_main(int argc, char** argv) {
                          {"failures", nlohmann::json::array()}};
   for (const SeedOutcome& failure : failures) {
     const std::filesystem::path dir = out_dir / ("seed-" + std::to_string(failure.seed));
-    const nlohmann::json entry = record_failure(failure, sim::generate_fuzz_scenario(failure.seed, fuzz), dir, !vm.count("no-shrink"));
+    const int shrink_budget = vm.count("no-shrink") ? 0 : vm["shrink-budget"].as<int>();
+    const nlohmann::json entry = record_failure(failure, sim::generate_fuzz_scenario(failure.seed, fuzz), dir, shrink_budget);
     summary["failures"].push_back(entry);
     std::cout << "seed " << failure.seed << ": " << failure.signature << " — replay: sim --scenario " << (dir / "repro.json").string();
     if (entry.contains("repro_min")) std::cout << "  (shrunk " << entry["size"] << " -> " << entry["min_size"] << ": " << entry["repro_min"].get<std::string>() << ")";
