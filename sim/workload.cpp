@@ -304,7 +304,7 @@ const WritesReport& Workload::check() {
     if (lost.cut_us >= 0) {
       const int64_t window_ms = (lost.ack_us - lost.cut_us) / 1000;
       r.max_loss_window_ms = std::max(r.max_loss_window_ms, window_ms);
-      if (lost.reason == "minority_master" && lost.ack_us - lost.cut_us > r.bound_ms * 1000) {
+      if (lost.reason == "minority_master" && window_ms > r.bound_ms) {  // whole ms, like mstime()
         auto& [count, worst] = beyond_bound[n];
         ++count;
         worst = std::max(worst, window_ms);
