@@ -261,10 +261,10 @@ const char* const kMinority = R"json({
   "cluster": {"masters": 3, "replicas_per_master": 1, "config": {"cluster-node-timeout": 2000}},
   "workload": {"clients": 1, "writes_per_s": 1000000, "keys": 1000000000, "placement": ["m1"]},
   "timeline": [
-    {"at": "10s", "partition": [["m1"], ["m2", "m3", "r1", "r2", "r3"]]},
-    {"at": "18s", "heal": true}
+    {"at": "4s", "partition": [["m1"], ["m2", "m3", "r1", "r2", "r3"]]},
+    {"at": "12s", "heal": true}
   ],
-  "run_until": "25s",
+  "run_until": "15s",
   "expect": [{"lost_writes": {"min": 1}}]
 })json";
 
@@ -285,7 +285,7 @@ TEST_CASE("split brain: the minority master's acknowledged writes are lost, with
   REQUIRE(writes.lost > 0);
   CHECK(writes.lost_by_reason.size() == 1);
   CHECK(writes.lost_by_reason.count("minority_master") == 1);
-  const int64_t cut_us = result.create_done.us + 10'000'000;
+  const int64_t cut_us = result.create_done.us + 4'000'000;
   for (const LostWrite& w : writes.lost_writes) {
     CHECK(w.acked_by == 0);  // m1, the demoted master
     CHECK(w.cut_us == cut_us);
@@ -368,4 +368,53 @@ TEST_CASE("hash tags: ten keys per tag share a slot", "[writes][workload]") {
   Workload workload(world, spec);
   CHECK(workload.key_name(1234) == "{g123}:1234");
   CHECK(protocol::key_hash_slot(workload.key_name(1230)) == protocol::key_hash_slot(workload.key_name(1239)));
+}
+
+TEST_CASE("placement: a client beside a node shares its partition fate", "[writes][placement]") {
+  RawSetup s;
+  World& w = *s.world;
+  const HostId client = s.host->id();
+  w.place_beside(0, client);
+  auto open_both = [&](HostId a, HostId b) { return w.network().path_open(a, b) && w.network().path_open(b, a); };
+  w.partition({{0}, {1, 2, 3, 4, 5}});
+  CHECK(open_both(client, w.host_id(0)));
+  CHECK_FALSE(open_both(client, w.host_id(1)));
+  CHECK_FALSE(open_both(client, w.host_id(3)));
+  w.heal();
+  w.isolate(0);
+  CHECK(open_both(client, w.host_id(0)));
+  CHECK_FALSE(open_both(client, w.host_id(2)));
+  CHECK_FALSE(open_both(w.host_id(0), w.host_id(2)));
+  w.heal();
+  w.block(0, 1);
+  CHECK_FALSE(w.network().path_open(client, w.host_id(1)));
+  CHECK(w.network().path_open(w.host_id(1), client));  // one way, like the node's
+  CHECK(w.network().path_open(client, w.host_id(2)));
+  w.unblock(0, 1);
+  CHECK(w.network().path_open(client, w.host_id(1)));
+  // A node's fault history records faults and their ends, for the checker.
+  const std::vector<FaultRecord>& history = w.fault_history(0);
+  REQUIRE(history.size() == 6);
+  CHECK(history[0].kind == "partition");
+  CHECK(history[1].kind == "heal");
+  CHECK(history[2].kind == "isolate");
+  CHECK(history[4].kind == "block");
+  CHECK(history[5].kind == "unblock");
+}
+
+TEST_CASE("migrate_slots moves the slots' keys with them, replicas included", "[writes][migrate]") {
+  RawSetup s;
+  World& w = *s.world;
+  const ConnId to_m1 = s.connect(0);
+  REQUIRE(s.call(to_m1, set("{user1000}.a", 1)).kind == kv::ReplyKind::ok);  // slot 3443
+  REQUIRE(s.call(to_m1, set("{user1000}.b", 2)).kind == kv::ReplyKind::ok);
+  REQUIRE(s.call(to_m1, set("foo{06S}", 3)).kind == kv::ReplyKind::ok);  // slot 0 stays
+  REQUIRE(w.migrate_slots({3443}, 0, 1).ok);
+  w.run_for(Duration::millis(10));
+  CHECK(w.process(0)->get("{user1000}.a") == std::nullopt);
+  CHECK(w.process(3)->get("{user1000}.a") == std::nullopt);  // m1's replica applied the DEL
+  CHECK(w.process(1)->get("{user1000}.a") == std::optional<uint64_t>(1));
+  CHECK(w.process(4)->get("{user1000}.b") == std::optional<uint64_t>(2));  // m2's replica got the SET
+  CHECK(w.process(0)->get("foo{06S}") == std::optional<uint64_t>(3));
+  CHECK(s.call(to_m1, get("{user1000}.a")).text == "MOVED 3443 127.0.0.1:30002");
 }
