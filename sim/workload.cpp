@@ -180,6 +180,31 @@ void Workload::acked(uint64_t id, uint16_t port) {
   w.status = WriteRecord::Status::acked;
   w.done_us = world_.now().us;
   w.acked_by = node_of_port(port);
+  w.cut_both_ways = w.acked_by >= 0 && cut_both_ways(w.acked_by);
+}
+
+bool Workload::cut_both_ways(int index) {
+  if (cut_samples_.empty()) cut_samples_.resize(static_cast<size_t>(world_.node_count()));
+  CutSample& sample = cut_samples_[index];
+  const size_t events = world_.events().size();
+  const int64_t period = world_.now().us / 100'000;
+  if (sample.events == events && sample.period == period) return sample.cut;
+  sample.events = events;
+  sample.period = period;
+  sample.cut = false;
+  const protocol::Node* n = world_.node(index);
+  if (n == nullptr || !n->myself().is_master() || n->myself().numslots == 0) return false;
+  int reachable = 1;
+  for (const auto& [name, entry] : n->nodes()) {
+    if (entry.get() == &n->myself() || !entry->is_master() || entry->numslots == 0) continue;
+    const std::optional<int> j = world_.index_of_name(name);
+    if (!j || !world_.is_up(*j) || world_.name_of(*j) != name) continue;
+    const HostId a = world_.host_id(index);
+    const HostId b = world_.host_id(*j);
+    if (world_.network().path_open(a, b) || world_.network().path_open(b, a)) ++reachable;
+  }
+  sample.cut = reachable < n->size() / 2 + 1;
+  return sample.cut;
 }
 
 void Workload::failed(uint64_t id, ClusterClient::Failure failure, bool wait_short) {
@@ -291,6 +316,7 @@ const WritesReport& Workload::check() {
     lost.ack_us = w.done_us;
     lost.final_value = final_value;
     lost.final_owner = reader;
+    lost.cut_both_ways = w.cut_both_ways;
     const int n = w.acked_by;
     const int64_t crash = n >= 0 ? first_at_or_after(crashes[n], w.done_us) : -1;
     const int64_t demoted = n >= 0 ? first_at_or_after(demotions[n], w.done_us) : -1;
@@ -304,7 +330,7 @@ const WritesReport& Workload::check() {
     if (lost.cut_us >= 0) {
       const int64_t window_ms = (lost.ack_us - lost.cut_us) / 1000;
       r.max_loss_window_ms = std::max(r.max_loss_window_ms, window_ms);
-      if (lost.reason == "minority_master" && window_ms > r.bound_ms) {  // whole ms, like mstime()
+      if (lost.reason == "minority_master" && w.cut_both_ways && window_ms > r.bound_ms) {  // whole ms
         auto& [count, worst] = beyond_bound[n];
         ++count;
         worst = std::max(worst, window_ms);

@@ -34,7 +34,11 @@
 //   unexplained                 none of these (a bug to look at).
 // The bound (PROTOCOL.md §14): a minority_master write acknowledged more than 1.5 × node timeout +
 // 200 ms after the cut (the last network fault touching N) is an invariant violation,
-// `lost_write_bound`, one per master. The loss window of a lost write is a − cut;
+// `lost_write_bound`, one per master. It holds for a cut both ways only (as the World's
+// minority_master_stops_serving check): through a one-way cut the master still hears its peers until
+// they tear their links down, up to another node timeout. So it applies to writes acknowledged while
+// N, a master, had no path in either direction to a majority of the masters serving slots in its own
+// view (sampled at each acknowledgement, re-evaluated after any event or every 100 ms). The loss window of a lost write is a − cut;
 // max_loss_window_ms is the largest over lost writes that have a cut.
 #include <cstdint>
 #include <map>
@@ -63,6 +67,7 @@ struct WriteRecord {
   Status status = Status::pending;
   ClusterClient::Failure failure = ClusterClient::Failure::none;  // failed: why
   bool wait_short = false;  // failed: SET OK but WAIT reported too few replicas (or failed)
+  bool cut_both_ways = false;  // acked: the acking master could exchange nothing with a majority
 };
 
 struct LostWrite {
@@ -74,6 +79,7 @@ struct LostWrite {
   int64_t ack_us = 0;
   std::string reason;
   int64_t cut_us = -1;                  // the last network fault touching acked_by before the ack
+  bool cut_both_ways = false;           // acked while acked_by was cut both ways from the majority
   std::optional<uint64_t> final_value;  // what the key holds at the end
   int final_owner = -1;                 // the node read
 };
@@ -128,6 +134,7 @@ class Workload {
   void acked(uint64_t id, uint16_t port);
   void failed(uint64_t id, ClusterClient::Failure failure, bool wait_short);
   int node_of_port(uint16_t port) const;
+  bool cut_both_ways(int node);
 
   World& world_;
   WorkloadSpec spec_;
@@ -136,6 +143,12 @@ class Workload {
   uint64_t write_ppm_ = 0;           // share of writes among commands, parts per million
   bool stopped_ = false;
   std::vector<WriteRecord> writes_;  // by write id - 1
+  struct CutSample {
+    size_t events = SIZE_MAX;  // world events when sampled
+    int64_t period = -1;       // 100 ms period when sampled
+    bool cut = false;
+  };
+  std::vector<CutSample> cut_samples_;  // per node
   WritesReport report_;
 };
 

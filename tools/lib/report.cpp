@@ -96,6 +96,7 @@ std::string lost_writes_jsonl(const sim::RunResult& result) {
               {"reason", w.reason},
               {"cut_ms", w.cut_us < 0 ? json(nullptr) : json(static_cast<double>(w.cut_us - result.create_done.us) / 1000.0)},
               {"window_ms", w.cut_us < 0 ? json(nullptr) : json(static_cast<double>(w.ack_us - w.cut_us) / 1000.0)},
+              {"cut_both_ways", w.cut_both_ways},
               {"final_value", w.final_value ? json(*w.final_value) : json(nullptr)},
               {"read_from", alias_or(world, w.final_owner)}};
     out += line.dump() + "\n";
