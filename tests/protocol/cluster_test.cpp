@@ -205,3 +205,53 @@ TEST_CASE("FAIL needs a majority of masters and reaches every node", "[cluster][
   CHECK(first_fail_us >= first_pfail_us);
   CHECK(knew_fail == std::set<int>{1, 2, 3, 4, 5});  // FAIL reaches every live node
 }
+
+TEST_CASE("TAKEOVER needs no majority: an isolated replica takes the slots, and wins after the heal", "[cluster][failover]") {
+  World world(three_by_one(9, 2000));
+  REQUIRE(world.create_cluster());
+  world.isolate(3);  // r1 alone
+  world.run_for(Duration::millis(500));
+  REQUIRE(world.failover(3, protocol::FailoverMode::takeover).ok);
+  world.run_for(Duration::millis(10));
+  CHECK(world.node(3)->myself().is_master());
+  CHECK(world.node(3)->myself().config_epoch == 7);
+  CHECK(world.node(3)->myself().numslots == 5461);
+  CHECK(world.node(1)->slot_owner(0)->name == world.node(0)->name());  // nobody else heard yet
+  world.heal();
+  world.run_for(Duration::seconds(10));
+  for (int i = 0; i < 6; ++i) {
+    INFO(world.alias(i));
+    CHECK(world.node(i)->slot_owner(0)->name == world.node(3)->name());
+  }
+  CHECK(world.node(0)->myself().is_replica());
+  CHECK(world.node(0)->myself().master->name == world.node(3)->name());
+  CHECK(world.violations().empty());
+}
+
+TEST_CASE("the replica with the larger offset wins; a stale one does not fail over", "[cluster][failover]") {
+  WorldOptions options = three_by_one(4, 2000);
+  options.replicas_per_master = 2;  // m1 has r1 and r4
+  World world(options);
+  REQUIRE(world.create_cluster());
+  world.block(0, 6);  // r4 stops hearing m1: its offset falls behind at the next replication ping
+  world.run_for(Duration::seconds(22));
+  world.crash(0);
+  world.run_for(Duration::seconds(15));
+  REQUIRE(world.failovers().size() == 1);
+  CHECK(world.failovers()[0].new_master == 3);  // r1, rank 0
+  CHECK(world.node(6)->myself().master->name == world.node(3)->name());
+
+  WorldOptions stale_options = three_by_one(5, 1000);
+  stale_options.config.cluster_replica_validity_factor = 1;  // limit 10 s + 1 x 1 s of data age
+  World stale(stale_options);
+  REQUIRE(stale.create_cluster());
+  stale.block(0, 3);
+  stale.block(3, 0);
+  stale.run_for(Duration::seconds(25));
+  stale.crash(0);
+  stale.run_for(Duration::seconds(20));
+  CHECK(stale.failovers().empty());
+  bool refused_for_data_age = false;
+  for (const ObservedEvent& e : stale.events()) refused_for_data_age |= e.kind == "cant_failover" && e.node == 3;
+  CHECK(refused_for_data_age);
+}
