@@ -78,6 +78,7 @@ void ClusterClient::attempt(uint16_t port, bool asking) {
   auto body = std::make_shared<kv::Request>(request);
   const uint32_t size = body->wire_size();
   host_.send(conn, Packet{size, std::move(body)});
+  op_->last_sent = host_.local_now();
   const uint64_t id = request.id;
   const TimerId timer = host_.set_timer(options_.timeout, [this, id] { on_op_timeout(id); });
   op_->in_flight = InFlight{id, conn, port, timer};
@@ -155,6 +156,7 @@ void ClusterClient::finish(bool ok, Failure failure, const kv::Reply* reply, uin
   out.port = port;
   out.attempts = op_->attempts;
   out.failure = failure;
+  out.last_sent = op_->last_sent;
   const Done done = std::move(op_->done);
   op_.reset();
   done(out);

@@ -45,6 +45,7 @@ class ClusterClient final : public Process {
     uint16_t port = 0;    // the node that gave it (client port)
     int attempts = 0;
     Failure failure = Failure::none;
+    Instant last_sent{};  // when the last attempt left (the node ran the command after that)
   };
   using Done = std::function<void(const Outcome&)>;
 
@@ -85,6 +86,7 @@ class ClusterClient final : public Process {
     int max_attempts = 1;
     int attempts = 0;
     int redirects = 0;
+    Instant last_sent{};
     std::optional<InFlight> in_flight;
     TimerId backoff;
   };

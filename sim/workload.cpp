@@ -150,7 +150,7 @@ void Workload::write_done(int index, uint64_t id, const ClusterClient::Outcome& 
     return schedule(index);
   }
   if (!spec_.wait) {
-    acked(id, outcome.port);
+    acked(id, outcome.port, outcome.last_sent);
     return schedule(index);
   }
   kv::Request wait;
@@ -158,15 +158,19 @@ void Workload::write_done(int index, uint64_t id, const ClusterClient::Outcome& 
   wait.numreplicas = spec_.wait->replicas;
   wait.timeout_ms = spec_.wait->timeout.ms();
   const uint16_t port = outcome.port;
+  const Instant exec_after = outcome.last_sent;
   drivers_[index].client->run(
       std::move(wait),
-      [this, index, id, port](const ClusterClient::Outcome& waited) { wait_done(index, id, port, waited); }, port,
-      /*retry=*/false);
+      [this, index, id, port, exec_after](const ClusterClient::Outcome& waited) {
+        wait_done(index, id, port, exec_after, waited);
+      },
+      port, /*retry=*/false);
 }
 
-void Workload::wait_done(int index, uint64_t id, uint16_t port, const ClusterClient::Outcome& outcome) {
+void Workload::wait_done(int index, uint64_t id, uint16_t port, Instant exec_after,
+                         const ClusterClient::Outcome& outcome) {
   if (outcome.ok && outcome.reply.kind == kv::ReplyKind::integer && outcome.reply.integer >= spec_.wait->replicas) {
-    acked(id, port);
+    acked(id, port, exec_after);
   } else {
     failed(id, outcome.failure, true);
   }
@@ -175,10 +179,11 @@ void Workload::wait_done(int index, uint64_t id, uint16_t port, const ClusterCli
 
 int Workload::node_of_port(uint16_t port) const { return world_.index_of_port(port).value_or(-1); }
 
-void Workload::acked(uint64_t id, uint16_t port) {
+void Workload::acked(uint64_t id, uint16_t port, Instant exec_after) {
   WriteRecord& w = writes_[id - 1];
   w.status = WriteRecord::Status::acked;
   w.done_us = world_.now().us;
+  w.exec_after_us = exec_after.us;  // client hosts keep true time (no clock skew is set on them)
   w.acked_by = node_of_port(port);
   w.cut_both_ways = w.acked_by >= 0 && cut_both_ways(w.acked_by);
 }
@@ -262,11 +267,17 @@ const WritesReport& Workload::check() {
 
   // Per node: demotions (became a replica), crashes, and network faults with their ends, in time order.
   const int nodes = world_.node_count();
-  std::vector<std::vector<int64_t>> demotions(nodes), crashes(nodes);
+  std::vector<std::vector<int64_t>> demotions(nodes), crashes(nodes), restarts(nodes);
+  std::vector<std::vector<int64_t>> replaced(nodes), promoted(nodes);  // "promoted" about / by the node
   for (const ObservedEvent& e : world_.events()) {
     if (e.node < 0) continue;
+    if (e.kind == "promoted") {
+      promoted[e.node].push_back(e.t_us);
+      if (e.about >= 0) replaced[e.about].push_back(e.t_us);
+    }
     if (e.kind == "replicating") demotions[e.node].push_back(e.t_us);
     if (e.kind == "action_crash") crashes[e.node].push_back(e.t_us);
+    if (e.kind == "action_restart") restarts[e.node].push_back(e.t_us);
   }
   auto first_at_or_after = [](const std::vector<int64_t>& times, int64_t t) -> int64_t {
     const auto it = std::lower_bound(times.begin(), times.end(), t);
@@ -282,6 +293,16 @@ const WritesReport& Workload::check() {
     return cut;
   };
 
+  auto last_at_or_before = [](const std::vector<int64_t>& times, int64_t t) -> int64_t {
+    const auto it = std::upper_bound(times.begin(), times.end(), t);
+    return it == times.begin() ? -1 : *(it - 1);
+  };
+  auto resumed_between = [&](int node, int64_t from, int64_t to) {
+    for (const FaultRecord& f : world_.fault_history(node)) {
+      if (f.kind == "resume" && f.t_us >= from && f.t_us <= to) return true;
+    }
+    return false;
+  };
   std::map<int, std::pair<uint64_t, int64_t>> beyond_bound;  // node → (count, worst window ms)
   for (const WriteRecord& w : writes_) {
     ++r.attempted;
@@ -318,14 +339,25 @@ const WritesReport& Workload::check() {
     lost.final_owner = reader;
     lost.cut_both_ways = w.cut_both_ways;
     const int n = w.acked_by;
-    const int64_t crash = n >= 0 ? first_at_or_after(crashes[n], w.done_us) : -1;
-    const int64_t demoted = n >= 0 ? first_at_or_after(demotions[n], w.done_us) : -1;
+    const int64_t crash = n >= 0 ? first_at_or_after(crashes[n], w.exec_after_us) : -1;
+    const int64_t demoted = n >= 0 ? first_at_or_after(demotions[n], w.exec_after_us) : -1;
+    const bool restarted = crash >= 0 && first_at_or_after(restarts[n], crash) >= 0;
     lost.cut_us = n >= 0 ? cut_before(n, w.done_us) : -1;
-    if (crash >= 0 && (demoted < 0 || crash < demoted)) lost.reason = "crashed_before_replication";
-    else if (demoted >= 0 && lost.cut_us >= 0) lost.reason = "minority_master";
-    else if (demoted >= 0) lost.reason = "demoted_master";
-    else if (reader < 0) lost.reason = "no_owner";
-    else lost.reason = "unexplained";
+    if (crash >= 0 && (demoted < 0 || crash < demoted)) {
+      lost.reason = restarted && reader == n ? "restarted_empty" : "crashed_before_replication";
+    } else if (demoted >= 0 && resumed_between(n, w.exec_after_us, w.done_us)) {
+      lost.reason = "paused_master";
+    } else if (demoted >= 0 && lost.cut_us >= 0) {
+      lost.reason = "minority_master";
+    } else if (demoted >= 0 && last_at_or_before(replaced[n], w.done_us) > last_at_or_before(promoted[n], w.done_us)) {
+      lost.reason = "replaced_master";
+    } else if (demoted >= 0) {
+      lost.reason = "demoted_master";
+    } else if (reader < 0) {
+      lost.reason = "no_owner";
+    } else {
+      lost.reason = "unexplained";
+    }
     ++r.lost_by_reason[lost.reason];
     if (lost.cut_us >= 0) {
       const int64_t window_ms = (lost.ack_us - lost.cut_us) / 1000;

@@ -23,13 +23,21 @@
 // w survives when the final value is w's, or comes from a write that is not known to precede w:
 // any write except one acknowledged before w was sent ("later" is by ack time against w's send
 // time; concurrent writes may legitimately end in either order). Otherwise w is lost, with a
-// reason about the node N that acknowledged it, at ack time a:
-//   crashed_before_replication  N crashed (kill -9) after a, before any demotion;
+// reason about the node N that acknowledged it (which ran w after its last attempt left, and
+// before a, the ack time; crashes and demotions count from that send time):
+//   restarted_empty             N crashed after running w, restarted without data (no persistence)
+//                               and still serves the slot: its replicas resynced from it, empty;
+//   crashed_before_replication  N crashed (kill -9) after running w, before any demotion;
 //   minority_master             N was cut off by a network fault (partition / isolate / block, not
-//                               healed before a) and was demoted after a: it acknowledged writes
-//                               on the minority side before going cluster_state fail;
-//   demoted_master              N was demoted after a without being cut off (manual failover,
-//                               pause, replication lag at failover);
+//                               healed before a) and was demoted after running w: it acknowledged
+//                               writes on the minority side before going cluster_state fail;
+//   paused_master               N was paused (SIGSTOP) with w queued, ran it when resumed, before
+//                               learning it had been replaced, then was demoted;
+//   replaced_master             another node had already been promoted in N's place when N
+//                               acknowledged w: N served on until it heard (the spec's stale-master
+//                               window, e.g. right after a resume or a TAKEOVER);
+//   demoted_master              N was demoted after running w otherwise (the write had not reached
+//                               the replica promoted in its place: replication lag at failover);
 //   no_owner                    nobody serves the key's slot at the end;
 //   unexplained                 none of these (a bug to look at).
 // The bound (PROTOCOL.md §14): a minority_master write acknowledged more than 1.5 × node timeout +
@@ -63,6 +71,7 @@ struct WriteRecord {
   int32_t client = -1;
   int32_t acked_by = -1;  // node index that returned OK
   int64_t sent_us = 0;    // first attempt
+  int64_t exec_after_us = 0;  // acked: the SET's last attempt left then; the node ran it after
   int64_t done_us = -1;   // acknowledged or given up
   Status status = Status::pending;
   ClusterClient::Failure failure = ClusterClient::Failure::none;  // failed: why
@@ -130,8 +139,8 @@ class Workload {
   void start_op(int index);
   int64_t choose_key(Driver& driver);
   void write_done(int index, uint64_t id, const ClusterClient::Outcome& outcome);
-  void wait_done(int index, uint64_t id, uint16_t port, const ClusterClient::Outcome& outcome);
-  void acked(uint64_t id, uint16_t port);
+  void wait_done(int index, uint64_t id, uint16_t port, Instant exec_after, const ClusterClient::Outcome& outcome);
+  void acked(uint64_t id, uint16_t port, Instant exec_after);
   void failed(uint64_t id, ClusterClient::Failure failure, bool wait_short);
   int node_of_port(uint16_t port) const;
   bool cut_both_ways(int node);

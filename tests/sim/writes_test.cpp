@@ -444,3 +444,39 @@ TEST_CASE("a one-way cut is not held to the bound: the master hears its peers a 
   for (const LostWrite& w : writes.lost_writes) CHECK_FALSE(w.cut_both_ways);
   for (const InvariantViolation& v : result.world->violations()) CHECK(v.invariant != "lost_write_bound");
 }
+
+TEST_CASE("loss reasons: restarted without persistence, replaced but still serving", "[writes][workload]") {
+  SECTION("a master without replicas restarts empty and keeps its slots") {
+    const RunResult result = run_scenario(scenario_from(R"json({
+      "name": "restart_empty", "seed": 2,
+      "cluster": {"masters": 3, "replicas_per_master": 0, "config": {"cluster-node-timeout": 2000}},
+      "workload": {"clients": 4, "writes_per_s": 2000, "keys": 1000000},
+      "timeline": [{"at": "3s", "crash": "m1"}, {"at": "4s", "restart": "m1"}],
+      "run_until": "8s"
+    })json"), RunOptions{});
+    const WritesReport& writes = writes_of(result);
+    CHECK(writes.lost > 1000);  // about a third of 3 s at 2,000 writes/s
+    CHECK(writes.lost_by_reason == std::map<std::string, uint64_t>{{"restarted_empty", writes.lost}});
+  }
+  SECTION("TAKEOVER by a replica cut off from its master") {
+    // r1 is isolated, so m1's writes stop reaching it; r1 takes over anyway; m1 serves on until the
+    // heal tells it.
+    const RunResult result = run_scenario(scenario_from(R"json({
+      "name": "takeover_writes", "seed": 3,
+      "cluster": {"masters": 3, "replicas_per_master": 1, "config": {"cluster-node-timeout": 2000}},
+      "workload": {"clients": 4, "writes_per_s": 2000, "keys": 1000000},
+      "timeline": [{"at": "3s", "isolate": "r1"}, {"at": "4s", "failover": {"node": "r1", "mode": "takeover"}},
+                   {"at": "6s", "heal": true}],
+      "run_until": "9s"
+    })json"), RunOptions{});
+    const WritesReport& writes = writes_of(result);
+    const int64_t takeover_us = result.create_done.us + 4'000'000;
+    REQUIRE(writes.lost_by_reason.count("demoted_master") == 1);
+    REQUIRE(writes.lost_by_reason.count("replaced_master") == 1);
+    CHECK(writes.lost_by_reason.size() == 2);
+    for (const LostWrite& w : writes.lost_writes) {
+      CHECK(w.acked_by == 0);
+      CHECK((w.ack_us < takeover_us) == (w.reason == "demoted_master"));
+    }
+  }
+}
