@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/node.hpp"
@@ -176,6 +177,7 @@ class World {
 
  private:
   void start_process(int index);
+  void reindex_name(const protocol::NodeName& name);
   void on_node_event(int index, const protocol::NodeEvent& event);
   void on_message(int to, const protocol::Message& message);
   void on_send(int from, const protocol::Message& message, HostId to);
@@ -215,19 +217,30 @@ class World {
     int64_t sent_us = 0;
     size_t record = SIZE_MAX;  // index in messages_, when they are kept
   };
+  // Hashes for the per-message maps below: they are only looked up, never walked, so their order
+  // cannot reach any output.
+  struct KeyHash {
+    size_t operator()(const std::pair<const protocol::Message*, int>& key) const noexcept;
+    size_t operator()(const std::pair<int, protocol::NodeName>& key) const noexcept;
+    size_t operator()(const protocol::NodeName& name) const noexcept;
+  };
   // An address reused by a later message means the earlier one was lost: [] overwrites it.
-  std::map<std::pair<const protocol::Message*, int>, InFlight> in_flight_;
-  std::map<std::pair<int, protocol::NodeName>, int64_t> last_delay_us_;  // (receiver, sender): last transit time
+  std::unordered_map<std::pair<const protocol::Message*, int>, InFlight, KeyHash> in_flight_;
+  std::unordered_map<std::pair<int, protocol::NodeName>, int64_t, KeyHash> last_delay_us_;  // (receiver, sender): last transit time
   std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node
+  std::unordered_map<protocol::NodeName, int, KeyHash> index_by_name_;  // names_ inverted (lowest index)
+  // Nodes that handled an input since create_cluster last looked (a node's view changes only then).
+  std::vector<uint8_t> touched_flag_;
+  std::vector<int> touched_;
   std::vector<int64_t> fault_ms_;                         // last fault per node
   // checker state
   std::vector<uint64_t> max_current_epoch_;                // per node, across restarts (not disk loss)
   std::set<std::pair<int, int64_t>> votes_;                 // (voter, epoch)
   std::map<int64_t, std::vector<std::pair<int, protocol::SlotBitmapPtr>>> winners_by_epoch_;
   std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
-  std::map<std::pair<int, protocol::NodeName>, int64_t> last_heard_us_;  // (receiver, sender name)
+  std::unordered_map<std::pair<int, protocol::NodeName>, int64_t, KeyHash> last_heard_us_;  // (receiver, sender name)
   std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone
   std::vector<int64_t> minority_since_us_;                  // -1: not a master cut off from the majority
   std::vector<bool> minority_reported_;
