@@ -8,6 +8,7 @@
 
 #include "sim/run.hpp"
 #include "sim/time.hpp"
+#include "tools/lib/fuzz_cli.hpp"
 #include "tools/lib/report.hpp"
 #include "tools/lib/timeline_dot.hpp"
 
@@ -146,6 +147,7 @@ int run_main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string_view(argv[1]) == "fuzz") return tools::fuzz_main(argc - 1, argv + 1);
     return run_main(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "sim: internal error: " << e.what() << "\n";
