@@ -48,7 +48,7 @@ TEST_CASE("create-cluster forms a 3+3 cluster with redis-cli's epochs", "[cluste
   CHECK(world.violations().empty());
 }
 
-TEST_CASE("kill -9 of a master: PFAIL, FAIL, its replica promoted at epoch 7", "[cluster][failover]") {
+TEST_CASE("kill -9 of a master: PFAIL - FAIL - its replica promoted at epoch 7", "[cluster][failover]") {
   World world(three_by_one(3, 2000));
   REQUIRE(world.create_cluster());
   world.run_until(Instant::from_millis(10'000));
@@ -129,7 +129,7 @@ TEST_CASE("CLUSTER NODES has redis-cli's shape", "[cluster]") {
   CHECK(replicas == 3);
 }
 
-TEST_CASE("gossip sections: max(3, N/10) random entries plus every PFAIL node", "[cluster][gossip]") {
+TEST_CASE("gossip sections: max(3 - N/10) random entries plus every PFAIL node", "[cluster][gossip]") {
   WorldOptions options;
   options.seed = 2;
   options.masters = 20;
@@ -206,7 +206,7 @@ TEST_CASE("FAIL needs a majority of masters and reaches every node", "[cluster][
   CHECK(knew_fail == std::set<int>{1, 2, 3, 4, 5});  // FAIL reaches every live node
 }
 
-TEST_CASE("TAKEOVER needs no majority: an isolated replica takes the slots, and wins after the heal", "[cluster][failover]") {
+TEST_CASE("TAKEOVER needs no majority: an isolated replica takes the slots - and wins after the heal", "[cluster][failover]") {
   World world(three_by_one(9, 2000));
   REQUIRE(world.create_cluster());
   world.isolate(3);  // r1 alone
@@ -228,7 +228,7 @@ TEST_CASE("TAKEOVER needs no majority: an isolated replica takes the slots, and 
   CHECK(world.violations().empty());
 }
 
-TEST_CASE("the replica with the larger offset wins; a stale one does not fail over", "[cluster][failover]") {
+TEST_CASE("the replica with the larger offset wins - a stale one does not fail over", "[cluster][failover]") {
   WorldOptions options = three_by_one(4, 2000);
   options.replicas_per_master = 2;  // m1 has r1 and r4
   World world(options);

@@ -90,7 +90,7 @@ TEST_CASE("a process gets each callback followed by before_sleep", "[host]") {
   CHECK(w.a.ip() == "10.0.0.1");
 }
 
-TEST_CASE("a paused host queues events and timers, then runs them in one loop iteration", "[host]") {
+TEST_CASE("a paused host queues events and timers - then runs them in one loop iteration", "[host]") {
   World w;
   const ConnId c = w.a.connect(w.b.id(), kPort, false);
   w.run_to(1000);
@@ -118,7 +118,7 @@ TEST_CASE("a paused host's kernel still completes handshakes", "[host]") {
   CHECK(w.b_log == Log{"accepted@1000", "sleep@1000"});
 }
 
-TEST_CASE("a cancelled timer does not fire, even when it was held by a pause", "[host]") {
+TEST_CASE("a cancelled timer does not fire - even when it was held by a pause", "[host]") {
   World w;
   const TimerId t1 = w.b.set_timer(Duration::millis(1), [&] { w.proc(w.b).note("t1"); });
   const TimerId t2 = w.b.set_timer(Duration::millis(2), [&] { w.proc(w.b).note("t2"); });
@@ -130,7 +130,7 @@ TEST_CASE("a cancelled timer does not fire, even when it was held by a pause", "
   CHECK(w.b_log == Log{"sleep@10000"});
 }
 
-TEST_CASE("a crash drops the process, its timers and connections; a restart boots anew", "[host]") {
+TEST_CASE("a crash drops the process - its timers and connections - a restart boots anew", "[host]") {
   World w;
   w.a.connect(w.b.id(), kPort, false);
   w.run_to(1000);

@@ -35,7 +35,7 @@ TEST_CASE("durations parse and format", "[kernel]") {
   CHECK(format_duration(Duration::seconds(3)) == "3s");
 }
 
-TEST_CASE("rng: same seed same stream, ranges stay in bounds", "[kernel]") {
+TEST_CASE("rng: same seed same stream - ranges stay in bounds", "[kernel]") {
   Rng a(42), b(42), c(43);
   bool differs = false;
   for (int i = 0; i < 100; ++i) {
@@ -64,7 +64,7 @@ TEST_CASE("rng: same seed same stream, ranges stay in bounds", "[kernel]") {
   CHECK(Rng(1).fork("net").next() != Rng(1).fork("disk").next());
 }
 
-TEST_CASE("scheduler orders by time then by scheduling order, and cancels", "[kernel]") {
+TEST_CASE("scheduler orders by time then by scheduling order - and cancels", "[kernel]") {
   Scheduler s;
   std::vector<int> fired;
   s.at(Instant::from_millis(10), [&] { fired.push_back(2); });

@@ -86,7 +86,7 @@ struct TwoHosts {
 
 }  // namespace
 
-TEST_CASE("connect takes one round trip; the server accepts one way later", "[network]") {
+TEST_CASE("connect takes one round trip - the server accepts one way later", "[network]") {
   TwoHosts t;
   const ConnId c = t.net.connect(t.ha, t.hb, kPort, false);
   t.run_for(Duration::millis(10));
@@ -97,7 +97,7 @@ TEST_CASE("connect takes one round trip; the server accepts one way later", "[ne
   CHECK(t.b.named("accepted")[0].conn == c);
 }
 
-TEST_CASE("data sent while connecting leaves on connect, after the accept", "[network]") {
+TEST_CASE("data sent while connecting leaves on connect - after the accept", "[network]") {
   TwoHosts t;
   const ConnId c = t.net.connect(t.ha, t.hb, kPort, false);
   t.net.send(c, t.ha, message(1));
@@ -120,7 +120,7 @@ TEST_CASE("connect is refused after one round trip when nothing listens", "[netw
   CHECK(t.b.events.empty());
 }
 
-TEST_CASE("connect across a blocked path hangs, then times out or completes after a heal", "[network]") {
+TEST_CASE("connect across a blocked path hangs - then times out or completes after a heal", "[network]") {
   SECTION("times out at the SYN timeout") {
     TwoHosts t;
     t.net.block(t.hb, t.ha);  // only the answers are lost: still a hang
@@ -144,7 +144,7 @@ TEST_CASE("connect across a blocked path hangs, then times out or completes afte
   }
 }
 
-TEST_CASE("messages on a connection arrive in order, once, under jitter", "[network]") {
+TEST_CASE("messages on a connection arrive in order - once - under jitter", "[network]") {
   TwoHosts t;
   LinkProfile p;
   p.latency = Duration::micros(50);
@@ -174,7 +174,7 @@ TEST_CASE("messages on a connection arrive in order, once, under jitter", "[netw
   CHECK(t.net.delivered_messages() == 10'000);
 }
 
-TEST_CASE("a partition stalls delivery and a heal resumes it, in order", "[network]") {
+TEST_CASE("a partition stalls delivery and a heal resumes it - in order", "[network]") {
   TwoHosts t;
   const ConnId c = t.connected();
   const Instant cut = t.sched.now();
@@ -243,7 +243,7 @@ TEST_CASE("an RST across a partition arrives after the heal", "[network]") {
   CHECK(t.b.named("closed")[0].at == healed + Duration::micros(100));
 }
 
-TEST_CASE("close delivers what was sent, then the FIN; data toward the closer is lost", "[network]") {
+TEST_CASE("close delivers what was sent - then the FIN - data toward the closer is lost", "[network]") {
   TwoHosts t;
   const ConnId c = t.connected();
   for (uint64_t i = 1; i <= 3; ++i) t.net.send(c, t.ha, message(i));
@@ -286,7 +286,7 @@ TEST_CASE("loss delays about loss_ppm of messages by at least one 200 ms RTO", "
   CHECK(delayed < 1120);
 }
 
-TEST_CASE("Nagle holds a second small message until the delayed ACK, unless a reply carries it", "[network]") {
+TEST_CASE("Nagle holds a second small message until the delayed ACK - unless a reply carries it", "[network]") {
   TwoHosts t;
   const auto second_arrival = [&t](bool nagle, bool reply) {
     t.b.events.clear();
@@ -319,7 +319,7 @@ TEST_CASE("Nagle: messages held behind an unacknowledged one leave together", "[
   CHECK(data[1].at - data[0].at == Duration::micros(40'200));
 }
 
-TEST_CASE("Nagle keeps order when a send meets the ACK's instant, and close flushes what waits", "[network]") {
+TEST_CASE("Nagle keeps order when a send meets the ACK's instant - and close flushes what waits", "[network]") {
   TwoHosts t;
   const ConnId c = t.connected(true);
   const Instant start = t.sched.now();
@@ -336,7 +336,7 @@ TEST_CASE("Nagle keeps order when a send meets the ACK's instant, and close flus
   CHECK(t.b.events.back().what == "closed");
 }
 
-TEST_CASE("chaos mode drops, duplicates and reorders at about the configured rates", "[network][chaos]") {
+TEST_CASE("chaos mode drops - duplicates and reorders at about the configured rates", "[network][chaos]") {
   constexpr int kMessages = 100'000;
   const auto run = [](const ChaosOptions& chaos) {
     auto t = std::make_unique<TwoHosts>(11);
@@ -460,7 +460,7 @@ std::string chatter_run(uint64_t seed, uint64_t events) {
 
 }  // namespace
 
-TEST_CASE("same seed, same trace hash over a million events; another seed differs", "[network][determinism]") {
+TEST_CASE("same seed - same trace hash over a million events - another seed differs", "[network][determinism]") {
   constexpr uint64_t kEvents = 1'000'000;
   const std::string first = chatter_run(2024, kEvents);
   CHECK(chatter_run(2024, kEvents) == first);
@@ -470,7 +470,7 @@ TEST_CASE("same seed, same trace hash over a million events; another seed differ
 // The scheduler's timing wheel against a plain ordered set, under the patterns the network
 // produces: ties at one microsecond, zero delays from callbacks, cancellations, far timers, and
 // run_until limits that stop the clock between events.
-TEST_CASE("scheduler: the timing wheel fires in (time, scheduling order) like an ordered set", "[kernel][scheduler]") {
+TEST_CASE("scheduler: the timing wheel fires in (time - scheduling order) like an ordered set", "[kernel][scheduler]") {
   Scheduler s;
   Rng rng(99);
   std::set<std::pair<int64_t, uint64_t>> expected;  // (time, seq) of pending timers

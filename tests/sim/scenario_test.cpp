@@ -350,7 +350,7 @@ TEST_CASE("scenario: JSON Pointer escapes ~ and / in keys", "[scenario]") {
   CHECK(e.json_path == "/cluster/a~1b~0c");
 }
 
-TEST_CASE("scenario: durations are bounded, signed only where allowed", "[scenario]") {
+TEST_CASE("scenario: durations are bounded - signed only where allowed", "[scenario]") {
   auto with_latency = [](const std::string& d) {
     return R"({"name": "x", "cluster": {"masters": 1}, "run_until": "1s", "network": {"latency": ")" + d + R"("}})";
   };

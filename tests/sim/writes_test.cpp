@@ -122,7 +122,7 @@ TEST_CASE("MOVED: a node answers for slots it does not serve with the owner's ad
   CHECK(s.call(to_m3, get("{foo}.missing")).kind == kv::ReplyKind::nil);
 }
 
-TEST_CASE("CROSSSLOT: multi-key commands need one slot; hash tags make it so", "[writes][redirect]") {
+TEST_CASE("CROSSSLOT: multi-key commands need one slot - hash tags make it so", "[writes][redirect]") {
   RawSetup s;
   const ConnId to_m3 = s.connect(2);
   kv::Request mset;
@@ -148,7 +148,7 @@ TEST_CASE("CROSSSLOT: multi-key commands need one slot; hash tags make it so", "
   CHECK(s.call(to_m3, mset).kind == kv::ReplyKind::ok);
 }
 
-TEST_CASE("CLUSTERDOWN: a master cut off from the majority refuses keys, then MOVED once demoted", "[writes][redirect]") {
+TEST_CASE("CLUSTERDOWN: a master cut off from the majority refuses keys - then MOVED once demoted", "[writes][redirect]") {
   RawSetup s;
   const ConnId to_m1 = s.connect(0);
   CHECK(s.call(to_m1, set("{user1000}", 1)).kind == kv::ReplyKind::ok);
@@ -234,7 +234,7 @@ TEST_CASE("a cluster client with no slot map follows MOVED and learns the map", 
   CHECK(world.process(2)->get("foo") == std::optional<uint64_t>(9));
 }
 
-TEST_CASE("no faults: no acknowledged write is lost at 10,000 writes/s for 60 s", "[writes][workload]") {
+TEST_CASE("no faults: no acknowledged write is lost at 10 000 writes/s for 60 s", "[writes][workload]") {
   const Scenario scenario = scenario_from(R"json({
     "name": "steady_writes", "seed": 7,
     "cluster": {"masters": 3, "replicas_per_master": 1, "config": {"cluster-node-timeout": 2000}},
@@ -275,7 +275,7 @@ std::string with_seed(std::string text, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("split brain: the minority master's acknowledged writes are lost, within the bound", "[writes][workload]") {
+TEST_CASE("split brain: the minority master's acknowledged writes are lost - within the bound", "[writes][workload]") {
   const uint64_t seed = GENERATE(1, 2, 3);
   const RunResult result = run_scenario(scenario_from(with_seed(kMinority, seed)), RunOptions{});
   const WritesReport& writes = writes_of(result);
@@ -310,7 +310,7 @@ TEST_CASE("the bound is enforced: a minority master that keeps serving violates 
   CHECK_FALSE(result.passed());
 }
 
-TEST_CASE("kill -9 of a master: WAIT 1 writes survive, unreplicated ones do not", "[writes][workload][wait]") {
+TEST_CASE("kill -9 of a master: WAIT 1 writes survive - unreplicated ones do not", "[writes][workload][wait]") {
   // r1's replication link is slow (5 ms): without WAIT, m1 acknowledges writes r1 never gets.
   const std::string base = R"json({
     "name": "crash_writes", "seed": 3,
@@ -340,7 +340,7 @@ TEST_CASE("kill -9 of a master: WAIT 1 writes survive, unreplicated ones do not"
   CHECK(waited.world->failovers().size() == 1);
 }
 
-TEST_CASE("writes are deterministic: same seed, same trace and same ledger", "[writes][determinism]") {
+TEST_CASE("writes are deterministic: same seed - same trace and same ledger", "[writes][determinism]") {
   const Scenario scenario = scenario_from(with_seed(kMinority, 4));
   const RunResult a = run_scenario(scenario, RunOptions{});
   const RunResult b = run_scenario(scenario, RunOptions{});
@@ -403,7 +403,7 @@ TEST_CASE("placement: a client beside a node shares its partition fate", "[write
   CHECK(history[5].kind == "unblock");
 }
 
-TEST_CASE("migrate_slots moves the slots' keys with them, replicas included", "[writes][migrate]") {
+TEST_CASE("migrate_slots moves the slots' keys with them - replicas included", "[writes][migrate]") {
   RawSetup s;
   World& w = *s.world;
   const ConnId to_m1 = s.connect(0);
@@ -445,7 +445,7 @@ TEST_CASE("a one-way cut is not held to the bound: the master hears its peers a 
   for (const InvariantViolation& v : result.world->violations()) CHECK(v.invariant != "lost_write_bound");
 }
 
-TEST_CASE("loss reasons: restarted without persistence, replaced but still serving", "[writes][workload]") {
+TEST_CASE("loss reasons: restarted without persistence - replaced but still serving", "[writes][workload]") {
   SECTION("a master without replicas restarts empty and keeps its slots") {
     const RunResult result = run_scenario(scenario_from(R"json({
       "name": "restart_empty", "seed": 2,

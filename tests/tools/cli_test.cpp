@@ -76,7 +76,7 @@ TEST_CASE("a changed expectation makes the scenario fail", "[cli]") {
   CHECK(summary(dir / "out")["verdict"] == "fail");
 }
 
-TEST_CASE("the same scenario and seed give the same trace hash; another seed another", "[cli]") {
+TEST_CASE("the same scenario and seed give the same trace hash - another seed another", "[cli]") {
   const auto a = temp_dir("det-a"), b = temp_dir("det-b"), c = temp_dir("det-c");
   const std::string scenario = source("scenarios/split_brain.json");
   REQUIRE(run_sim("--scenario " + scenario + " --seed 7 --out " + a.string() + " --quiet").exit_code == 0);
@@ -114,7 +114,7 @@ TEST_CASE("bad input exits 2 and names the file and the JSON path", "[cli]") {
   CHECK(run_sim("fuzz --mutation no_such_bug").exit_code == 2);
 }
 
-TEST_CASE("--set overrides a Redis setting by its real name", "[cli]") {
+TEST_CASE("the set overrides a Redis setting by its real name", "[cli]") {
   const auto out = temp_dir("set");
   const Result r = run_sim("--scenario " + source("scenarios/master_crash.json") +
                            " --set cluster-node-timeout=5000 --out " + out.string() + " --quiet");

@@ -22,7 +22,7 @@ TEST_CASE("a seed generates the same valid scenario every time", "[fuzz]") {
   CHECK(std::holds_alternative<check::Converged>(a.expect.back().check));
 }
 
-TEST_CASE("the correct protocol passes a few seeds; a repro replays to the same trace", "[fuzz]") {
+TEST_CASE("the correct protocol passes a few seeds - a repro replays to the same trace", "[fuzz]") {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     const Scenario scenario = generate_fuzz_scenario(seed, {});
     const FuzzVerdict verdict = run_fuzz_case(scenario);
@@ -33,7 +33,7 @@ TEST_CASE("the correct protocol passes a few seeds; a repro replays to the same 
   }
 }
 
-TEST_CASE("a known bug is found, named, and shrinks to a smaller case that still fails", "[fuzz]") {
+TEST_CASE("a known bug is found - named - and shrinks to a smaller case that still fails", "[fuzz]") {
   FuzzOptions options;
   options.known_bugs = {"quorum_off_by_one"};
   // Any election shows it: the winner stops at size/2 votes.

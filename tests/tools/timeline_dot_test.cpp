@@ -121,7 +121,7 @@ std::string render_problems(const std::string& dot_text, const fs::path& dir, co
 
 }  // namespace
 
-TEST_CASE("timeline DOT of a master crash: epochs, votes, PFAIL/FAIL marks", "[tools][timeline]") {
+TEST_CASE("timeline DOT of a master crash: epochs - votes - PFAIL/FAIL marks", "[tools][timeline]") {
   World w(three_by_one(3));
   run_crash(w);
   tools::TimelineOptions options;
@@ -250,7 +250,7 @@ std::string check_written(const World& w, const std::string& name, Instant messa
 
 }  // namespace
 
-TEST_CASE("write_timeline: a short partition, then a paused master replaced", "[tools][timeline]") {
+TEST_CASE("write_timeline: a short partition - then a paused master replaced", "[tools][timeline]") {
   World w(three_by_one(5));
   REQUIRE(w.create_cluster());
   w.run_until(Instant::from_millis(5'000));
