@@ -34,16 +34,19 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
   if (to != nullptr && type == MessageType::ping) to->ping_sent_ms = now_ms;
 
   int max_iterations = wanted * 3;
+  // Already in the section (clusterNodeIsInGossipSection): node_list_ holds each name once, so a
+  // mark per list position answers it without comparing names.
+  std::vector<bool> picked(fresh_nodes > 0 ? node_list_.size() : 0);
   while (fresh_nodes > 0 && static_cast<int>(message->gossip.size()) < wanted && max_iterations-- > 0) {
-    ClusterNode* pick = node_list_[rng_.below(node_list_.size())];
+    const uint64_t index = rng_.below(node_list_.size());
+    ClusterNode* pick = node_list_[index];
     if (pick == myself_ || pick->has(kFlagPfail)) continue;
     if (pick->has(kFlagHandshake | kFlagNoaddr) || (pick->link == 0 && pick->numslots == 0)) {
       --fresh_nodes;  // never useful to gossip about
       continue;
     }
-    const bool already = std::any_of(message->gossip.begin(), message->gossip.end(),
-                                     [&](const GossipEntry& e) { return e.name == pick->name; });
-    if (already) continue;
+    if (picked[index]) continue;
+    picked[index] = true;
     message->gossip.push_back(gossip_entry(*pick));
     --fresh_nodes;
   }

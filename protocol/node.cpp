@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 namespace rcsim::protocol {
 
@@ -63,15 +64,67 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 
 Node::~Node() = default;
 
-ClusterNode* Node::lookup(const NodeName& name) {
-  const auto it = nodes_.find(name);
-  return it == nodes_.end() ? nullptr : it->second.get();
+size_t Node::NameIndex::hash(const NodeName& name) {
+  // Five 8-byte words of the 40 characters, mixed (names are random hex: any fold spreads well).
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < name.chars.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, name.chars.data() + i, sizeof word);
+    h = (h ^ word) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  return static_cast<size_t>(h);
 }
 
-const ClusterNode* Node::find(const NodeName& name) const {
-  const auto it = nodes_.find(name);
-  return it == nodes_.end() ? nullptr : it->second.get();
+ClusterNode* Node::NameIndex::find(const NodeName& name) const {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash(name) & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.node == nullptr) return nullptr;
+    if (slot.name == name) return slot.node;
+  }
 }
+
+void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
+  assert(node != nullptr && find(name) == nullptr);
+  if ((size_ + 1) * 2 > slots_.size()) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(16, old.size() * 2), Slot{});
+    size_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.node != nullptr) insert(slot.name, slot.node);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash(name) & mask;
+  while (slots_[i].node != nullptr) i = (i + 1) & mask;
+  slots_[i] = Slot{name, node};
+  ++size_;
+}
+
+void Node::NameIndex::erase(const NodeName& name) {
+  if (slots_.empty()) return;
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash(name) & mask;
+  while (slots_[i].node != nullptr && !(slots_[i].name == name)) i = (i + 1) & mask;
+  if (slots_[i].node == nullptr) return;
+  // Backward-shift deletion: pull later entries of the run into the hole when their home allows.
+  for (size_t j = (i + 1) & mask; slots_[j].node != nullptr; j = (j + 1) & mask) {
+    const size_t home = hash(slots_[j].name) & mask;
+    const bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+    if (movable) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = Slot{};
+  --size_;
+}
+
+ClusterNode* Node::lookup(const NodeName& name) { return by_name_.find(name); }
+
+const ClusterNode* Node::find(const NodeName& name) const { return by_name_.find(name); }
 
 ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now_ms) {
   assert(!nodes_.contains(name));
@@ -81,14 +134,26 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   node->ctime_ms = now_ms;
   ClusterNode* raw = node.get();
   nodes_.emplace(name, std::move(node));
-  rebuild_node_list();
+  by_name_.insert(name, raw);
+  list_insert(raw);
+  if (raw->in_handshake()) ++handshake_nodes_;
   return raw;
 }
 
-void Node::rebuild_node_list() {
-  node_list_.clear();
-  node_list_.reserve(nodes_.size());
-  for (auto& [name, node] : nodes_) node_list_.push_back(node.get());
+// node_list_ keeps nodes_'s (name) order; a binary search finds a node's place.
+void Node::list_insert(ClusterNode* node) {
+  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node,
+                                   [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
+  conf_lines_.emplace(conf_lines_.begin() + (at - node_list_.begin()));
+  node_list_.insert(at, node);
+}
+
+void Node::list_erase(ClusterNode* node) {
+  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node,
+                                   [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
+  assert(at != node_list_.end() && *at == node);
+  conf_lines_.erase(conf_lines_.begin() + (at - node_list_.begin()));
+  node_list_.erase(at);
 }
 
 void Node::delete_node(ClusterNode* node) {
@@ -115,22 +180,29 @@ void Node::delete_node(ClusterNode* node) {
     effects_.io.push_back(CloseLink{node->inbound_link});
     inbound_links_.erase(node->inbound_link);
   }
+  list_erase(node);
+  by_name_.erase(node->name);
+  if (node->in_handshake()) --handshake_nodes_;
+  if (node->replicas.size() >= 2) --multi_replica_nodes_;
   nodes_.erase(node->name);  // frees the node
-  rebuild_node_list();
 }
 
 void Node::rename_node(ClusterNode* node, const NodeName& new_name) {
+  list_erase(node);
+  by_name_.erase(node->name);
   auto handle = nodes_.extract(node->name);
   assert(!handle.empty());
   node->name = new_name;
   handle.key() = new_name;
   nodes_.insert(std::move(handle));
-  rebuild_node_list();
+  by_name_.insert(new_name, node);
+  list_insert(node);
 }
 
 void Node::add_replica(ClusterNode* master, ClusterNode* replica) {
   if (std::find(master->replicas.begin(), master->replicas.end(), replica) != master->replicas.end()) return;
   master->replicas.push_back(replica);
+  if (master->replicas.size() == 2) ++multi_replica_nodes_;
   // Keep replica lists in name order so every walk over them is deterministic.
   std::sort(master->replicas.begin(), master->replicas.end(),
             [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
@@ -139,7 +211,9 @@ void Node::add_replica(ClusterNode* master, ClusterNode* replica) {
 
 void Node::remove_replica(ClusterNode* master, ClusterNode* replica) {
   auto& list = master->replicas;
+  const size_t before = list.size();
   list.erase(std::remove(list.begin(), list.end(), replica), list.end());
+  if (before >= 2 && list.size() < 2) --multi_replica_nodes_;
   if (list.empty()) master->flags &= static_cast<uint16_t>(~kFlagMigrateTo);
 }
 
@@ -261,9 +335,9 @@ void Node::todo_save(bool fsync) {
 }
 
 void Node::save_now(bool fsync) {
-  SaveConfig save{nodes_conf(), fsync};
-  if (effects_.save) save.fsync = save.fsync || effects_.save->fsync;
-  effects_.save = std::move(save);
+  const bool sync = fsync || (effects_.save && effects_.save->fsync);
+  if (!sync && skip_unsynced_saves_) return;
+  effects_.save = SaveConfig{nodes_conf(), sync};
 }
 
 void Node::count_received(const Message& message) {

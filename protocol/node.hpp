@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/config.hpp"
@@ -54,6 +55,10 @@ class Node {
   void link_accepted(LinkId link, int64_t now_ms);          // new inbound connection
   void before_sleep(int64_t now_ms);                        // clusterBeforeSleep
   void set_replication(const ReplicationStatus& status) { replication_ = status; }
+  // For a host whose disk loses unsynced writes on a crash and which never reads a running node's
+  // nodes.conf: saves without fsync can then never be read, and are skipped (writing the text is
+  // what costs in a large cluster, which saves on every node it discovers).
+  void skip_unsynced_saves(bool skip) { skip_unsynced_saves_ = skip; }
 
   // --- admin commands (CLUSTER ...) -------------------------------------------------------------
   CommandResult meet(const Address& address, int64_t now_ms);
@@ -72,6 +77,7 @@ class Node {
   const ClusterNode& myself() const { return *myself_; }
   const ClusterNode* find(const NodeName& name) const;
   const std::map<NodeName, std::unique_ptr<ClusterNode>>& nodes() const { return nodes_; }
+  int handshake_nodes() const { return handshake_nodes_; }  // of nodes(), those still in handshake
   Epoch current_epoch() const { return current_epoch_; }
   Epoch last_vote_epoch() const { return last_vote_epoch_; }
   bool state_ok() const { return state_ok_; }
@@ -95,7 +101,8 @@ class Node {
   ClusterNode* create_node(const NodeName& name, uint16_t flags, int64_t now_ms);
   void delete_node(ClusterNode* node);  // clusterDelNode
   void rename_node(ClusterNode* node, const NodeName& new_name);
-  void rebuild_node_list();
+  void list_insert(ClusterNode* node);  // into node_list_, at its name's place
+  void list_erase(ClusterNode* node);
   void add_replica(ClusterNode* master, ClusterNode* replica);
   void remove_replica(ClusterNode* master, ClusterNode* replica);
   void set_node_as_master(ClusterNode* node);  // clusterSetNodeAsMaster
@@ -156,6 +163,24 @@ class Node {
   // nodes.conf (nodes_conf.cpp)
   bool load_config(const std::string& text, int64_t now_ms);
   std::string node_description(const ClusterNode& node, bool for_conf, int64_t now_ms) const;
+  // nodes.conf lines of other nodes, each kept with what it was made from: a save rewrites only
+  // the lines whose node changed (a big cluster saves often while it forms).
+  struct ConfLine {
+    NodeName name;
+    Address address;
+    uint16_t flags = 0;
+    NodeName master_name;
+    Epoch epoch = 0;
+    int64_t ping_sent_ms = 0;
+    int64_t pong_received_ms = 0;
+    bool connected = false;
+    SlotBitmapPtr slots;  // held, so a change in place copies first (mutable_slots) and shows here
+    std::string text;
+  };
+  bool conf_line_current(const ConfLine& line, const ClusterNode& node) const;
+  mutable std::vector<ConfLine> conf_lines_;  // parallel to node_list_
+  int handshake_nodes_ = 0;                   // entries flagged handshake
+  int multi_replica_nodes_ = 0;               // entries with 2 or more replicas listed
 
   Config config_;
   KnownBugs bugs_;
@@ -163,8 +188,27 @@ class Node {
   ClusterNode* myself_ = nullptr;
   std::map<NodeName, std::unique_ptr<ClusterNode>> nodes_;  // name order: deterministic iteration
   std::vector<ClusterNode*> node_list_;                     // same order, for random picks
-  std::map<LinkId, ClusterNode*> outbound_links_;
-  std::map<LinkId, ClusterNode*> inbound_links_;            // nullptr until bound to a sender
+  // The same nodes by name, for lookups (every gossip entry is one): open addressing with the names
+  // inline, so a hit reads one slot. Never walked.
+  class NameIndex {
+   public:
+    ClusterNode* find(const NodeName& name) const;
+    void insert(const NodeName& name, ClusterNode* node);  // name not present
+    void erase(const NodeName& name);
+
+   private:
+    struct Slot {
+      NodeName name;
+      ClusterNode* node = nullptr;  // nullptr: empty
+    };
+    static size_t hash(const NodeName& name);
+    std::vector<Slot> slots_;  // a power of two, at most half full
+    size_t size_ = 0;
+  };
+  NameIndex by_name_;
+  // Links are looked up by id, never walked: hashed.
+  std::unordered_map<LinkId, ClusterNode*> outbound_links_;
+  std::unordered_map<LinkId, ClusterNode*> inbound_links_;  // nullptr until bound to a sender
   std::map<NodeName, int64_t> blacklist_until_ms_;          // CLUSTER FORGET
   LinkId next_link_id_ = 1;
   std::array<ClusterNode*, kClusterSlots> slots_{};
@@ -206,6 +250,7 @@ class Node {
   bool todo_handle_failover_ = false;
   bool todo_handle_manual_failover_ = false;
   bool sent_since_sleep_ = false;  // a socket has output: the event loop comes round at once
+  bool skip_unsynced_saves_ = false;
 
   std::array<int64_t, kMessageTypeCount> sent_by_type_{};
   std::array<int64_t, kMessageTypeCount> received_by_type_{};

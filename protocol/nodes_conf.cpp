@@ -107,11 +107,41 @@ std::string Node::cluster_nodes(int64_t now_ms) const {
   return out;
 }
 
+bool Node::conf_line_current(const ConfLine& line, const ClusterNode& node) const {
+  const bool has_master = node.is_replica() && node.master != nullptr;
+  const Epoch epoch = has_master ? node.master->config_epoch : node.config_epoch;
+  return line.flags == node.flags && line.ping_sent_ms == node.ping_sent_ms &&
+         line.pong_received_ms == node.pong_received_ms && line.epoch == epoch &&
+         line.connected == (node.link != 0 || node.has(kFlagMyself)) && line.name == node.name &&
+         line.address == node.address && line.master_name == (has_master ? node.master->name : NodeName{}) &&
+         (!node.is_master() || line.slots == node.slots);
+}
+
 std::string Node::nodes_conf() const {
   std::string out;
-  for (const ClusterNode* node : node_list_) {
+  for (size_t k = 0; k < node_list_.size(); ++k) {
+    const ClusterNode* node = node_list_[k];
     if (node->in_handshake()) continue;
-    out += node_description(*node, true, 0) + "\n";
+    if (node == myself_) {  // carries the migrating/importing slots: always written afresh
+      out += node_description(*node, true, 0) + "\n";
+      continue;
+    }
+    ConfLine& line = conf_lines_[k];
+    if (line.text.empty() || !conf_line_current(line, *node)) {
+      const bool has_master = node->is_replica() && node->master != nullptr;
+      line.name = node->name;
+      line.address = node->address;
+      line.flags = node->flags;
+      line.master_name = has_master ? node->master->name : NodeName{};
+      line.epoch = has_master ? node->master->config_epoch : node->config_epoch;
+      line.ping_sent_ms = node->ping_sent_ms;
+      line.pong_received_ms = node->pong_received_ms;
+      line.connected = node->link != 0 || node->has(kFlagMyself);
+      line.slots = node->is_master() ? node->slots : nullptr;
+      line.text = node_description(*node, true, 0);
+    }
+    out += line.text;
+    out += '\n';
   }
   const Epoch saved_epoch = bugs_.current_epoch_not_persisted ? 0 : current_epoch_;
   out += "vars currentEpoch " + std::to_string(saved_epoch) + " lastVoteEpoch " + std::to_string(last_vote_epoch_) + "\n";

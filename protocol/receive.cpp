@@ -161,6 +161,7 @@ bool Node::process_handshake_pong(ClusterNode* handshake_node, ClusterNode* know
   }
   rename_node(handshake_node, message.sender);
   handshake_node->flags &= static_cast<uint16_t>(~kFlagHandshake);
+  --handshake_nodes_;
   handshake_node->flags |= message.sender_flags & (kFlagMaster | kFlagSlave);
   todo_save(false);
   event("handshake_completed", handshake_node);

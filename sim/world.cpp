@@ -209,10 +209,7 @@ bool World::create_cluster(Duration limit) {
   };
   auto knows_everyone = [&](int i) {
     const protocol::Node* n = node(i);
-    if (static_cast<int>(n->nodes().size()) < cluster_nodes) return false;  // handshakes count in size()
-    int known = 0;
-    for (const auto& [name, entry] : n->nodes()) known += entry->in_handshake() ? 0 : 1;
-    return known >= cluster_nodes;
+    return static_cast<int>(n->nodes().size()) - n->handshake_nodes() >= cluster_nodes;
   };
   start_watch(knows_everyone);
   if (!scheduler_.run_until([&] { return all_pass(knows_everyone); }, deadline)) return false;
