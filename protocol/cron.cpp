@@ -15,7 +15,7 @@ void Node::tick(int64_t now_ms) {
   // 1. Handshake expiry and (re)connection (clusterNodeCronHandleReconnect).
   // The walks below touch every node of a large table once; asking for a node's first line a few
   // steps ahead lets the memory system fetch several at a time.
-  constexpr size_t kPrefetchAhead = 6;
+  constexpr size_t kPrefetchAhead = 16;
   const std::vector<ClusterNode*> snapshot = node_list_;
   for (size_t k = 0; k < snapshot.size(); ++k) {
     ClusterNode* node = snapshot[k];

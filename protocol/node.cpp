@@ -86,6 +86,10 @@ ClusterNode* Node::NameIndex::find(const NodeName& name) const {
   }
 }
 
+void Node::NameIndex::prefetch(const NodeName& name) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash(name) & (slots_.size() - 1)]);
+}
+
 void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
   assert(node != nullptr && find(name) == nullptr);
   if ((size_ + 1) * 2 > slots_.size()) {

@@ -193,6 +193,7 @@ class Node {
   class NameIndex {
    public:
     ClusterNode* find(const NodeName& name) const;
+    void prefetch(const NodeName& name) const;  // a hint that find(name) comes soon
     void insert(const NodeName& name, ClusterNode* node);  // name not present
     void erase(const NodeName& name);
 

@@ -119,6 +119,7 @@ bool Node::conf_line_current(const ConfLine& line, const ClusterNode& node) cons
 
 std::string Node::nodes_conf() const {
   std::string out;
+  out.reserve(node_list_.size() * 160 + 64);  // a line is ~100-170 bytes: one allocation, no regrowth
   for (size_t k = 0; k < node_list_.size(); ++k) {
     const ClusterNode* node = node_list_[k];
     if (node->in_handshake()) continue;

@@ -32,15 +32,15 @@ struct alignas(64) ClusterNode {
   std::vector<FailureReport> fail_reports;
   Epoch config_epoch = 0;
   int64_t ctime_ms = 0;
-  // the rest
+  // what a gossip entry about the node carries, then the rest
   NodeName name;
+  Address address;
   SlotBitmapPtr slots = empty_slot_bitmap();
   int64_t fail_time_ms = 0;
   int64_t voted_time_ms = 0;
   int64_t repl_offset_time_ms = 0;
   int64_t orphaned_time_ms = 0;
   int64_t repl_offset = 0;
-  Address address;
   LinkId inbound_link = 0;      // its connection to me, once bound
 
   bool has(uint16_t flag) const { return (flags & flag) != 0; }
