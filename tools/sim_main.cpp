@@ -10,6 +10,7 @@
 #include "sim/time.hpp"
 #include "tools/lib/fuzz_cli.hpp"
 #include "tools/lib/report.hpp"
+#include "tools/lib/sweep_cli.hpp"
 #include "tools/lib/timeline_dot.hpp"
 
 namespace po = boost::program_options;
@@ -26,11 +27,13 @@ const char* kUsage = R"(sim: a deterministic simulator of Redis Cluster 7.0
 usage:
   sim --scenario FILE [--seed N] [--until T] [--out DIR] [--set NAME=VALUE ...] [--quiet] [--json]
   sim fuzz --help
+  sim sweep --help
 
 examples:
   sim --scenario scenarios/split_brain.json
   sim --scenario scenarios/master_crash.json --seed 7 --set cluster-node-timeout=5000
   sim --scenario scenarios/manual_failover.json --messages-from 10s --messages-to 10.2s
+  sim sweep --scenario scenarios/master_crash.json --param cluster-node-timeout --values 1000,5000,15000
 
 Exit codes: 0 every expectation and invariant held, 1 some did not, 2 bad input.
 )";
@@ -148,6 +151,7 @@ int run_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     if (argc > 1 && std::string_view(argv[1]) == "fuzz") return tools::fuzz_main(argc - 1, argv + 1);
+    if (argc > 1 && std::string_view(argv[1]) == "sweep") return tools::sweep_main(argc - 1, argv + 1);
     return run_main(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "sim: internal error: " << e.what() << "\n";
