@@ -227,27 +227,28 @@ std::variant<std::vector<std::string>, std::string> parse_range(const std::strin
 
 struct MetricDef {
   const char* name;
+  const char* unit;  // the plot's y label
   const char* meaning;
 };
 
 // Failover times are measured from the fault on the old master (the failover record's fault_ms),
 // so they read as "how long after kill -9" whatever the scenario's timeline.
 constexpr MetricDef kMetrics[] = {
-    {"expect_failed", "expectations of the scenario that failed"},
-    {"violations", "invariant violations (each one a found bug)"},
-    {"failovers", "failovers (auto and manual) during the run"},
-    {"pfail_ms", "first failover: ms from the fault to the first PFAIL"},
-    {"fail_ms", "first failover: ms from the fault to the first FAIL"},
-    {"election_ms", "first failover: ms from the fault to the winner's election start"},
-    {"promoted_ms", "first failover: ms from the fault to the replica's promotion"},
-    {"converged_ms", "first failover: ms from the fault to every node agreeing on the new master"},
-    {"current_epoch", "highest currentEpoch of a running node at the end"},
-    {"messages_per_node_per_s", "bus messages sent in scenario time, per node per simulated second"},
-    {"bytes_per_node_per_s", "bus bytes sent in scenario time (wire size), per node per simulated second"},
-    {"bytes_per_message", "mean bus message size in scenario time"},
-    {"acked_writes", "acknowledged writes (scenarios with a workload)"},
-    {"lost_writes", "acknowledged writes lost (scenarios with a workload)"},
-    {"events", "scheduler events fired (the run's cost)"},
+    {"expect_failed", "count", "expectations of the scenario that failed"},
+    {"violations", "count", "invariant violations (each one a found bug)"},
+    {"failovers", "count", "failovers (auto and manual) during the run"},
+    {"pfail_ms", "ms after the fault", "first failover: ms from the fault to the first PFAIL"},
+    {"fail_ms", "ms after the fault", "first failover: ms from the fault to the first FAIL"},
+    {"election_ms", "ms after the fault", "first failover: ms from the fault to the winner's election start"},
+    {"promoted_ms", "ms after the fault", "first failover: ms from the fault to the replica's promotion"},
+    {"converged_ms", "ms after the fault", "first failover: ms from the fault to every node agreeing on the new master"},
+    {"current_epoch", "epoch", "highest currentEpoch of a running node at the end"},
+    {"messages_per_node_per_s", "messages per node per s", "bus messages sent in scenario time, per node per simulated second"},
+    {"bytes_per_node_per_s", "bytes per node per s", "bus bytes sent in scenario time (wire size), per node per simulated second"},
+    {"bytes_per_message", "bytes", "mean bus message size (wire size) in scenario time"},
+    {"acked_writes", "writes", "acknowledged writes (scenarios with a workload)"},
+    {"lost_writes", "writes", "acknowledged writes lost (scenarios with a workload)"},
+    {"events", "events", "scheduler events fired (the run's cost)"},
 };
 constexpr size_t kMetricCount = std::size(kMetrics);
 
@@ -523,6 +524,15 @@ bool numeric_values(const Sweep& sweep) {
   return std::all_of(sweep.values.begin(), sweep.values.end(), [](const std::string& v) { return parse_number(v).has_value(); });
 }
 
+// "promoted_ms (ms after the fault)"; metrics of one unit share it: "fail_ms, promoted_ms (ms after the fault)".
+std::string y_label(const Sweep& sweep) {
+  std::vector<std::string> names;
+  for (size_t m : sweep.plot_metrics) names.push_back(kMetrics[m].name);
+  const std::string_view unit = kMetrics[sweep.plot_metrics.front()].unit;
+  const bool one_unit = std::all_of(sweep.plot_metrics.begin(), sweep.plot_metrics.end(), [&](size_t m) { return unit == kMetrics[m].unit; });
+  return one_unit ? join(names) + " (" + std::string(unit) + ")" : join(names);
+}
+
 std::string gnuplot_script(const Sweep& sweep) {
   std::vector<std::string> names;
   for (size_t m : sweep.plot_metrics) names.push_back(kMetrics[m].name);
@@ -539,10 +549,11 @@ std::string gnuplot_script(const Sweep& sweep) {
      << "set datafile separator ','\n"
      << "set title \"" << sweep.scenario_name << ": " << join(names) << " vs " << sweep.param << "\\n" << subtitle << "\"\n"
      << "set xlabel '" << sweep.param << "'\n"
-     << "set ylabel " << gp_quote(names.size() == 1 ? names[0] + ": " + kMetrics[sweep.plot_metrics[0]].meaning : join(names)) << "\n"
+     << "set ylabel " << gp_quote(y_label(sweep)) << "\n"
      << "set grid\n"
      << "set key top left\n"
-     << "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+     << (numeric ? "set autoscale xfix\nset offsets graph 0.05, graph 0.05, graph 0.08, 0\n"
+                 : "set xrange [-0.5:" + std::to_string(sweep.values.size()) + "-0.5]\nset offsets 0, 0, graph 0.08, 0\n")
      << "set yrange [0:*]\n"
      << "set terminal svg size 900,560 dynamic noenhanced font 'sans,12'\n"
      << "set output 'sweep.svg'\n"
@@ -768,7 +779,7 @@ int sweep_main(int argc, char** argv) {
     return 0;
   }
   if (vm.count("list-metrics")) {
-    for (const MetricDef& m : kMetrics) std::cout << m.name << "\n    " << m.meaning << "\n";
+    for (const MetricDef& m : kMetrics) std::cout << m.name << "\n    " << m.meaning << " (" << m.unit << ")\n";
     return 0;
   }
   Sweep sweep;
