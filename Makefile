@@ -6,9 +6,9 @@ SCENARIO ?= scenarios/split_brain.json
 CMAKE_FLAGS ?=
 
 DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohmann-json3-dev catch2 \
-                   libgraphviz-dev graphviz
+                   libgraphviz-dev graphviz gnuplot-nox
 
-.PHONY: all deps configure build run test bench fuzz compare clean
+.PHONY: all deps configure build run test bench fuzz sweep compare clean
 
 all: build
 
@@ -41,6 +41,15 @@ bench: build
 SEEDS ?= 1000
 fuzz: build
 	./$(BUILD)/sim fuzz --seeds $(SEEDS) --jobs $(JOBS)
+
+# One parameter over values, several seeds each -> CSVs and a plot (README.md, "Sweeps"):
+#   make sweep SCENARIO=scenarios/master_crash.json PARAM=cluster-node-timeout VALUES=1000,2000,5000
+#   [RANGE=FROM:TO:STEP instead of VALUES] [SEEDS=10] [METRIC=promoted_ms] [UNTIL=60s] [SET="NAME=VALUE ..."] [OUT=DIR]
+SWEEP_SEEDS = $(if $(filter file,$(origin SEEDS)),10,$(SEEDS))
+sweep: build
+	./$(BUILD)/sim sweep --scenario $(SCENARIO) --param $(PARAM) $(if $(RANGE),--range $(RANGE),--values $(VALUES)) \
+	  --seeds $(SWEEP_SEEDS) --jobs $(JOBS) $(if $(METRIC),--metric $(METRIC)) $(if $(UNTIL),--until $(UNTIL)) \
+	  $(foreach s,$(SET),--set $(s)) $(if $(OUT),--out $(OUT))
 
 # Real Redis (TRIALS fresh clusters) against the simulator (SEEDS seeds): tools/README-redis-compare.md.
 compare: build
