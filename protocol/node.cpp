@@ -243,12 +243,8 @@ void Node::free_link(ClusterNode* node) {
 }
 
 ClusterNode* Node::node_of_link(LinkId link) {
-  if (link >= kInboundLinkBase) {
-    const auto it = inbound_links_.find(link);
-    return it == inbound_links_.end() ? nullptr : it->second;
-  }
-  const auto it = outbound_links_.find(link);
-  return it == outbound_links_.end() ? nullptr : it->second;
+  ClusterNode* const* node = link >= kInboundLinkBase ? inbound_links_.find(link) : outbound_links_.find(link);
+  return node == nullptr ? nullptr : *node;
 }
 
 void Node::link_connected(LinkId link, int64_t now_ms) {
@@ -264,19 +260,19 @@ void Node::link_connected(LinkId link, int64_t now_ms) {
 
 void Node::link_failed(LinkId link, int64_t /*now_ms*/) {
   if (link >= kInboundLinkBase) {
-    const auto it = inbound_links_.find(link);
-    if (it == inbound_links_.end()) return;
-    if (it->second != nullptr && it->second->inbound_link == link) it->second->inbound_link = 0;
-    inbound_links_.erase(it);
+    ClusterNode* const* sender = inbound_links_.find(link);
+    if (sender == nullptr) return;
+    if (*sender != nullptr && (*sender)->inbound_link == link) (*sender)->inbound_link = 0;
+    inbound_links_.erase(link);
     return;
   }
-  const auto it = outbound_links_.find(link);
-  if (it == outbound_links_.end()) return;
-  ClusterNode* node = it->second;
+  ClusterNode* const* found = outbound_links_.find(link);
+  if (found == nullptr) return;
+  ClusterNode* node = *found;
   assert(node->link == link);
   node->link = 0;
   node->link_connected = false;
-  outbound_links_.erase(it);
+  outbound_links_.erase(link);
 }
 
 void Node::link_accepted(LinkId link, int64_t /*now_ms*/) {

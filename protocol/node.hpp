@@ -8,11 +8,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocol/config.hpp"
 #include "protocol/effects.hpp"
+#include "protocol/id_map.hpp"
 #include "protocol/known_bugs.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/state.hpp"
@@ -207,9 +207,9 @@ class Node {
     size_t size_ = 0;
   };
   NameIndex by_name_;
-  // Links are looked up by id, never walked: hashed.
-  std::unordered_map<LinkId, ClusterNode*> outbound_links_;
-  std::unordered_map<LinkId, ClusterNode*> inbound_links_;  // nullptr until bound to a sender
+  // Links are looked up by id on every message, never walked.
+  IdMap<ClusterNode*> outbound_links_;
+  IdMap<ClusterNode*> inbound_links_;  // nullptr until bound to a sender
   std::map<NodeName, int64_t> blacklist_until_ms_;          // CLUSTER FORGET
   LinkId next_link_id_ = 1;
   std::array<ClusterNode*, kClusterSlots> slots_{};

@@ -52,8 +52,7 @@ void RedisProcess::on_accepted(ConnId conn, HostId peer, uint16_t local_port) {
     return;
   }
   const protocol::LinkId link = protocol::kInboundLinkBase + conn;
-  bus_peer_[conn] = peer;
-  conn_to_link_[conn] = link;
+  bus_conns_[conn] = BusConn{link, peer};
   link_to_conn_[link] = conn;
   node_->link_accepted(link, now_ms());
   apply_effects();
@@ -67,9 +66,9 @@ void RedisProcess::on_connected(ConnId conn) {
     host_.send(conn, Packet{psync->wire_size(), std::move(psync)});
     return;
   }
-  const auto it = conn_to_link_.find(conn);
-  if (it == conn_to_link_.end()) return;
-  node_->link_connected(it->second, now_ms());
+  const BusConn* bus = bus_conns_.find(conn);
+  if (bus == nullptr) return;
+  node_->link_connected(bus->link, now_ms());
   apply_effects();
 }
 
@@ -93,12 +92,11 @@ void RedisProcess::on_closed(ConnId conn) {
     std::erase_if(postponed_, [conn](const Postponed& p) { return p.conn == conn; });
     return;
   }
-  const auto it = conn_to_link_.find(conn);
-  if (it == conn_to_link_.end()) return;
-  const protocol::LinkId link = it->second;
-  conn_to_link_.erase(it);
+  const BusConn* bus = bus_conns_.find(conn);
+  if (bus == nullptr) return;
+  const protocol::LinkId link = bus->link;
+  bus_conns_.erase(conn);
   link_to_conn_.erase(link);
-  bus_peer_.erase(conn);
   node_->link_failed(link, now_ms());
   apply_effects();
 }
@@ -108,14 +106,14 @@ void RedisProcess::on_data(ConnId conn, const Packet& packet) {
     on_replication_data(packet);
     return;
   }
-  const auto it = conn_to_link_.find(conn);
-  if (it == conn_to_link_.end()) {
+  const BusConn* bus = bus_conns_.find(conn);
+  if (bus == nullptr) {
     on_request(conn, *static_cast<const kv::Request*>(packet.body.get()));
     return;
   }
   const auto& message = *static_cast<const protocol::Message*>(packet.body.get());
   if (callbacks_.on_message) callbacks_.on_message(message, host_.id());
-  node_->receive(it->second, message, now_ms());
+  node_->receive(bus->link, message, now_ms());
   apply_effects();
 }
 
@@ -156,21 +154,20 @@ void RedisProcess::apply_effects() {
       }
       const ConnId conn = host_.connect(*target, open->address.cport, /*nagle=*/true);
       link_to_conn_[open->link] = conn;
-      conn_to_link_[conn] = open->link;
-      bus_peer_[conn] = *target;
+      bus_conns_[conn] = BusConn{open->link, *target};
     } else if (auto* send = std::get_if<protocol::SendMessage>(&op)) {
-      const auto it = link_to_conn_.find(send->link);
-      if (it == link_to_conn_.end()) continue;  // link already gone: Redis drops it too
+      const ConnId* conn = link_to_conn_.find(send->link);
+      if (conn == nullptr) continue;  // link already gone: Redis drops it too
       const uint32_t size = send->message->wire_size_bytes();
-      if (callbacks_.on_send) callbacks_.on_send(*send->message, bus_peer_.at(it->second));
-      host_.send(it->second, Packet{size, std::move(send->message)});
+      if (callbacks_.on_send) callbacks_.on_send(*send->message, bus_conns_.find(*conn)->peer);
+      host_.send(*conn, Packet{size, std::move(send->message)});
     } else if (const auto* close = std::get_if<protocol::CloseLink>(&op)) {
-      const auto it = link_to_conn_.find(close->link);
-      if (it == link_to_conn_.end()) continue;
-      host_.close(it->second);
-      conn_to_link_.erase(it->second);
-      bus_peer_.erase(it->second);
-      link_to_conn_.erase(it);
+      const ConnId* found = link_to_conn_.find(close->link);
+      if (found == nullptr) continue;
+      const ConnId conn = *found;
+      host_.close(conn);
+      bus_conns_.erase(conn);
+      link_to_conn_.erase(close->link);
     }
   }
   for (const protocol::NodeEvent& event : effects.events) {

@@ -19,7 +19,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocol/node.hpp"
@@ -119,10 +118,13 @@ class RedisProcess final : public Process {
   RedisProcessOptions options_;
   Callbacks callbacks_;
   std::unique_ptr<protocol::Node> node_;
-  // Looked up per message, never walked: hashed.
-  std::unordered_map<protocol::LinkId, ConnId> link_to_conn_;
-  std::unordered_map<ConnId, protocol::LinkId> conn_to_link_;
-  std::unordered_map<ConnId, HostId> bus_peer_;  // the host at the other end of each bus connection
+  // Looked up per message, never walked.
+  struct BusConn {
+    protocol::LinkId link = 0;
+    HostId peer = 0;  // the host at the other end
+  };
+  protocol::IdMap<ConnId> link_to_conn_;
+  protocol::IdMap<BusConn> bus_conns_;  // by ConnId
   int cron_count_ = 0;
 
   // Client port: connections not yet identified, clients, replicas (by their first request).
