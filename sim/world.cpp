@@ -183,47 +183,95 @@ bool World::create_cluster(Duration limit) {
   }
   for (int i = 1; i < cluster_nodes; ++i) meet(i, 0);
   const Instant deadline = now() + limit;
-  // "Every node passes `ok`", asked after every event: a node's view changes only while it handles
-  // an input (which ends in check_after_input), so only the nodes touched since are asked again.
-  std::vector<uint8_t> good(cluster_nodes, 0);
-  int failing = 0;
-  auto start_watch = [&](const auto& ok) {
-    for (const int i : touched_) touched_flag_[i] = 0;
-    touched_.clear();
-    failing = 0;
-    for (int i = 0; i < cluster_nodes; ++i) {
-      good[i] = ok(i) ? 1 : 0;
-      failing += good[i] ? 0 : 1;
-    }
-  };
-  auto all_pass = [&](const auto& ok) {
-    for (const int i : touched_) {
-      touched_flag_[i] = 0;
-      if (i >= cluster_nodes) continue;
-      const uint8_t now_good = ok(i) ? 1 : 0;
-      failing += static_cast<int>(good[i]) - static_cast<int>(now_good);
-      good[i] = now_good;
-    }
-    touched_.clear();
-    return failing == 0;
-  };
   auto knows_everyone = [&](int i) {
     const protocol::Node* n = node(i);
     return static_cast<int>(n->nodes().size()) - n->handshake_nodes() >= cluster_nodes;
   };
-  start_watch(knows_everyone);
-  if (!scheduler_.run_until([&] { return all_pass(knows_everyone); }, deadline)) return false;
+  if (!run_until_every_member(knows_everyone, deadline)) return false;
   for (int r = masters; r < cluster_nodes; ++r) {
     const protocol::NodeName master = node(initial_master_of(r))->name();
     const auto result = process(r)->command([&](protocol::Node& n, int64_t now) { return n.replicate(master, now); });
     assert(result.ok);
   }
-  // cluster_state ok everywhere, and every replica has finished its first sync.
-  auto node_ok = [&](int i) { return node(i)->state_ok() && (i < masters || process(i)->replication_ok()); };
-  start_watch(node_ok);
-  const bool ok = scheduler_.run_until([&] { return all_pass(node_ok); }, deadline);
+  const bool ok = run_until_cluster_ok(deadline);
   trace_action("cluster_created", -1, ok ? "ok" : "not converged");
   return ok;
+}
+
+bool World::restart_as_created_cluster(Duration limit) {
+  // What create_cluster leaves on every disk (slot ranges, configEpoch i+1, replica k of master
+  // k mod masters, currentEpoch = members), written directly: the MEET/handshake phase costs
+  // O(N^2) messages of O(N) gossip, minutes of wall time at 1000 nodes.
+  const int masters = options_.masters;
+  const int cluster_nodes = masters * (1 + options_.replicas_per_master);
+  // Per member: "<name> <address> " and what follows its flags.
+  std::vector<std::string> heads(cluster_nodes);
+  std::vector<std::string> tails(cluster_nodes);
+  for (int j = 0; j < cluster_nodes; ++j) {
+    const protocol::Address& address = addresses_[j];
+    const bool is_master = j < masters;
+    const int master = is_master ? j : initial_master_of(j);
+    heads[j] = names_[j].str() + " " + address.ip + ":" + std::to_string(address.port) + "@" +
+               std::to_string(address.cport) + " ";
+    std::string& tail = tails[j];
+    tail = is_master ? "master - " : "slave " + names_[master].str() + " ";
+    // Any non-zero pong time loads as "now" (clusterLoadConfig).
+    tail += "0 " + std::to_string(clock_base_ms_) + " " + std::to_string(master + 1) + " connected";
+    if (is_master) {
+      const int first = j * protocol::kClusterSlots / masters;
+      const int last = (j + 1) * protocol::kClusterSlots / masters - 1;
+      tail += " " + std::to_string(first) + (last > first ? "-" + std::to_string(last) : "");
+    }
+    tail += "\n";
+  }
+  const std::string vars = "vars currentEpoch " + std::to_string(cluster_nodes) + " lastVoteEpoch 0\n";
+  for (int i = 0; i < cluster_nodes; ++i) {
+    std::string conf;
+    for (int j = 0; j < cluster_nodes; ++j) conf += heads[j] + (j == i ? "myself," : "") + tails[j];
+    conf += vars;
+    hosts_[i]->crash();
+    hosts_[i]->disk().write("nodes.conf", std::move(conf), /*fsync=*/true);
+    start_process(i);
+    assert(names_[i] == node(i)->name());
+  }
+  const bool ok = run_until_cluster_ok(now() + limit);
+  trace_action("cluster_created", -1, ok ? "ok (restarted from nodes.conf)" : "not converged");
+  return ok;
+}
+
+bool World::run_until_cluster_ok(Instant deadline) {
+  // cluster_state ok everywhere, and every replica has finished its first sync.
+  const int masters = options_.masters;
+  auto node_ok = [&](int i) { return node(i)->state_ok() && (i < masters || process(i)->replication_ok()); };
+  return run_until_every_member(node_ok, deadline);
+}
+
+template <typename Predicate>
+bool World::run_until_every_member(const Predicate& ok, Instant deadline) {
+  // Asked after every event: a node's view changes only while it handles an input (which ends in
+  // check_after_input), so only the nodes touched since are asked again.
+  const int cluster_nodes = options_.masters * (1 + options_.replicas_per_master);
+  for (const int i : touched_) touched_flag_[i] = 0;
+  touched_.clear();
+  std::vector<uint8_t> good(cluster_nodes, 0);
+  int failing = 0;
+  for (int i = 0; i < cluster_nodes; ++i) {
+    good[i] = ok(i) ? 1 : 0;
+    failing += good[i] ? 0 : 1;
+  }
+  return scheduler_.run_until(
+      [&] {
+        for (const int i : touched_) {
+          touched_flag_[i] = 0;
+          if (i >= cluster_nodes) continue;
+          const uint8_t now_good = ok(i) ? 1 : 0;
+          failing += static_cast<int>(good[i]) - static_cast<int>(now_good);
+          good[i] = now_good;
+        }
+        touched_.clear();
+        return failing == 0;
+      },
+      deadline);
 }
 
 void World::trace_action(const char* kind, int index, const std::string& detail) {

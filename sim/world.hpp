@@ -104,6 +104,10 @@ class World {
   // Builds the cluster like redis-cli --cluster create; runs until every node says cluster_state
   // ok (or `limit`). Returns whether it converged.
   bool create_cluster(Duration limit = Duration::seconds(60));
+  // The same cluster as create_cluster leaves it, restarted as a whole from nodes.conf files written
+  // for it (clusterLoadConfig): for large clusters, where forming by MEET takes minutes of wall
+  // time. Runs until every node is ok and every replica synced (or `limit`).
+  bool restart_as_created_cluster(Duration limit = Duration::seconds(60));
 
   Scheduler& scheduler() { return scheduler_; }
   Network& network() { return *network_; }
@@ -182,6 +186,10 @@ class World {
   void on_message(int to, const protocol::Message& message);
   void on_send(int from, const protocol::Message& message, HostId to);
   void check_after_input(int index);
+  bool run_until_cluster_ok(Instant deadline);
+  // Runs until ok(i) holds for every cluster member i at once, or the deadline.
+  template <typename Predicate>
+  bool run_until_every_member(const Predicate& ok, Instant deadline);
   void check_convergence_of_failovers();
   void violation(const std::string& invariant, const std::string& detail);
   void check_vote(int voter, const ObservedEvent& e);
