@@ -180,18 +180,23 @@ void RedisProcess::apply_effects() {
   if (was_master_ && !myself.is_master()) unblock_waiters_on_role_change();
   was_master_ = myself.is_master();
   const protocol::ClusterNode* master = myself.is_replica() ? myself.master : nullptr;
-  if (master == nullptr && master_conn_ != 0) {
-    host_.close(master_conn_);
+  if (master == nullptr) {
+    if (master_conn_ != 0) host_.close(master_conn_);
     master_conn_ = 0;
     master_link_up_ = false;
-  } else if (master != nullptr && master_conn_ != 0 && master->name != master_name_) {
-    host_.close(master_conn_);  // replicate someone else now: a fresh full sync
-    master_conn_ = 0;
-    master_link_up_ = false;
-    replication_.link_up = false;
-    replication_.down_since_ms = now_ms();
+    master_name_ = {};
+  } else if (master->name != master_name_) {
+    // replicationSetMaster: a new master is connected to at once (a fresh full sync). A failed or
+    // lost link to the same master is retried by replicationCron, once a second.
+    if (master_conn_ != 0) {
+      host_.close(master_conn_);
+      master_conn_ = 0;
+      master_link_up_ = false;
+      replication_.link_up = false;
+      replication_.down_since_ms = now_ms();
+    }
+    connect_to_master();
   }
-  if (master != nullptr && master_conn_ == 0) connect_to_master();
 }
 
 void RedisProcess::connect_to_master() {
