@@ -43,9 +43,8 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
   Rng peek = rng_;
   auto prefetch_next = [&] {
     const ClusterNode* node = node_list_[peek.below(node_list_.size())];
-    __builtin_prefetch(node);            // flags, link, times
-    __builtin_prefetch(&node->name);     // (addresses only: nothing is read here)
-    __builtin_prefetch(&node->address);
+    __builtin_prefetch(node);         // flags, link, times (addresses only: nothing is read here)
+    __builtin_prefetch(&node->name);  // name and address
   };
   if (fresh_nodes > 0 && wanted > 0) {
     for (int i = 0; i < std::min(kPeekAhead, max_iterations); ++i) prefetch_next();
@@ -147,8 +146,7 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
     if (k + 2 < entries.size()) by_name_.prefetch(entries[k + 2].name);
     if (k + 1 < entries.size()) {
       if (const ClusterNode* next = by_name_.find(entries[k + 1].name)) {
-        __builtin_prefetch(next);
-        __builtin_prefetch(&next->fail_reports);
+        __builtin_prefetch(next);  // flags, times, failure reports
       }
     }
     const uint16_t flags = entry.flags;

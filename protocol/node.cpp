@@ -64,22 +64,10 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 
 Node::~Node() = default;
 
-size_t Node::NameIndex::hash(const NodeName& name) {
-  // Five 8-byte words of the 40 characters, mixed (names are random hex: any fold spreads well).
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (size_t i = 0; i < name.chars.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, name.chars.data() + i, sizeof word);
-    h = (h ^ word) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  return static_cast<size_t>(h);
-}
-
 ClusterNode* Node::NameIndex::find(const NodeName& name) const {
   if (slots_.empty()) return nullptr;
   const size_t mask = slots_.size() - 1;
-  for (size_t i = hash(name) & mask;; i = (i + 1) & mask) {
+  for (size_t i = name.hash() & mask;; i = (i + 1) & mask) {
     const Slot& slot = slots_[i];
     if (slot.node == nullptr) return nullptr;
     if (slot.name == name) return slot.node;
@@ -87,7 +75,7 @@ ClusterNode* Node::NameIndex::find(const NodeName& name) const {
 }
 
 void Node::NameIndex::prefetch(const NodeName& name) const {
-  if (!slots_.empty()) __builtin_prefetch(&slots_[hash(name) & (slots_.size() - 1)]);
+  if (!slots_.empty()) __builtin_prefetch(&slots_[name.hash() & (slots_.size() - 1)]);
 }
 
 void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
@@ -101,7 +89,7 @@ void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
     }
   }
   const size_t mask = slots_.size() - 1;
-  size_t i = hash(name) & mask;
+  size_t i = name.hash() & mask;
   while (slots_[i].node != nullptr) i = (i + 1) & mask;
   slots_[i] = Slot{name, node};
   ++size_;
@@ -110,12 +98,12 @@ void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
 void Node::NameIndex::erase(const NodeName& name) {
   if (slots_.empty()) return;
   const size_t mask = slots_.size() - 1;
-  size_t i = hash(name) & mask;
+  size_t i = name.hash() & mask;
   while (slots_[i].node != nullptr && !(slots_[i].name == name)) i = (i + 1) & mask;
   if (slots_[i].node == nullptr) return;
   // Backward-shift deletion: pull later entries of the run into the hole when their home allows.
   for (size_t j = (i + 1) & mask; slots_[j].node != nullptr; j = (j + 1) & mask) {
-    const size_t home = hash(slots_[j].name) & mask;
+    const size_t home = slots_[j].name.hash() & mask;
     const bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
     if (movable) {
       slots_[i] = slots_[j];

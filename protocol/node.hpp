@@ -198,11 +198,10 @@ class Node {
     void erase(const NodeName& name);
 
    private:
-    struct Slot {
+    struct alignas(64) Slot {  // one cache line per probe
       NodeName name;
       ClusterNode* node = nullptr;  // nullptr: empty
     };
-    static size_t hash(const NodeName& name);
     std::vector<Slot> slots_;  // a power of two, at most half full
     size_t size_ = 0;
   };

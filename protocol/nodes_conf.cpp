@@ -85,7 +85,7 @@ void append_slot_ranges(std::string& out, const ClusterNode& node) {
 std::string Node::node_description(const ClusterNode& node, bool for_conf, int64_t /*now_ms*/) const {
   (void)for_conf;
   std::string out = node.name.str();
-  out += " " + node.address.ip + ":" + std::to_string(node.address.port) + "@" + std::to_string(node.address.cport);
+  out += " " + node.address.ip.str() + ":" + std::to_string(node.address.port) + "@" + std::to_string(node.address.cport);
   out += " " + flags_text(node.flags);
   out += " ";
   out += (node.is_replica() && node.master != nullptr) ? node.master->name.str() : "-";
@@ -179,7 +179,8 @@ bool Node::load_config(const std::string& text, int64_t now_ms) {
     const size_t colon = row[1].rfind(':');
     const size_t at = row[1].find('@');
     if (colon == std::string::npos || at == std::string::npos || at < colon) return false;
-    node->address.ip = row[1].substr(0, colon);
+    if (colon > IpText::kMaxSize) return false;
+    node->address.ip = std::string_view(row[1]).substr(0, colon);
     if (!parse_number(std::string_view(row[1]).substr(colon + 1, at - colon - 1), node->address.port)) return false;
     if (!parse_number(std::string_view(row[1]).substr(at + 1), node->address.cport)) return false;
     if (flags & kFlagMyself) myself_ = node;
@@ -275,7 +276,7 @@ std::string Node::cluster_slots() const {
            std::to_string(end) + "\n";
     int item = 3;
     auto endpoint = [&](const ClusterNode& n) {
-      out += "   " + std::to_string(item++) + ") 1) \"" + n.address.ip + "\"\n      2) (integer) " +
+      out += "   " + std::to_string(item++) + ") 1) \"" + n.address.ip.str() + "\"\n      2) (integer) " +
              std::to_string(n.address.port) + "\n      3) \"" + n.name.str() + "\"\n";
     };
     endpoint(*owner);

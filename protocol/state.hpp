@@ -15,26 +15,30 @@ struct FailureReport {
   int64_t time_ms = 0;
 };
 
-// Fields are ordered for the cache, not by meaning: clusterCron and the gossip section read the
-// first 64-byte line for every node they walk, often the second; the struct starts a line.
+// Fields are ordered for the cache, not by meaning: the gossip section (picking entries, and
+// applying each received entry) and clusterCron read the first 64-byte line of every node they
+// touch, a picked entry also the second (name and address, 60 bytes), and nothing else; the
+// struct starts a line.
+static_assert(sizeof(NodeName) + sizeof(Address) <= 64, "a node's name and address share one cache line");
+
 struct alignas(64) ClusterNode {
   uint16_t flags = 0;
   bool link_connected = false;  // connect completed
   int numslots = 0;
   LinkId link = 0;              // my outbound connection to it (0 = none)
-  int64_t link_ctime_ms = 0;
   int64_t ping_sent_ms = 0;
   int64_t pong_received_ms = 0;
   int64_t data_received_ms = 0;
-  ClusterNode* master = nullptr;  // slaveof; may be null for a replica whose master is unknown
-  // second line
-  std::vector<ClusterNode*> replicas;
   std::vector<FailureReport> fail_reports;
-  Epoch config_epoch = 0;
-  int64_t ctime_ms = 0;
-  // what a gossip entry about the node carries, then the rest
+  // second line: what a gossip entry about the node carries besides the times and flags
   NodeName name;
   Address address;
+  // the rest
+  int64_t link_ctime_ms = 0;
+  ClusterNode* master = nullptr;  // slaveof; may be null for a replica whose master is unknown
+  std::vector<ClusterNode*> replicas;
+  Epoch config_epoch = 0;
+  int64_t ctime_ms = 0;
   SlotBitmapPtr slots = empty_slot_bitmap();
   int64_t fail_time_ms = 0;
   int64_t voted_time_ms = 0;

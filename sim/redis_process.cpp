@@ -444,7 +444,7 @@ void RedisProcess::execute(ConnId conn, const kv::Request& request) {
   }
   if (owner != &node_->myself()) {
     kv::Reply r = error_reply(id, kv::ReplyKind::moved,
-                              "MOVED " + std::to_string(slot) + " " + owner->address.ip + ":" +
+                              "MOVED " + std::to_string(slot) + " " + owner->address.ip.str() + ":" +
                                   std::to_string(owner->address.port));
     r.slot = slot;
     r.port = owner->address.port;

@@ -108,16 +108,7 @@ void World::reindex_name(const protocol::NodeName& name) {
   index_by_name_.erase(name);
 }
 
-size_t World::KeyHash::operator()(const protocol::NodeName& name) const noexcept {
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (size_t i = 0; i < name.chars.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, name.chars.data() + i, sizeof word);
-    h = (h ^ word) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  return static_cast<size_t>(h);
-}
+size_t World::KeyHash::operator()(const protocol::NodeName& name) const noexcept { return name.hash(); }
 
 size_t World::KeyHash::operator()(const std::pair<int, protocol::NodeName>& key) const noexcept {
   return (*this)(key.second) ^ (static_cast<size_t>(key.first) * 0x9e3779b97f4a7c15ull);
@@ -211,7 +202,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     const protocol::Address& address = addresses_[j];
     const bool is_master = j < masters;
     const int master = is_master ? j : initial_master_of(j);
-    heads[j] = names_[j].str() + " " + address.ip + ":" + std::to_string(address.port) + "@" +
+    heads[j] = names_[j].str() + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" +
                std::to_string(address.cport) + " ";
     std::string& tail = tails[j];
     tail = is_master ? "master - " : "slave " + names_[master].str() + " ";
