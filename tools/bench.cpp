@@ -36,6 +36,7 @@
 #include "sim/scenario.hpp"
 #include "sim/scheduler.hpp"
 #include "sim/world.hpp"
+#include "tools/lib/huge_pages.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
@@ -416,7 +417,9 @@ void write_outputs(const std::filesystem::path& dir, const std::vector<Result>& 
   for (const Result& r : results) merged[r.key] = json_value(r.value);
   std::ofstream(json_path) << merged.dump(2) << '\n';
   std::ofstream md(dir / "bench.md");
-  md << "# Benchmarks\n\n`" << command << "` (Release, one core; " << machine << ")\n\n| measure | value |\n|---|---|\n";
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  md << "# Benchmarks\n\n`" << command << "` (Release, one core; " << machine
+     << "; GLIBC_TUNABLES=" << (tunables != nullptr ? tunables : "") << ")\n\n| measure | value |\n|---|---|\n";
   for (const auto& [key, value] : merged.items()) md << "| " << key << " | " << value.dump() << " |\n";
   md << "\nThis run:\n\n";
   for (const Result& r : results) md << "- " << r.key << ": " << r.detail << "\n";
@@ -444,6 +447,7 @@ std::string load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rcsim::tools::use_huge_pages(argv);
   namespace po = boost::program_options;
   po::options_description options("bench options");
   options.add_options()("help", "this text")("out", po::value<std::string>(), "write DIR/bench.json and DIR/bench.md")(

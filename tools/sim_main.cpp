@@ -9,6 +9,7 @@
 #include "sim/run.hpp"
 #include "sim/time.hpp"
 #include "tools/lib/fuzz_cli.hpp"
+#include "tools/lib/huge_pages.hpp"
 #include "tools/lib/report.hpp"
 #include "tools/lib/sweep_cli.hpp"
 #include "tools/lib/timeline_dot.hpp"
@@ -149,6 +150,7 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::use_huge_pages(argv);
   try {
     if (argc > 1 && std::string_view(argv[1]) == "fuzz") return tools::fuzz_main(argc - 1, argv + 1);
     if (argc > 1 && std::string_view(argv[1]) == "sweep") return tools::sweep_main(argc - 1, argv + 1);
