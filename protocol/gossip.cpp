@@ -145,8 +145,8 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
     const GossipEntry& entry = entries[k];
     if (k + 2 < entries.size()) by_name_.prefetch(entries[k + 2].name);
     if (k + 1 < entries.size()) {
-      if (const ClusterNode* next = by_name_.find(entries[k + 1].name)) {
-        __builtin_prefetch(next);  // flags, times, failure reports
+      if (ClusterNode* const* next = by_name_.find(entries[k + 1].name)) {
+        __builtin_prefetch(*next);  // flags, times, failure reports
       }
     }
     const uint16_t flags = entry.flags;

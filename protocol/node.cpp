@@ -64,59 +64,16 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 
 Node::~Node() = default;
 
-ClusterNode* Node::NameIndex::find(const NodeName& name) const {
-  if (slots_.empty()) return nullptr;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = name.hash() & mask;; i = (i + 1) & mask) {
-    const Slot& slot = slots_[i];
-    if (slot.node == nullptr) return nullptr;
-    if (slot.name == name) return slot.node;
-  }
+
+ClusterNode* Node::lookup(const NodeName& name) {
+  ClusterNode* const* node = by_name_.find(name);
+  return node == nullptr ? nullptr : *node;
 }
 
-void Node::NameIndex::prefetch(const NodeName& name) const {
-  if (!slots_.empty()) __builtin_prefetch(&slots_[name.hash() & (slots_.size() - 1)]);
+const ClusterNode* Node::find(const NodeName& name) const {
+  ClusterNode* const* node = by_name_.find(name);
+  return node == nullptr ? nullptr : *node;
 }
-
-void Node::NameIndex::insert(const NodeName& name, ClusterNode* node) {
-  assert(node != nullptr && find(name) == nullptr);
-  if ((size_ + 1) * 2 > slots_.size()) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(std::max<size_t>(16, old.size() * 2), Slot{});
-    size_ = 0;
-    for (const Slot& slot : old) {
-      if (slot.node != nullptr) insert(slot.name, slot.node);
-    }
-  }
-  const size_t mask = slots_.size() - 1;
-  size_t i = name.hash() & mask;
-  while (slots_[i].node != nullptr) i = (i + 1) & mask;
-  slots_[i] = Slot{name, node};
-  ++size_;
-}
-
-void Node::NameIndex::erase(const NodeName& name) {
-  if (slots_.empty()) return;
-  const size_t mask = slots_.size() - 1;
-  size_t i = name.hash() & mask;
-  while (slots_[i].node != nullptr && !(slots_[i].name == name)) i = (i + 1) & mask;
-  if (slots_[i].node == nullptr) return;
-  // Backward-shift deletion: pull later entries of the run into the hole when their home allows.
-  for (size_t j = (i + 1) & mask; slots_[j].node != nullptr; j = (j + 1) & mask) {
-    const size_t home = slots_[j].name.hash() & mask;
-    const bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
-    if (movable) {
-      slots_[i] = slots_[j];
-      i = j;
-    }
-  }
-  slots_[i] = Slot{};
-  --size_;
-}
-
-ClusterNode* Node::lookup(const NodeName& name) { return by_name_.find(name); }
-
-const ClusterNode* Node::find(const NodeName& name) const { return by_name_.find(name); }
 
 ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now_ms) {
   assert(!nodes_.contains(name));
@@ -126,7 +83,7 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   node->ctime_ms = now_ms;
   ClusterNode* raw = node.get();
   nodes_.emplace(name, std::move(node));
-  by_name_.insert(name, raw);
+  by_name_[name] = raw;
   list_insert(raw);
   if (raw->in_handshake()) ++handshake_nodes_;
   return raw;
@@ -187,7 +144,7 @@ void Node::rename_node(ClusterNode* node, const NodeName& new_name) {
   node->name = new_name;
   handle.key() = new_name;
   nodes_.insert(std::move(handle));
-  by_name_.insert(new_name, node);
+  by_name_[new_name] = node;
   list_insert(node);
 }
 

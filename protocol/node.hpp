@@ -12,7 +12,7 @@
 
 #include "protocol/config.hpp"
 #include "protocol/effects.hpp"
-#include "protocol/id_map.hpp"
+#include "protocol/flat_map.hpp"
 #include "protocol/known_bugs.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/state.hpp"
@@ -188,24 +188,8 @@ class Node {
   ClusterNode* myself_ = nullptr;
   std::map<NodeName, std::unique_ptr<ClusterNode>> nodes_;  // name order: deterministic iteration
   std::vector<ClusterNode*> node_list_;                     // same order, for random picks
-  // The same nodes by name, for lookups (every gossip entry is one): open addressing with the names
-  // inline, so a hit reads one slot. Never walked.
-  class NameIndex {
-   public:
-    ClusterNode* find(const NodeName& name) const;
-    void prefetch(const NodeName& name) const;  // a hint that find(name) comes soon
-    void insert(const NodeName& name, ClusterNode* node);  // name not present
-    void erase(const NodeName& name);
-
-   private:
-    struct alignas(64) Slot {  // one cache line per probe
-      NodeName name;
-      ClusterNode* node = nullptr;  // nullptr: empty
-    };
-    std::vector<Slot> slots_;  // a power of two, at most half full
-    size_t size_ = 0;
-  };
-  NameIndex by_name_;
+  // The same nodes by name, for lookups (every gossip entry is one). Never walked.
+  FlatMap<NodeName, ClusterNode*> by_name_;
   // Links are looked up by id on every message, never walked.
   IdMap<ClusterNode*> outbound_links_;
   IdMap<ClusterNode*> inbound_links_;  // nullptr until bound to a sender

@@ -49,6 +49,7 @@ World::World(const WorldOptions& options)
     network_->set_link_profile(hosts_[link.from]->id(), hosts_[link.to]->id(), link.profile);
   }
   touched_flag_.assign(total, 0);
+  heard_.resize(total);
   fault_ms_.assign(total, -1);
   fault_history_.assign(total, {});
   minority_since_us_.assign(total, -1);
@@ -99,6 +100,7 @@ void World::start_process(int index) {
 
 // index_by_name_[name] = the lowest index whose last known name it is, as a walk over names_ finds.
 void World::reindex_name(const protocol::NodeName& name) {
+  if (name.empty()) return;  // a node not started yet has no name
   for (int i = 0; i < node_count(); ++i) {
     if (names_[i] == name) {
       index_by_name_[name] = i;
@@ -108,16 +110,11 @@ void World::reindex_name(const protocol::NodeName& name) {
   index_by_name_.erase(name);
 }
 
-size_t World::KeyHash::operator()(const protocol::NodeName& name) const noexcept { return name.hash(); }
-
-size_t World::KeyHash::operator()(const std::pair<int, protocol::NodeName>& key) const noexcept {
-  return (*this)(key.second) ^ (static_cast<size_t>(key.first) * 0x9e3779b97f4a7c15ull);
-}
-
-size_t World::KeyHash::operator()(const std::pair<const protocol::Message*, int>& key) const noexcept {
-  const auto address = reinterpret_cast<uintptr_t>(key.first);
-  uint64_t h = (static_cast<uint64_t>(address) ^ (static_cast<uint64_t>(key.second) << 48)) * 0xff51afd7ed558ccdull;
-  return static_cast<size_t>(h ^ (h >> 32));
+uint64_t World::in_flight_key(const protocol::Message& message, int to) {
+  // User-space addresses fit in 48 bits; node indexes in the 16 above.
+  const auto address = reinterpret_cast<uintptr_t>(&message);
+  assert(address < (uint64_t{1} << 48) && to >= 0 && to < (1 << 16));
+  return static_cast<uint64_t>(address) | (static_cast<uint64_t>(to) << 48);
 }
 
 std::optional<int> World::index_of(const std::string& alias) const {
@@ -129,9 +126,9 @@ std::optional<int> World::index_of(const std::string& alias) const {
 
 std::optional<int> World::index_of_name(const protocol::NodeName& name) const {
   // Last known names: a crashed node is still named by what it was called.
-  const auto it = index_by_name_.find(name);
-  if (it == index_by_name_.end()) return std::nullopt;
-  return it->second;
+  const int* index = index_by_name_.find(name);
+  if (index == nullptr) return std::nullopt;
+  return *index;
 }
 
 bool World::is_running(int index) const { return hosts_.at(index)->state() != HostState::crashed; }
@@ -488,7 +485,7 @@ protocol::CommandResult World::config_set(int index, const std::string& name, co
 void World::on_send(int from, const protocol::Message& message, HostId to_host) {
   const auto to = index_by_host_.find(to_host);
   if (to == index_by_host_.end()) return;
-  InFlight& flight = in_flight_[{&message, to->second}];
+  InFlight& flight = in_flight_[in_flight_key(message, to->second)];
   flight.sent_us = now().us;
   flight.record = SIZE_MAX;
   if (!options_.trace_messages) return;
@@ -505,11 +502,13 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
 }
 
 void World::on_message(int to, const protocol::Message& message) {
-  last_heard_us_[{to, message.sender}] = now().us;
-  if (const auto it = in_flight_.find({&message, to}); it != in_flight_.end()) {
-    last_delay_us_[{to, message.sender}] = now().us - it->second.sent_us;
-    if (it->second.record != SIZE_MAX) messages_[it->second.record].received_us = now().us;
-    in_flight_.erase(it);
+  HeardFrom& heard = heard_.at(to)[message.sender];
+  heard.last_us = now().us;
+  const uint64_t key = in_flight_key(message, to);
+  if (const InFlight* flight = in_flight_.find(key)) {
+    heard.transit_us = now().us - flight->sent_us;
+    if (flight->record != SIZE_MAX) messages_[flight->record].received_us = now().us;
+    in_flight_.erase(key);
   }
   if (!options_.trace_messages) return;
   const auto from = index_by_cport_.find(message.sender_address.cport);
@@ -695,8 +694,8 @@ void World::check_fail_quorum(int marker, const ObservedEvent& e) {
       continue;
     }
     // A report is as old as its arrival, but says what the reporter thought when it sent it.
-    const auto delay = last_delay_us_.find({marker, names_[i]});
-    const int64_t transit_us = delay == last_delay_us_.end() ? 0 : delay->second;
+    const HeardFrom* heard = heard_.at(marker).find(names_[i]);
+    const int64_t transit_us = heard == nullptr ? 0 : heard->transit_us;
     const auto cleared = flag_cleared_us_.find({i, failing});
     if (cleared != flag_cleared_us_.end() && now().us - cleared->second <= window_us + transit_us) ++reporters;
   }
@@ -709,9 +708,9 @@ void World::check_fail_quorum(int marker, const ObservedEvent& e) {
 
 void World::check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about) {
   // PFAIL means nothing at all arrived from the node for a node timeout.
-  const auto heard = last_heard_us_.find({observer, about});
-  if (heard == last_heard_us_.end()) return;
-  const int64_t silent_us = now().us - heard->second;
+  const HeardFrom* heard = heard_.at(observer).find(about);
+  if (heard == nullptr) return;
+  const int64_t silent_us = now().us - heard->last_us;
   // A clock stepped forward makes the silence look longer to Redis's wall-clock timers.
   const int64_t stepped_us = now().us - clock_step_at_us_.at(observer) <= timeout_us(observer) ? clock_step_us_.at(observer) : 0;
   if (silent_us + stepped_us < timeout_us(observer) - 10'000) {  // 10 ms: millisecond clocks and drift

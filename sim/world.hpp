@@ -7,7 +7,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocol/node.hpp"
@@ -225,20 +224,19 @@ class World {
     int64_t sent_us = 0;
     size_t record = SIZE_MAX;  // index in messages_, when they are kept
   };
-  // Hashes for the per-message maps below: they are only looked up, never walked, so their order
-  // cannot reach any output.
-  struct KeyHash {
-    size_t operator()(const std::pair<const protocol::Message*, int>& key) const noexcept;
-    size_t operator()(const std::pair<int, protocol::NodeName>& key) const noexcept;
-    size_t operator()(const protocol::NodeName& name) const noexcept;
+  // The per-message maps below are only looked up, never walked, so their order cannot reach any
+  // output. An address reused by a later message means the earlier one was lost: [] overwrites it.
+  static uint64_t in_flight_key(const protocol::Message& message, int to);
+  protocol::IdMap<InFlight> in_flight_;
+  struct HeardFrom {  // by a receiver, from a sender name
+    int64_t last_us = 0;
+    int64_t transit_us = 0;  // of the last message whose sending was seen
   };
-  // An address reused by a later message means the earlier one was lost: [] overwrites it.
-  std::unordered_map<std::pair<const protocol::Message*, int>, InFlight, KeyHash> in_flight_;
-  std::unordered_map<std::pair<int, protocol::NodeName>, int64_t, KeyHash> last_delay_us_;  // (receiver, sender): last transit time
+  std::vector<protocol::FlatMap<protocol::NodeName, HeardFrom>> heard_;  // per receiver
   std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node
-  std::unordered_map<protocol::NodeName, int, KeyHash> index_by_name_;  // names_ inverted (lowest index)
+  protocol::FlatMap<protocol::NodeName, int> index_by_name_;  // names_ inverted (lowest index)
   // Nodes that handled an input since create_cluster last looked (a node's view changes only then).
   std::vector<uint8_t> touched_flag_;
   std::vector<int> touched_;
@@ -248,7 +246,6 @@ class World {
   std::set<std::pair<int, int64_t>> votes_;                 // (voter, epoch)
   std::map<int64_t, std::vector<std::pair<int, protocol::SlotBitmapPtr>>> winners_by_epoch_;
   std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
-  std::unordered_map<std::pair<int, protocol::NodeName>, int64_t, KeyHash> last_heard_us_;  // (receiver, sender name)
   std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone
   std::vector<int64_t> minority_since_us_;                  // -1: not a master cut off from the majority
   std::vector<bool> minority_reported_;

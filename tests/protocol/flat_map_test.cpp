@@ -2,12 +2,14 @@
 
 #include <map>
 
-#include "protocol/id_map.hpp"
+#include "protocol/flat_map.hpp"
 #include "protocol/rng.hpp"
 
+using rcsim::protocol::FlatMap;
 using rcsim::protocol::IdMap;
+using rcsim::protocol::NodeName;
 
-TEST_CASE("IdMap agrees with std::map under random inserts and erases", "[protocol][id_map]") {
+TEST_CASE("IdMap agrees with std::map under random inserts and erases", "[protocol][flat_map]") {
   // Ids from a small range collide on home slots and form long probe runs, which is where the
   // backward-shift erase can go wrong.
   rcsim::Rng rng(42);
@@ -38,7 +40,7 @@ TEST_CASE("IdMap agrees with std::map under random inserts and erases", "[protoc
   }
 }
 
-TEST_CASE("IdMap keeps a present key with a default value apart from an absent key", "[protocol][id_map]") {
+TEST_CASE("IdMap keeps a present key with a default value apart from an absent key", "[protocol][flat_map]") {
   IdMap<int*> links;
   const uint64_t inbound = (uint64_t{1} << 62) + 7;  // kInboundLinkBase + a connection id
   links[inbound] = nullptr;                          // accepted, not yet bound to a sender
@@ -48,4 +50,23 @@ TEST_CASE("IdMap keeps a present key with a default value apart from an absent k
   REQUIRE(links.erase(inbound));
   REQUIRE_FALSE(links.contains(inbound));
   REQUIRE_FALSE(links.erase(inbound));
+}
+
+TEST_CASE("FlatMap by node name finds every name it holds after erasing others", "[protocol][flat_map]") {
+  rcsim::Rng rng(7);
+  std::vector<NodeName> names;
+  for (int i = 0; i < 500; ++i) names.push_back(NodeName::random(rng));
+  FlatMap<NodeName, int> index;
+  for (int i = 0; i < 500; ++i) index[names[i]] = i;
+  for (int i = 0; i < 500; i += 3) REQUIRE(index.erase(names[i]));
+  REQUIRE(index.size() == 500 - 167);
+  for (int i = 0; i < 500; ++i) {
+    const int* found = index.find(names[i]);
+    if (i % 3 == 0) {
+      REQUIRE(found == nullptr);
+    } else {
+      REQUIRE(found != nullptr);
+      REQUIRE(*found == i);
+    }
+  }
 }
