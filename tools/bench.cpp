@@ -23,6 +23,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -250,10 +251,8 @@ std::vector<Result> in_child(const std::string& what, const std::function<std::v
 
 // An idle cluster of `nodes` (half masters, one replica each) at node timeout 15000, as redis-cli
 // --cluster create leaves it, restarted as a whole from nodes.conf (forming it by MEET costs O(N^2)
-// handshakes: minutes at 1000 nodes), then run for kIdleSeconds of simulated time.
-constexpr int kIdleSeconds = 60;
-
-std::vector<Result> bench_idle_cluster(int nodes) {
+// handshakes: minutes at 1000 nodes), then run for `idle_seconds` of simulated time.
+std::vector<Result> bench_idle_cluster(int nodes, int idle_seconds) {
   WorldOptions options;
   options.seed = 1;
   options.masters = nodes / 2;
@@ -281,14 +280,14 @@ std::vector<Result> bench_idle_cluster(int nodes) {
   const int64_t bytes_before = bus_bytes();
   const uint64_t events_before = world.scheduler().events_fired();
   const Stopwatch run_watch;
-  world.run_for(Duration::seconds(kIdleSeconds));
+  world.run_for(Duration::seconds(idle_seconds));
   const double run_wall_s = run_watch.seconds();
   const double run_cpu_s = run_watch.cpu_seconds();
   const double events = static_cast<double>(world.scheduler().events_fired() - events_before);
   const double bytes = static_cast<double>(bus_bytes() - bytes_before);
   std::ostringstream run;
   run << nodes << " nodes (" << nodes / 2 << " masters + " << nodes / 2 << " replicas), node timeout 15000, "
-      << kIdleSeconds << " simulated s idle after creation: " << run_wall_s << " wall s (" << run_cpu_s << " CPU s), "
+      << idle_seconds << " simulated s idle after creation: " << run_wall_s << " wall s (" << run_cpu_s << " CPU s), "
       << static_cast<uint64_t>(events) << " events"
       << (options.check_minority_bound ? "" : ", minority-bound check off");
   std::ostringstream create;
@@ -296,10 +295,10 @@ std::vector<Result> bench_idle_cluster(int nodes) {
          << create_sim_s << " simulated s, " << create_cpu_s << " CPU s";
   return {
       {prefix + "boot_wall_s", create_wall_s, create.str(), Unit::seconds},
-      {prefix + "sim_s_per_wall_s", kIdleSeconds / run_wall_s, run.str(), Unit::ratio},
+      {prefix + "sim_s_per_wall_s", idle_seconds / run_wall_s, run.str(), Unit::ratio},
       {prefix + "events_per_s", events / run_wall_s, run.str(), Unit::per_s},
       {prefix + "peak_rss_bytes", peak_rss_bytes(), "VmHWM of a forked child that created and ran it", Unit::bytes},
-      {prefix + "bus_bytes_per_node_per_s", bytes / nodes / kIdleSeconds,
+      {prefix + "bus_bytes_per_node_per_s", bytes / nodes / idle_seconds,
        "cluster bus bytes sent (Node::message_bytes), per node per simulated second", Unit::bytes_per_s},
   };
 }
@@ -454,12 +453,14 @@ int main(int argc, char** argv) {
       "only", po::value<std::vector<std::string>>()->composing(),
       "run only these groups: kernel, nodes, master_crash, fuzz (repeatable)")(
       "sizes", po::value<std::string>()->default_value("6,60,300,1000"), "idle cluster sizes (nodes, comma separated)")(
+      "idle-seconds", po::value<int>()->default_value(60), "simulated seconds each idle cluster runs (measured)")(
       "scenarios", po::value<std::string>()->default_value("scenarios"), "the folder with master_crash.json");
   po::variables_map args;
   std::vector<int> sizes;
   try {
     po::store(po::parse_command_line(argc, argv, options), args);
     sizes = parse_sizes(args["sizes"].as<std::string>());
+    if (args["idle-seconds"].as<int>() < 1) throw std::invalid_argument("--idle-seconds: expected a whole number >= 1");
   } catch (const std::exception& e) {
     std::cerr << "bench: " << e.what() << "\n" << options;
     return 2;
@@ -483,7 +484,10 @@ int main(int argc, char** argv) {
   std::printf("%-40s %14s  %s\n", "benchmark", "value", "detail");
   if (wanted("kernel")) add({bench_scheduler(), bench_network()});
   if (wanted("nodes")) {
-    for (const int n : sizes) add(in_child(std::to_string(n) + " nodes", [n] { return bench_idle_cluster(n); }));
+    const int idle_seconds = args["idle-seconds"].as<int>();
+    for (const int n : sizes) {
+      add(in_child(std::to_string(n) + " nodes", [n, idle_seconds] { return bench_idle_cluster(n, idle_seconds); }));
+    }
   }
   const std::string scenarios = args["scenarios"].as<std::string>();
   if (wanted("master_crash")) add(in_child("master_crash", [&scenarios] { return bench_master_crash(scenarios); }));
