@@ -36,11 +36,38 @@ void RedisProcess::on_start() {
   host_.listen(options_.address.port);
   host_.listen(options_.address.cport);
   apply_effects();
-  host_.set_timer(options_.cron_phase, [this] { cron(); });
+  arm_cron(options_.cron_phase);
+}
+
+void RedisProcess::arm_cron(Duration delay) {
+  cron_armed_local_us_ = host_.local_now().us;
+  cron_due_local_us_ = cron_armed_local_us_ + delay.us;
+  host_.set_timer(delay, [this] { on_cron_timer(); });
+}
+
+void RedisProcess::on_cron_timer() {
+  // The loop last went to sleep at its last wake, for ceil((due - then) / 1 ms) ms (aeApiPoll):
+  // woken in between by a message, it wakes for the cron up to a millisecond late. A wake in that
+  // gap runs the cron at once (before_sleep).
+  const int64_t now_us = host_.local_now().us;
+  if (last_wake_local_us_ > cron_armed_local_us_) {
+    const int64_t left_us = cron_due_local_us_ - last_wake_local_us_;
+    const int64_t wake_us = last_wake_local_us_ + (left_us + 999) / 1000 * 1000;
+    if (wake_us > now_us) {
+      late_cron_ = host_.set_timer(Duration::micros(wake_us - now_us), [this] {
+        late_cron_ = TimerId{};
+        cron();
+      });
+      deferred_cron_now_ = true;  // the loop did not wake now: the before_sleep that follows is not a wake
+      return;
+    }
+  }
+  cron();
 }
 
 void RedisProcess::cron() {
-  host_.set_timer(Duration::millis(kCronPeriodMs), [this] { cron(); });
+  // processTimeEvents: the next run is due a period after this one ends (a run takes no time here).
+  arm_cron(Duration::millis(kCronPeriodMs));
   node_->tick(now_ms());
   if (++cron_count_ % 10 == 0) replication_cron();  // replicationCron runs once a second
   apply_effects();
@@ -119,6 +146,16 @@ void RedisProcess::on_data(ConnId conn, const Packet& packet) {
 
 void RedisProcess::before_sleep() {
   if (!node_) return;
+  if (deferred_cron_now_) {
+    deferred_cron_now_ = false;
+    return;
+  }
+  last_wake_local_us_ = host_.local_now().us;
+  if (late_cron_ && last_wake_local_us_ >= cron_due_local_us_) {  // this wake found the cron due
+    host_.cancel_timer(late_cron_);
+    late_cron_ = TimerId{};
+    cron();
+  }
   if (!postponed_.empty() && !node_->clients_paused(now_ms())) run_postponed();
   // The replication stream (and a GETACK asked for by WAIT) leaves before the loop sleeps; then
   // clients blocked in WAIT are served (processClientsWaitingReplicas).

@@ -93,6 +93,8 @@ class RedisProcess final : public Process {
     kv::Request request;
   };
 
+  void arm_cron(Duration delay);
+  void on_cron_timer();
   void cron();
   void apply_effects();
   void replication_cron();
@@ -126,6 +128,13 @@ class RedisProcess final : public Process {
   protocol::IdMap<ConnId> link_to_conn_;
   protocol::IdMap<BusConn> bus_conns_;  // by ConnId
   int cron_count_ = 0;
+  // serverCron's time event (ae.c): due 100 ms after the previous run ended; the event loop sleeps
+  // in epoll_wait for the time left rounded up to a whole millisecond, recomputed at every wake.
+  int64_t cron_armed_local_us_ = 0;
+  int64_t cron_due_local_us_ = 0;
+  int64_t last_wake_local_us_ = 0;  // when the event loop last returned from epoll_wait
+  TimerId late_cron_;               // the wake-up for a cron made late by the rounding
+  bool deferred_cron_now_ = false;  // on_cron_timer just deferred the cron to late_cron_
 
   // Client port: connections not yet identified, clients, replicas (by their first request).
   std::map<ConnId, HostId> unidentified_;

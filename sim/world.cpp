@@ -181,7 +181,19 @@ bool World::create_cluster(Duration limit) {
     const auto result = process(r)->command([&](protocol::Node& n, int64_t now) { return n.replicate(master, now); });
     assert(result.ok);
   }
-  const bool ok = run_until_cluster_ok(deadline);
+  // Then every member lists every replica under its master, as the operator's CLUSTER NODES would.
+  auto roles_known = [&](int i) {
+    const protocol::Node* n = node(i);
+    for (int r = masters; r < cluster_nodes; ++r) {
+      const protocol::ClusterNode* replica = n->find(names_[r]);
+      if (replica == nullptr || !replica->is_replica() || replica->master == nullptr ||
+          !(replica->master->name == names_[initial_master_of(r)])) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const bool ok = run_until_cluster_ok(deadline) && run_until_every_member(roles_known, deadline);
   trace_action("cluster_created", -1, ok ? "ok" : "not converged");
   return ok;
 }

@@ -101,7 +101,8 @@ class World {
   World& operator=(const World&) = delete;
 
   // Builds the cluster like redis-cli --cluster create; runs until every node says cluster_state
-  // ok (or `limit`). Returns whether it converged.
+  // ok, every replica has synced and every node lists every replica under its master (or `limit`).
+  // Returns whether it converged.
   bool create_cluster(Duration limit = Duration::seconds(60));
   // The same cluster as create_cluster leaves it, restarted as a whole from nodes.conf files written
   // for it (clusterLoadConfig): for large clusters, where forming by MEET takes minutes of wall
