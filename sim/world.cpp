@@ -628,8 +628,7 @@ void World::check_convergence_of_failovers() {
     if (f.converged_ms >= 0) continue;
     const protocol::Node* winner = node(f.new_master);
     if (winner == nullptr || winner->myself().numslots == 0) continue;
-    int slot = 0;
-    while (slot < protocol::kClusterSlots && !winner->myself().slots->test(slot)) ++slot;
+    const int slot = static_cast<int>(winner->myself().slots->_Find_first());  // numslots > 0: one exists
     bool all = true;
     for (int i = 0; i < node_count() && all; ++i) {
       const protocol::Node* n = node(i);
