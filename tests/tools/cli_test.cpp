@@ -10,26 +10,13 @@
 #include <sstream>
 #include <string>
 
+#include "tests/tools/run_sim.hpp"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
-
-Result run_sim(const std::string& arguments) {
-  const std::string command = std::string(RCSIM_SIM_BINARY) + " " + arguments + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string source(const std::string& relative) { return std::string(RCSIM_SOURCE_DIR) + "/" + relative; }
+using rcsim::test::run_sim;
+using rcsim::test::source;
+using Result = rcsim::test::SimResult;
 
 std::filesystem::path temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("rcsim-cli-test-" + name);

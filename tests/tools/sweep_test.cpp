@@ -13,26 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/run_sim.hpp"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
-
-Result run_sim(const std::string& arguments, const std::string& environment = "") {
-  const std::string command = environment + " " + std::string(RCSIM_SIM_BINARY) + " " + arguments + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string source(const std::string& relative) { return std::string(RCSIM_SOURCE_DIR) + "/" + relative; }
+using rcsim::test::run_sim;
+using rcsim::test::source;
+using Result = rcsim::test::SimResult;
 
 // A fresh path under /tmp (not created: the sweep creates it).
 std::filesystem::path temp_path(const std::string& name) {
