@@ -246,6 +246,7 @@ void Network::on_refusal(Conn& c) {
   c.reply_event = {};
   assert(c.side[kClient] == SideState::connecting);
   if (!path_open(c.host[kServer], c.host[kClient])) return;  // lost: the next SYN is refused again
+  ++refused_connects_;
   fail_connect(c);
 }
 

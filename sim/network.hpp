@@ -126,6 +126,7 @@ class Network {
   uint64_t delivered_messages() const { return delivered_messages_; }
   uint64_t delivered_bytes() const { return delivered_bytes_; }
   uint64_t dropped_messages() const { return dropped_messages_; }  // never reached a live receiver
+  uint64_t refused_connects() const { return refused_connects_; }  // answered by a reset: nobody listens
 
  private:
   static constexpr int kClient = 0, kServer = 1;
@@ -241,7 +242,7 @@ class Network {
   ChaosOptions chaos_;
   bool chaos_on_ = false;
   Duration syn_timeout_ = Duration::seconds(127);
-  uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0;
+  uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0, refused_connects_ = 0;
 };
 
 }  // namespace rcsim::sim

@@ -61,6 +61,7 @@ class RedisProcess final : public Process {
   int64_t repl_offset() const { return repl_offset_; }
   // A master, or a replica that completed its first sync and whose link is up.
   bool replication_ok() const { return node_->myself().is_master() || master_link_up_; }
+  int cron_runs() const { return cron_count_; }  // serverCron runs since the process started
   // Admin commands run through here so their effects are applied.
   protocol::CommandResult command(const std::function<protocol::CommandResult(protocol::Node&, int64_t)>& run);
 
