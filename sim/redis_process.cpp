@@ -147,14 +147,14 @@ void RedisProcess::on_data(ConnId conn, const Packet& packet) {
 void RedisProcess::before_sleep() {
   if (!node_) return;
   if (deferred_cron_now_) {
-    deferred_cron_now_ = false;
-    return;
-  }
-  last_wake_local_us_ = host_.local_now().us;
-  if (late_cron_ && last_wake_local_us_ >= cron_due_local_us_) {  // this wake found the cron due
-    host_.cancel_timer(late_cron_);
-    late_cron_ = TimerId{};
-    cron();
+    deferred_cron_now_ = false;  // the cron's timer went off but the loop sleeps on: not a wake
+  } else {
+    last_wake_local_us_ = host_.local_now().us;
+    if (late_cron_ && last_wake_local_us_ >= cron_due_local_us_) {  // this wake found the cron due
+      host_.cancel_timer(late_cron_);
+      late_cron_ = TimerId{};
+      cron();
+    }
   }
   if (!postponed_.empty() && !node_->clients_paused(now_ms())) run_postponed();
   // The replication stream (and a GETACK asked for by WAIT) leaves before the loop sleeps; then
