@@ -452,7 +452,14 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   for (const std::string& name : scenario.known_bugs) protocol::enable_known_bug(world_opts.bugs, name);
   world_opts.trace_path = options.trace_path;
   world_opts.trace_messages = options.trace_messages;
-  result.world = std::make_unique<World>(world_opts);
+  // Loss and chaos start at scenario time 0: the cluster is created on a network without them, as an
+  // operator runs redis-cli --cluster create on a healthy network. (Under loss a MEET's handshake can
+  // time out at the receiver and leave the meeting node half-joined for good, in Redis as here.)
+  WorldOptions formation = world_opts;
+  formation.default_link.loss_ppm = 0;
+  for (LinkProfileOverride& link : formation.link_overrides) link.profile.loss_ppm = 0;
+  formation.chaos = ChaosOptions{};
+  result.world = std::make_unique<World>(formation);
   World& world = *result.world;
   Scheduler& scheduler = world.scheduler();
 
@@ -462,6 +469,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   // after the tick that finished the cluster's creation: start scenario time at a seeded phase.
   world.run_for(Duration::micros(static_cast<int64_t>(Rng(result.seed).fork("scenario-origin").below(100'000))));
   result.create_done = world.now();
+  world.set_network(world_opts.default_link, world_opts.link_overrides, world_opts.chaos);
   const Instant origin = result.create_done;
   const Instant until = origin + Duration::micros(options.until.value_or(scenario.run_until).us);
   auto at = [&](Instant scenario_time) { return origin + Duration::micros(scenario_time.us); };

@@ -20,8 +20,6 @@ World::World(const WorldOptions& options)
   assert(options_.masters >= 1 && options_.replicas_per_master >= 0 && options_.spares >= 0);
   if (!options_.trace_path.empty()) trace_.open_file(options_.trace_path);
   network_ = std::make_unique<Network>(scheduler_, rng_);
-  network_->set_default_profile(options_.default_link);
-  network_->set_chaos(options_.chaos);
   Rng setup = rng_.fork("setup");
   // Redis's mstime() is Unix time; starting somewhere inside a second shifts the truncation of the
   // seconds-resolution times in gossip, as on a real machine.
@@ -45,9 +43,7 @@ World::World(const WorldOptions& options)
                                                        : static_cast<int64_t>(setup.below(5'000));
     cron_phase_.push_back(Duration::micros(phase_us));
   }
-  for (const LinkProfileOverride& link : options_.link_overrides) {
-    network_->set_link_profile(hosts_[link.from]->id(), hosts_[link.to]->id(), link.profile);
-  }
+  set_network(options_.default_link, options_.link_overrides, options_.chaos);
   touched_flag_.assign(total, 0);
   heard_.resize(total);
   fault_ms_.assign(total, -1);
@@ -427,6 +423,15 @@ void World::heal() {
   trace_action("heal", -1);
   for (auto& history : fault_history_) history.push_back(FaultRecord{now().us, "heal"});
   network_->heal();
+}
+
+void World::set_network(const LinkProfile& default_link, const std::vector<LinkProfileOverride>& links,
+                        const ChaosOptions& chaos) {
+  network_->set_default_profile(default_link);
+  for (const LinkProfileOverride& link : links) {
+    network_->set_link_profile(hosts_.at(link.from)->id(), hosts_.at(link.to)->id(), link.profile);
+  }
+  network_->set_chaos(chaos);
 }
 
 void World::set_link(int from, int to, const LinkProfile& profile) {

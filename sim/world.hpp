@@ -147,6 +147,9 @@ class World {
   void unblock(int from, int to);
   void isolate(int index);
   void heal();
+  // Every link's profile and the chaos settings, as WorldOptions gives them (not traced).
+  void set_network(const LinkProfile& default_link, const std::vector<LinkProfileOverride>& links,
+                   const ChaosOptions& chaos);
   void set_link(int from, int to, const LinkProfile& profile);
   protocol::CommandResult failover(int index, protocol::FailoverMode mode);
   protocol::CommandResult meet(int index, int target);
