@@ -136,21 +136,20 @@ void Node::clear_failure_if_needed(ClusterNode* node, int64_t now_ms) {
 }
 
 void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms) {
-  // Memory is asked for ahead: the index slot two entries on, the node one entry on (a hint only:
-  // the entry's own lookup below is what counts).
+  // Each entry's node is looked up one entry ahead, so its first line is fetched from memory while
+  // the entry before is applied; the index slot is asked for two entries ahead.
   const std::vector<GossipEntry>& entries = message.gossip;
-  if (!entries.empty()) by_name_.prefetch(entries[0].name);
   if (entries.size() > 1) by_name_.prefetch(entries[1].name);
+  ClusterNode* next_node = entries.empty() ? nullptr : lookup(entries[0].name);
   for (size_t k = 0; k < entries.size(); ++k) {
     const GossipEntry& entry = entries[k];
+    ClusterNode* node = next_node;
     if (k + 2 < entries.size()) by_name_.prefetch(entries[k + 2].name);
-    if (k + 1 < entries.size()) {
-      if (ClusterNode* const* next = by_name_.find(entries[k + 1].name)) {
-        __builtin_prefetch(*next);  // flags, times, failure reports
-      }
-    }
+    next_node = k + 1 < entries.size() ? lookup(entries[k + 1].name) : nullptr;
+    if (next_node != nullptr) __builtin_prefetch(next_node);  // flags, times, failure reports
+    // Applying entries never removes a node, but an earlier entry may have added this one's name.
+    if (node == nullptr) node = lookup(entry.name);
     const uint16_t flags = entry.flags;
-    ClusterNode* node = lookup(entry.name);
     if (node == nullptr) {
       // Learned from a known member: added at once under its real name, no handshake.
       const auto black = blacklist_until_ms_.find(entry.name);

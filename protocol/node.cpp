@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cstring>
 
 namespace rcsim::protocol {
 
@@ -64,16 +63,12 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 
 Node::~Node() = default;
 
-
 ClusterNode* Node::lookup(const NodeName& name) {
   ClusterNode* const* node = by_name_.find(name);
   return node == nullptr ? nullptr : *node;
 }
 
-const ClusterNode* Node::find(const NodeName& name) const {
-  ClusterNode* const* node = by_name_.find(name);
-  return node == nullptr ? nullptr : *node;
-}
+const ClusterNode* Node::find(const NodeName& name) const { return const_cast<Node*>(this)->lookup(name); }
 
 ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now_ms) {
   assert(!nodes_.contains(name));
@@ -89,17 +84,19 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   return raw;
 }
 
+namespace {
+bool name_order(const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; }
+}  // namespace
+
 // node_list_ keeps nodes_'s (name) order; a binary search finds a node's place.
 void Node::list_insert(ClusterNode* node) {
-  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node,
-                                   [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
+  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node, name_order);
   conf_lines_.emplace(conf_lines_.begin() + (at - node_list_.begin()));
   node_list_.insert(at, node);
 }
 
 void Node::list_erase(ClusterNode* node) {
-  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node,
-                                   [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
+  const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node, name_order);
   assert(at != node_list_.end() && *at == node);
   conf_lines_.erase(conf_lines_.begin() + (at - node_list_.begin()));
   node_list_.erase(at);
@@ -153,8 +150,7 @@ void Node::add_replica(ClusterNode* master, ClusterNode* replica) {
   master->replicas.push_back(replica);
   if (master->replicas.size() == 2) ++multi_replica_nodes_;
   // Keep replica lists in name order so every walk over them is deterministic.
-  std::sort(master->replicas.begin(), master->replicas.end(),
-            [](const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; });
+  std::sort(master->replicas.begin(), master->replicas.end(), name_order);
   master->flags |= kFlagMigrateTo;
 }
 
