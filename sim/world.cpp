@@ -1,9 +1,8 @@
-#include <cstdlib>
 #include "sim/world.hpp"
 
 #include <algorithm>
 #include <cassert>
-#include <cstring>
+#include <cstdlib>
 
 #include "sim/workload.hpp"
 
@@ -149,14 +148,19 @@ int World::initial_master_of(int replica_index) const {
   return (replica_index - options_.masters) % options_.masters;
 }
 
+std::pair<int, int> World::initial_slot_range(int master_index) const {
+  assert(master_index >= 0 && master_index < options_.masters);
+  const int masters = options_.masters;
+  return {master_index * protocol::kClusterSlots / masters, (master_index + 1) * protocol::kClusterSlots / masters - 1};
+}
+
 bool World::create_cluster(Duration limit) {
   // redis-cli --cluster create: slots, config epochs, MEET with the first node, then REPLICATE.
   const int masters = options_.masters;
   const int cluster_nodes = masters * (1 + options_.replicas_per_master);
   run_for(Duration::millis(10));
   for (int m = 0; m < masters; ++m) {
-    const int first = m * protocol::kClusterSlots / masters;
-    const int last = (m + 1) * protocol::kClusterSlots / masters - 1;
+    const auto [first, last] = initial_slot_range(m);
     std::vector<int> slots;
     for (int s = first; s <= last; ++s) slots.push_back(s);
     const auto result = add_slots(m, slots);
@@ -214,8 +218,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     // Any non-zero pong time loads as "now" (clusterLoadConfig).
     tail += "0 " + std::to_string(clock_base_ms_) + " " + std::to_string(master + 1) + " connected";
     if (is_master) {
-      const int first = j * protocol::kClusterSlots / masters;
-      const int last = (j + 1) * protocol::kClusterSlots / masters - 1;
+      const auto [first, last] = initial_slot_range(j);
       tail += " " + std::to_string(first) + (last > first ? "-" + std::to_string(last) : "");
     }
     tail += "\n";
@@ -364,10 +367,8 @@ void World::partition(const std::vector<std::vector<int>>& groups) {
     host_groups.emplace_back();
     detail += detail.empty() ? "" : " | ";
     for (int index : group) {
-      host_groups.back().push_back(hosts_.at(index)->id());
-      if (const auto beside = beside_.find(index); beside != beside_.end()) {
-        host_groups.back().insert(host_groups.back().end(), beside->second.begin(), beside->second.end());
-      }
+      const std::vector<HostId> hosts = hosts_with_beside(index);
+      host_groups.back().insert(host_groups.back().end(), hosts.begin(), hosts.end());
       detail += aliases_[index] + " ";
     }
   }

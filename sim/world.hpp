@@ -131,6 +131,8 @@ class World {
   RedisProcess* process(int index);
   const protocol::Address& address(int index) const { return addresses_.at(index); }
   int initial_master_of(int replica_index) const;
+  // The slots create_cluster gives master m, as redis-cli does: equal ranges in order, [first, last].
+  std::pair<int, int> initial_slot_range(int master_index) const;
 
   // Faults and commands (the scenario timeline's vocabulary).
   void crash(int index);
