@@ -3,8 +3,9 @@
 // kRepeats times, best kept: other processes on the machine only ever slow it down. The whole
 // protocol: idle clusters of 6..1000 nodes (each size in a forked child, so peak RSS is its own),
 // the master_crash scenario against the real cluster's wall time, and fuzzing seeds per second.
-// `bench [--out DIR] [--only GROUP] [--sizes N,N]` prints a table; with --out it merges its figures
-// into DIR/bench.json (other benchmarks add their own keys) and writes DIR/bench.md from that file.
+// `bench [--out DIR] [--only GROUP] [--sizes N,N] [--idle-seconds S]` prints a table; with --out
+// it merges its figures into DIR/bench.json (other benchmarks add their own keys) and writes
+// DIR/bench.md from that file.
 // Wall time comes from std::chrono::steady_clock here only: simulations never read a real clock.
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -37,10 +38,12 @@
 #include "sim/scenario.hpp"
 #include "sim/scheduler.hpp"
 #include "sim/world.hpp"
+#include "tools/lib/child_process.hpp"
 #include "tools/lib/huge_pages.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
+using rcsim::tools::ChildProcess;
 
 namespace {
 
@@ -198,45 +201,21 @@ double peak_rss_bytes() {
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
 }
 
-// Runs `work` in a forked child and returns its results (through a pipe, as JSON): the child's
+// Runs `work` in a forked child and returns its results (as JSON through a pipe): the child's
 // memory peak is its own, and a crash or an abort there loses only that measure.
 std::vector<Result> in_child(const std::string& what, const std::function<std::vector<Result>()>& work) {
-  std::fflush(stdout);
-  int fds[2];
-  if (pipe(fds) != 0) {
-    std::perror("bench: pipe");
-    return {};
-  }
-  const pid_t pid = fork();
-  if (pid < 0) {
-    std::perror("bench: fork");
-    return {};
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    nlohmann::json out = nlohmann::json::array();
-    for (const Result& r : work()) {
-      out.push_back({{"key", r.key}, {"value", r.value}, {"detail", r.detail}, {"unit", static_cast<int>(r.unit)}});
-    }
-    const std::string text = out.dump();
-    size_t written = 0;
-    while (written < text.size()) {
-      const ssize_t n = write(fds[1], text.data() + written, text.size() - written);
-      if (n <= 0) _exit(3);
-      written += static_cast<size_t>(n);
-    }
-    close(fds[1]);
-    std::fflush(stdout);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
-  close(fds[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
-  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const std::optional<std::string> text = ChildProcess::run(
+      [&work] {
+        nlohmann::json out = nlohmann::json::array();
+        for (const Result& r : work()) {
+          out.push_back({{"key", r.key}, {"value", r.value}, {"detail", r.detail}, {"unit", static_cast<int>(r.unit)}});
+        }
+        return out.dump();
+      },
+      status);
+  const nlohmann::json parsed =
+      text ? nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false) : nlohmann::json();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !parsed.is_array()) {
     std::fprintf(stderr, "bench: %s: the child process failed (status %d)\n", what.c_str(), status);
     return {};

@@ -19,6 +19,7 @@
 
 #include "protocol/known_bugs.hpp"
 #include "sim/fuzz.hpp"
+#include "tools/lib/child_process.hpp"
 
 namespace po = boost::program_options;
 
@@ -54,35 +55,27 @@ struct SeedOutcome {
 };
 
 // Runs one seed's scenario in a child process: an assertion failure there is a found bug, not the
-// end of the fuzzer. The child reports one line through a pipe.
-class ChildRun {
- public:
+// end of the fuzzer. The child reports one line.
+struct ChildRun {
+  ChildProcess process;
+  uint64_t seed;
+
   static std::optional<ChildRun> start(const sim::Scenario& scenario, uint64_t seed) {
-    int fds[2];
-    if (pipe(fds) != 0) return std::nullopt;
-    const pid_t pid = fork();
-    if (pid < 0) return std::nullopt;
-    if (pid == 0) {
-      close(fds[0]);
+    std::optional<ChildProcess> process = ChildProcess::start([&scenario] {
       const sim::FuzzVerdict verdict = sim::run_fuzz_case(scenario);
       std::string detail = verdict.detail;
       std::replace_if(detail.begin(), detail.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
-      const std::string line = verdict.signature + "\t" + verdict.trace_sha256 + "\t" + detail + "\n";
-      if (write(fds[1], line.data(), line.size()) < 0) _exit(3);
-      _exit(0);
-    }
-    close(fds[1]);
-    return ChildRun{pid, fds[0], seed};
+      return verdict.signature + "\t" + verdict.trace_sha256 + "\t" + detail + "\n";
+    });
+    if (!process) return std::nullopt;
+    return ChildRun{*process, seed};
   }
 
   // After the child was reaped with `status`: its one line is waiting in the pipe.
   SeedOutcome collect(int status) {
-    std::string text;
-    char buffer[4096];
-    for (ssize_t n; (n = read(fd_, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
-    close(fd_);
+    const std::string text = process.take_output();
     SeedOutcome outcome;
-    outcome.seed = seed_;
+    outcome.seed = seed;
     if (WIFSIGNALED(status)) {
       outcome.signature = std::string("crash:") + strsignal(WTERMSIG(status));
       return outcome;
@@ -94,22 +87,13 @@ class ChildRun {
     if (text.empty()) outcome.signature = "crash:no result";
     return outcome;
   }
-
-  pid_t pid() const { return pid_; }
-  uint64_t seed() const { return seed_; }
-
- private:
-  ChildRun(pid_t pid, int fd, uint64_t seed) : pid_(pid), fd_(fd), seed_(seed) {}
-  pid_t pid_;
-  int fd_;
-  uint64_t seed_;
 };
 
 SeedOutcome run_isolated(const sim::Scenario& scenario, uint64_t seed) {
   std::optional<ChildRun> child = ChildRun::start(scenario, seed);
   if (!child) return SeedOutcome{seed, "crash:fork failed", "", ""};
   int status = 0;
-  waitpid(child->pid(), &status, 0);
+  waitpid(child->process.pid(), &status, 0);
   return child->collect(status);
 }
 
@@ -274,7 +258,7 @@ int fuzz_main(int argc, char** argv) {
         std::cerr << "sim fuzz: cannot start a process for seed " << seed << "\n";
         return 1;
       }
-      running.emplace(child->pid(), *child);
+      running.emplace(child->process.pid(), *child);
     }
     if (running.empty()) break;
     // Children finish in any order; results are reported by seed below, so output stays stable.

@@ -27,6 +27,7 @@
 #include "sim/scenario.hpp"
 #include "sim/time.hpp"
 #include "sim/workload.hpp"
+#include "tools/lib/child_process.hpp"
 
 namespace po = boost::program_options;
 
@@ -323,54 +324,30 @@ struct RunRow {
   std::string trace_sha256;
 };
 
-// The child's side: run, measure, write one tab-separated line to `fd`.
-[[noreturn]] void run_child(const sim::Scenario& scenario, uint64_t seed, int fd) {
+// The child's side: run, measure, one tab-separated line.
+std::string run_child(const sim::Scenario& scenario, uint64_t seed) {
   sim::RunOptions options;
   options.seed = seed;
   const sim::RunResult result = sim::run_scenario(scenario, options);
   std::string line = std::to_string(result.passed() ? 0 : 1) + "\t" + result.world->trace().sha256();
   for (const std::string& cell : measure(result)) line += "\t" + cell;
-  line += "\n";
-  for (size_t done = 0; done < line.size();) {
-    const ssize_t n = write(fd, line.data() + done, line.size() - done);
-    if (n <= 0) _exit(3);
-    done += static_cast<size_t>(n);
-  }
-  _exit(0);
+  return line + "\n";
 }
 
 struct Child {
-  pid_t pid = -1;
-  int fd = -1;
+  ChildProcess process;
   size_t run = 0;  // index into the run list
 };
 
 std::optional<Child> start_child(const sim::Scenario& scenario, uint64_t seed, size_t run) {
-  int fds[2];
-  if (pipe(fds) != 0) return std::nullopt;
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return std::nullopt;
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    run_child(scenario, seed, fds[1]);
-  }
-  close(fds[1]);
-  return Child{pid, fds[0], run};
+  std::optional<ChildProcess> process = ChildProcess::start([&] { return run_child(scenario, seed); });
+  if (!process) return std::nullopt;
+  return Child{*process, run};
 }
 
 // Reads the child's line (it has exited: everything is in the pipe) and fills `row`.
 void collect(Child& child, int status, RunRow& row) {
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = read(child.fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
-  close(child.fd);
+  std::string text = child.process.take_output();
   row.cells.assign(kMetricCount, "");
   if (WIFSIGNALED(status) || text.empty() || text.back() != '\n') {
     row.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 128;
@@ -424,7 +401,7 @@ std::optional<std::vector<RunRow>> run_all(const Sweep& sweep, unsigned jobs) {
         std::cerr << "sim sweep: cannot start a process for " << sweep.values[row.value_index] << " seed " << row.seed << "\n";
         return std::nullopt;
       }
-      running.emplace(child->pid, *child);
+      running.emplace(child->process.pid(), *child);
       ++next;
     }
     int status = 0;
