@@ -8,10 +8,10 @@ namespace rcsim::protocol {
 CommandResult Node::meet(const Address& address, int64_t now_ms) {
   if (address.ip.empty() || address.port == 0) return {false, "ERR Invalid node address specified"};
   for (const ClusterNode* node : node_list_) {
-    if (node->in_handshake() && node->address == address) return {true, "OK"};  // already meeting
+    if (node->in_handshake() && node->address() == address) return {true, "OK"};  // already meeting
   }
   ClusterNode* node = create_node(NodeName::random(rng_), kFlagHandshake | kFlagMeet, now_ms);
-  node->address = address;
+  set_address(node, address);
   event("meet", node, -1, address.port);
   return {true, "OK"};
 }

@@ -32,9 +32,8 @@ void Node::tick(int64_t now_ms) {
       assert(link < kInboundLinkBase);
       node->link = link;
       node->link_ctime_ms = now_ms;
-      node->link_connected = false;
       outbound_links_[link] = node;
-      effects_.io.push_back(OpenLink{link, node->address});
+      effects_.io.push_back(OpenLink{link, node->address()});
     }
   }
 

@@ -33,6 +33,12 @@ struct FlatKey<NodeName> {
   static bool empty(const NodeName& name) { return name.empty(); }
 };
 
+template <>
+struct FlatKey<Address> {
+  static size_t hash(const Address& address) { return address.hash(); }
+  static bool empty(const Address& address) { return address.empty(); }
+};
+
 template <typename Key, typename Value>
 class FlatMap {
  public:

@@ -10,10 +10,10 @@ namespace {
 
 GossipEntry gossip_entry(const ClusterNode& node) {
   GossipEntry entry;
-  entry.name = node.name;
+  entry.name_id = node.name_id;
+  entry.address_id = node.address_id;
   entry.ping_sent_s = static_cast<uint32_t>(node.ping_sent_ms / 1000);
   entry.pong_received_s = static_cast<uint32_t>(node.pong_received_ms / 1000);
-  entry.address = node.address;
   entry.flags = node.flags;
   return entry;
 }
@@ -42,9 +42,7 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
   constexpr int kPeekAhead = 8;
   Rng peek = rng_;
   auto prefetch_next = [&] {
-    const ClusterNode* node = node_list_[peek.below(node_list_.size())];
-    __builtin_prefetch(node);         // flags, link, times (addresses only: nothing is read here)
-    __builtin_prefetch(&node->name);  // name and address
+    __builtin_prefetch(node_list_[peek.below(node_list_.size())]);  // what an entry takes: the first line
   };
   if (fresh_nodes > 0 && wanted > 0) {
     for (int i = 0; i < std::min(kPeekAhead, max_iterations); ++i) prefetch_next();
@@ -136,32 +134,32 @@ void Node::clear_failure_if_needed(ClusterNode* node, int64_t now_ms) {
 }
 
 void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms) {
-  // Each entry's node is looked up one entry ahead, so its first line is fetched from memory while
-  // the entry before is applied; the index slot is asked for two entries ahead.
+  // The nodes of the entries a few ahead are fetched from memory while this one is applied.
+  constexpr size_t kPrefetchAhead = 4;
   const std::vector<GossipEntry>& entries = message.gossip;
-  if (entries.size() > 1) by_name_.prefetch(entries[1].name);
-  ClusterNode* next_node = entries.empty() ? nullptr : lookup(entries[0].name);
+  for (size_t k = 0; k < std::min(kPrefetchAhead, entries.size()); ++k) {
+    __builtin_prefetch(lookup_name_id(entries[k].name_id));
+  }
   for (size_t k = 0; k < entries.size(); ++k) {
     const GossipEntry& entry = entries[k];
-    ClusterNode* node = next_node;
-    if (k + 2 < entries.size()) by_name_.prefetch(entries[k + 2].name);
-    next_node = k + 1 < entries.size() ? lookup(entries[k + 1].name) : nullptr;
-    if (next_node != nullptr) __builtin_prefetch(next_node);  // flags, times, failure reports
+    if (k + kPrefetchAhead < entries.size()) __builtin_prefetch(lookup_name_id(entries[k + kPrefetchAhead].name_id));
     // Applying entries never removes a node, but an earlier entry may have added this one's name.
-    if (node == nullptr) node = lookup(entry.name);
+    ClusterNode* node = lookup_name_id(entry.name_id);
     const uint16_t flags = entry.flags;
     if (node == nullptr) {
       // Learned from a known member: added at once under its real name, no handshake.
-      const auto black = blacklist_until_ms_.find(entry.name);
+      const NodeName name = interner_.names.value(entry.name_id);
+      const auto black = blacklist_until_ms_.find(name);
       const bool blacklisted = black != blacklist_until_ms_.end() && black->second > now_ms;
       if (sender != nullptr && !(flags & kFlagNoaddr) && !blacklisted) {
-        ClusterNode* added = create_node(entry.name, flags, now_ms);
-        added->address = entry.address;
+        ClusterNode* added = create_node(name, flags, now_ms);
+        set_address(added, interner_.addresses.value(entry.address_id));
         todo_save(false);
         event("node_discovered", added);
       }
       continue;
     }
+    assert(node->name_id == entry.name_id);
     if (sender != nullptr && sender->is_master() && node != myself_) {
       if (flags & (kFlagFail | kFlagPfail)) {
         add_failure_report(node, sender, now_ms);
@@ -175,9 +173,10 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
       const int64_t pong_ms = int64_t{entry.pong_received_s} * 1000;
       if (pong_ms <= now_ms + 500 && pong_ms > node->pong_received_ms) node->pong_received_ms = pong_ms;
     }
+    // Equal ids are equal addresses (interned).
     if (node->has(kFlagFail | kFlagPfail) && !(flags & (kFlagNoaddr | kFlagPfail | kFlagFail)) &&
-        !(node->address == entry.address) && node != myself_) {
-      node->address = entry.address;
+        node->address_id != entry.address_id && node != myself_) {
+      set_address(node, interner_.addresses.value(entry.address_id));
       free_link(node);
       node->flags &= static_cast<uint16_t>(~kFlagNoaddr);
       todo_save(false);

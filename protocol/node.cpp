@@ -45,16 +45,16 @@ const char* describe(VoteRefusal refusal) {
 }
 
 Node::Node(const Config& config, Address address, const std::optional<std::string>& nodes_conf, Rng& rng,
-           int64_t now_ms, KnownBugs bugs)
-    : config_(config), bugs_(bugs), rng_(rng) {
+           Interner& interner, int64_t now_ms, KnownBugs bugs)
+    : config_(config), bugs_(bugs), rng_(rng), interner_(interner) {
   if (nodes_conf && !nodes_conf->empty() && load_config(*nodes_conf, now_ms)) {
     assert(myself_ != nullptr);
-    myself_->address = address;
+    set_address(myself_, address);
     event("boot", nullptr, static_cast<int64_t>(current_epoch_), -1, "loaded nodes.conf");
   } else {
     // clusterInit without a config file: a new master with a random name, saved with fsync.
     myself_ = create_node(NodeName::random(rng_), kFlagMyself | kFlagMaster, now_ms);
-    myself_->address = address;
+    set_address(myself_, address);
     event("boot", nullptr, 0, -1, "new node");
     save_now(true);
   }
@@ -64,8 +64,13 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 Node::~Node() = default;
 
 ClusterNode* Node::lookup(const NodeName& name) {
-  ClusterNode* const* node = by_name_.find(name);
-  return node == nullptr ? nullptr : *node;
+  const uint32_t id = interner_.names.find(name);
+  return id == InternTable<NodeName>::kAbsent ? nullptr : lookup_name_id(id);
+}
+
+void Node::set_address(ClusterNode* node, const Address& address) {
+  node->address_.value = address;
+  node->address_id = interner_.addresses.intern(address);
 }
 
 const ClusterNode* Node::find(const NodeName& name) const { return const_cast<Node*>(this)->lookup(name); }
@@ -74,14 +79,21 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   assert(!nodes_.contains(name));
   auto node = std::make_unique<ClusterNode>();
   node->name = name;
+  node->name_id = interner_.names.intern(name);
   node->flags = flags;
   node->ctime_ms = now_ms;
   ClusterNode* raw = node.get();
   nodes_.emplace(name, std::move(node));
-  by_name_[name] = raw;
+  index_by_name_id(raw);
   list_insert(raw);
   if (raw->in_handshake()) ++handshake_nodes_;
   return raw;
+}
+
+void Node::index_by_name_id(ClusterNode* node) {
+  if (node->name_id >= by_name_id_.size()) by_name_id_.resize(interner_.names.size(), nullptr);
+  assert(by_name_id_[node->name_id] == nullptr);
+  by_name_id_[node->name_id] = node;
 }
 
 namespace {
@@ -127,7 +139,7 @@ void Node::delete_node(ClusterNode* node) {
     inbound_links_.erase(node->inbound_link);
   }
   list_erase(node);
-  by_name_.erase(node->name);
+  by_name_id_[node->name_id] = nullptr;
   if (node->in_handshake()) --handshake_nodes_;
   if (node->replicas.size() >= 2) --multi_replica_nodes_;
   nodes_.erase(node->name);  // frees the node
@@ -135,13 +147,14 @@ void Node::delete_node(ClusterNode* node) {
 
 void Node::rename_node(ClusterNode* node, const NodeName& new_name) {
   list_erase(node);
-  by_name_.erase(node->name);
+  by_name_id_[node->name_id] = nullptr;
   auto handle = nodes_.extract(node->name);
   assert(!handle.empty());
   node->name = new_name;
+  node->name_id = interner_.names.intern(new_name);
   handle.key() = new_name;
   nodes_.insert(std::move(handle));
-  by_name_[new_name] = node;
+  index_by_name_id(node);
   list_insert(node);
 }
 
@@ -180,7 +193,6 @@ void Node::free_link(ClusterNode* node) {
   effects_.io.push_back(CloseLink{node->link});
   outbound_links_.erase(node->link);
   node->link = 0;
-  node->link_connected = false;
 }
 
 ClusterNode* Node::node_of_link(LinkId link) {
@@ -191,7 +203,6 @@ ClusterNode* Node::node_of_link(LinkId link) {
 void Node::link_connected(LinkId link, int64_t now_ms) {
   ClusterNode* node = node_of_link(link);
   if (node == nullptr || link >= kInboundLinkBase) return;  // a link we already freed
-  node->link_connected = true;
   // clusterLinkConnectHandler: MEET or PING at once, keeping an older ping in flight.
   const int64_t old_ping_sent = node->ping_sent_ms;
   send_ping(node, link, node->has(kFlagMeet) ? MessageType::meet : MessageType::ping, now_ms);
@@ -212,7 +223,6 @@ void Node::link_failed(LinkId link, int64_t /*now_ms*/) {
   ClusterNode* node = *found;
   assert(node->link == link);
   node->link = 0;
-  node->link_connected = false;
   outbound_links_.erase(link);
 }
 
@@ -253,7 +263,7 @@ std::shared_ptr<Message> Node::build_header(MessageType type) const {
   message->offset = replication_.processed_offset;
   message->myslots = master->slots;
   if (myself_->is_replica() && myself_->master != nullptr) message->slaveof = myself_->master->name;
-  message->sender_address = myself_->address;
+  message->sender_address = myself_->address();
   message->sender_flags = myself_->flags;
   message->cluster_state_fail = state_ok_ ? 0 : 1;
   if (myself_->is_master() && mf_end_ms_ != 0) message->mflags |= kMsgFlagPaused;

@@ -13,6 +13,7 @@
 #include "protocol/config.hpp"
 #include "protocol/effects.hpp"
 #include "protocol/flat_map.hpp"
+#include "protocol/interner.hpp"
 #include "protocol/known_bugs.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/state.hpp"
@@ -40,9 +41,9 @@ struct CommandResult {
 class Node {
  public:
   // Boots like Redis: from a nodes.conf text when one exists (clusterLoadConfig), else a fresh node
-  // with a random name. `name_for_new` is used instead of a random name when given.
+  // with a random name. `interner` is shared by every node of the simulated world.
   Node(const Config& config, Address address, const std::optional<std::string>& nodes_conf, Rng& rng,
-       int64_t now_ms, KnownBugs bugs = {});
+       Interner& interner, int64_t now_ms, KnownBugs bugs = {});
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   ~Node();
@@ -98,6 +99,11 @@ class Node {
   friend struct NodeInternals;
   // node table (node.cpp)
   ClusterNode* lookup(const NodeName& name);
+  ClusterNode* lookup_name_id(uint32_t name_id) const {
+    return name_id < by_name_id_.size() ? by_name_id_[name_id] : nullptr;
+  }
+  void set_address(ClusterNode* node, const Address& address);
+  void index_by_name_id(ClusterNode* node);
   ClusterNode* create_node(const NodeName& name, uint16_t flags, int64_t now_ms);
   void delete_node(ClusterNode* node);  // clusterDelNode
   void rename_node(ClusterNode* node, const NodeName& new_name);
@@ -185,11 +191,13 @@ class Node {
   Config config_;
   KnownBugs bugs_;
   Rng& rng_;
+  Interner& interner_;
   ClusterNode* myself_ = nullptr;
   std::map<NodeName, std::unique_ptr<ClusterNode>> nodes_;  // name order: deterministic iteration
   std::vector<ClusterNode*> node_list_;                     // same order, for random picks
-  // The same nodes by name, for lookups (every gossip entry is one). Never walked.
-  FlatMap<NodeName, ClusterNode*> by_name_;
+  // The same nodes by interned name (every gossip entry is a lookup), nullptr for names not (or no
+  // longer) known here. Never walked.
+  std::vector<ClusterNode*> by_name_id_;
   // Links are looked up by id on every message, never walked.
   IdMap<ClusterNode*> outbound_links_;
   IdMap<ClusterNode*> inbound_links_;  // nullptr until bound to a sender

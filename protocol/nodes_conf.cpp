@@ -85,7 +85,8 @@ void append_slot_ranges(std::string& out, const ClusterNode& node) {
 std::string Node::node_description(const ClusterNode& node, bool for_conf, int64_t /*now_ms*/) const {
   (void)for_conf;
   std::string out = node.name.str();
-  out += " " + node.address.ip.str() + ":" + std::to_string(node.address.port) + "@" + std::to_string(node.address.cport);
+  const Address& address = node.address();
+  out += " " + address.ip.str() + ":" + std::to_string(address.port) + "@" + std::to_string(address.cport);
   out += " " + flags_text(node.flags);
   out += " ";
   out += (node.is_replica() && node.master != nullptr) ? node.master->name.str() : "-";
@@ -113,7 +114,7 @@ bool Node::conf_line_current(const ConfLine& line, const ClusterNode& node) cons
   return line.flags == node.flags && line.ping_sent_ms == node.ping_sent_ms &&
          line.pong_received_ms == node.pong_received_ms && line.epoch == epoch &&
          line.connected == (node.link != 0 || node.has(kFlagMyself)) && line.name == node.name &&
-         line.address == node.address && line.master_name == (has_master ? node.master->name : NodeName{}) &&
+         line.address == node.address() && line.master_name == (has_master ? node.master->name : NodeName{}) &&
          (!node.is_master() || line.slots == node.slots);
 }
 
@@ -131,7 +132,7 @@ std::string Node::nodes_conf() const {
     if (line.text.empty() || !conf_line_current(line, *node)) {
       const bool has_master = node->is_replica() && node->master != nullptr;
       line.name = node->name;
-      line.address = node->address;
+      line.address = node->address();
       line.flags = node->flags;
       line.master_name = has_master ? node->master->name : NodeName{};
       line.epoch = has_master ? node->master->config_epoch : node->config_epoch;
@@ -180,9 +181,11 @@ bool Node::load_config(const std::string& text, int64_t now_ms) {
     const size_t at = row[1].find('@');
     if (colon == std::string::npos || at == std::string::npos || at < colon) return false;
     if (colon > IpText::kMaxSize) return false;
-    node->address.ip = std::string_view(row[1]).substr(0, colon);
-    if (!parse_number(std::string_view(row[1]).substr(colon + 1, at - colon - 1), node->address.port)) return false;
-    if (!parse_number(std::string_view(row[1]).substr(at + 1), node->address.cport)) return false;
+    Address address;
+    address.ip = std::string_view(row[1]).substr(0, colon);
+    if (!parse_number(std::string_view(row[1]).substr(colon + 1, at - colon - 1), address.port)) return false;
+    if (!parse_number(std::string_view(row[1]).substr(at + 1), address.cport)) return false;
+    set_address(node, address);
     if (flags & kFlagMyself) myself_ = node;
     if (flags & kFlagFail) node->fail_time_ms = now_ms;
     int64_t ping_sent = 0, pong_received = 0;
@@ -276,8 +279,8 @@ std::string Node::cluster_slots() const {
            std::to_string(end) + "\n";
     int item = 3;
     auto endpoint = [&](const ClusterNode& n) {
-      out += "   " + std::to_string(item++) + ") 1) \"" + n.address.ip.str() + "\"\n      2) (integer) " +
-             std::to_string(n.address.port) + "\n      3) \"" + n.name.str() + "\"\n";
+      out += "   " + std::to_string(item++) + ") 1) \"" + n.address().ip.str() + "\"\n      2) (integer) " +
+             std::to_string(n.address().port) + "\n      3) \"" + n.name.str() + "\"\n";
     };
     endpoint(*owner);
     for (const ClusterNode* replica : owner->replicas) {

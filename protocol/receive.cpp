@@ -47,7 +47,7 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
     if (sender == nullptr && type == MessageType::meet) {
       // A MEET from a stranger: add it in handshake under a random name; our cron will PING it.
       ClusterNode* node = create_node(NodeName::random(rng_), kFlagHandshake, now_ms);
-      node->address = message.sender_address;
+      set_address(node, message.sender_address);
       todo_save(false);
       event("meet_received", node);
     }
@@ -64,8 +64,7 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
       } else if (link_node->name != message.sender) {
         // The address now answers with another name: NOADDR until we learn the new one.
         link_node->flags |= kFlagNoaddr;
-        link_node->address.ip.clear();
-        link_node->address.port = link_node->address.cport = 0;
+        set_address(link_node, Address{});
         free_link(link_node);
         todo_save(false);
         return;
@@ -76,8 +75,8 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
       else sender->flags &= static_cast<uint16_t>(~kFlagNofailover);
     }
     if (sender != nullptr && type == MessageType::ping && link >= kInboundLinkBase &&
-        !(sender->address == message.sender_address)) {
-      sender->address = message.sender_address;  // nodeUpdateAddressIfNeeded
+        !(sender->address() == message.sender_address)) {
+      set_address(sender, message.sender_address);  // nodeUpdateAddressIfNeeded
       sender->flags &= static_cast<uint16_t>(~kFlagNoaddr);
       free_link(sender);
       todo_save(false);
@@ -151,8 +150,8 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
 bool Node::process_handshake_pong(ClusterNode* handshake_node, ClusterNode* known_sender, const Message& message) {
   if (known_sender != nullptr) {
     // We met a member we already know under its real name: keep that entry, drop the placeholder.
-    if (!(known_sender->address == message.sender_address)) {
-      known_sender->address = message.sender_address;
+    if (!(known_sender->address() == message.sender_address)) {
+      set_address(known_sender, message.sender_address);
       free_link(known_sender);
       todo_save(false);
     }

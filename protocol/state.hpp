@@ -1,6 +1,7 @@
 #pragma once
 // clusterNode and the pieces of clusterState, as plain structs. Times are Redis's mstime values
 // (milliseconds of the host's clock); 0 means "never", as in Redis.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,23 +18,21 @@ struct FailureReport {
 
 // Fields are ordered for the cache, not by meaning: the gossip section (picking entries, and
 // applying each received entry) and clusterCron read the first 64-byte line of every node they
-// touch, a picked entry also the second (name and address, 60 bytes), and nothing else; the
-// struct starts a line.
-static_assert(sizeof(NodeName) + sizeof(Address) <= 64, "a node's name and address share one cache line");
+// touch and nothing else (the name and address as their Interner ids); the struct starts a line.
+class Node;
 
 struct alignas(64) ClusterNode {
   uint16_t flags = 0;
-  bool link_connected = false;  // connect completed
   int numslots = 0;
   LinkId link = 0;              // my outbound connection to it (0 = none)
   int64_t ping_sent_ms = 0;
   int64_t pong_received_ms = 0;
-  int64_t data_received_ms = 0;
   std::vector<FailureReport> fail_reports;
-  // second line: what a gossip entry about the node carries besides the times and flags
-  NodeName name;
-  Address address;
+  uint32_t name_id = 0;         // name, interned (set with it by Node)
+  uint32_t address_id = 0;      // address(), interned (set with it by Node::set_address)
   // the rest
+  NodeName name;
+  int64_t data_received_ms = 0;
   int64_t link_ctime_ms = 0;
   ClusterNode* master = nullptr;  // slaveof; may be null for a replica whose master is unknown
   std::vector<ClusterNode*> replicas;
@@ -47,12 +46,22 @@ struct alignas(64) ClusterNode {
   int64_t repl_offset = 0;
   LinkId inbound_link = 0;      // its connection to me, once bound
 
+  const Address& address() const { return address_.value; }
   bool has(uint16_t flag) const { return (flags & flag) != 0; }
   bool is_master() const { return has(kFlagMaster); }
   bool is_replica() const { return has(kFlagSlave); }
   bool failed_or_pfail() const { return has(kFlagPfail | kFlagFail); }
   bool in_handshake() const { return has(kFlagHandshake); }
+
+  // Written only by Node::set_address, which keeps address_id in step.
+  class NodeAddress {
+    friend class Node;
+    friend struct ClusterNode;
+    Address value;
+  } address_;
 };
+static_assert(offsetof(ClusterNode, address_id) + sizeof(uint32_t) <= 64,
+              "what gossip and clusterCron read of a node is its first cache line");
 
 // Why a replica is not failing over right now (clusterLogCantFailover reasons).
 enum class CantFailoverReason { none, data_age, waiting_delay, expired, waiting_votes, nofailover };

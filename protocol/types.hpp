@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "protocol/rng.hpp"
 #include "protocol/slots.hpp"
@@ -104,6 +105,20 @@ struct Address {
   uint16_t port = 0;
   uint16_t cport = 0;  // bus port: port + 10000 (CLUSTER_PORT_INCR)
   bool operator==(const Address&) const = default;
+  bool empty() const { return *this == Address{}; }
+  // Over the bytes, which equality decides (an IpText's unused characters are always zero).
+  size_t hash() const {
+    std::array<uint32_t, 5> words;
+    static_assert(sizeof(words) == sizeof(Address));
+    std::memcpy(words.data(), this, sizeof words);
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (uint32_t w : words) {
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    return static_cast<size_t>(h);
+  }
 };
+static_assert(std::has_unique_object_representations_v<Address>, "no padding: hash() reads every byte");
 
 }  // namespace rcsim::protocol

@@ -21,14 +21,16 @@ Packet packet_of(std::shared_ptr<const kv::ReplicationFrame> frame, uint64_t byt
 
 }  // namespace
 
-RedisProcess::RedisProcess(Host& host, Rng& rng, RedisProcessOptions options, Callbacks callbacks)
-    : host_(host), rng_(rng), options_(std::move(options)), callbacks_(std::move(callbacks)) {}
+RedisProcess::RedisProcess(Host& host, Rng& rng, protocol::Interner& interner, RedisProcessOptions options,
+                           Callbacks callbacks)
+    : host_(host), rng_(rng), interner_(interner), options_(std::move(options)), callbacks_(std::move(callbacks)) {}
 
 int64_t RedisProcess::now_ms() const { return host_.local_now().ms() + options_.clock_base_ms; }
 
 void RedisProcess::on_start() {
   const std::optional<std::string> conf = host_.disk().read("nodes.conf");
-  node_ = std::make_unique<protocol::Node>(options_.config, options_.address, conf, rng_, now_ms(), options_.bugs);
+  node_ = std::make_unique<protocol::Node>(options_.config, options_.address, conf, rng_, interner_, now_ms(),
+                                           options_.bugs);
   // Disk::crash drops unsynced writes and nodes.conf is read only at start, after a crash: a save
   // without fsync can never be read here (see Disk; a disk model that keeps them must drop this).
   node_->skip_unsynced_saves(true);
@@ -238,11 +240,11 @@ void RedisProcess::apply_effects() {
 
 void RedisProcess::connect_to_master() {
   const protocol::ClusterNode* master = node_->myself().master;
-  if (master == nullptr || master->address.port == 0) return;
-  const std::optional<HostId> target = callbacks_.resolve(master->address);
+  if (master == nullptr || master->address().port == 0) return;
+  const std::optional<HostId> target = callbacks_.resolve(master->address());
   if (!target) return;
   master_name_ = master->name;
-  master_conn_ = host_.connect(*target, master->address.port, /*nagle=*/false);
+  master_conn_ = host_.connect(*target, master->address().port, /*nagle=*/false);
 }
 
 void RedisProcess::drop_master_link() {
@@ -481,10 +483,10 @@ void RedisProcess::execute(ConnId conn, const kv::Request& request) {
   }
   if (owner != &node_->myself()) {
     kv::Reply r = error_reply(id, kv::ReplyKind::moved,
-                              "MOVED " + std::to_string(slot) + " " + owner->address.ip.str() + ":" +
-                                  std::to_string(owner->address.port));
+                              "MOVED " + std::to_string(slot) + " " + owner->address().ip.str() + ":" +
+                                  std::to_string(owner->address().port));
     r.slot = slot;
-    r.port = owner->address.port;
+    r.port = owner->address().port;
     reply(conn, std::move(r));
     return;
   }
@@ -578,7 +580,7 @@ std::shared_ptr<const kv::SlotPorts> RedisProcess::slot_ports() const {
   auto ports = std::make_shared<kv::SlotPorts>();
   for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
     const protocol::ClusterNode* owner = node_->slot_owner(slot);
-    (*ports)[slot] = owner == nullptr ? 0 : owner->address.port;
+    (*ports)[slot] = owner == nullptr ? 0 : owner->address().port;
   }
   return ports;
 }

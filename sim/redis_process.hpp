@@ -45,7 +45,7 @@ class RedisProcess final : public Process {
     std::function<void()> after_input;  // the world's checker runs after every input
   };
 
-  RedisProcess(Host& host, Rng& rng, RedisProcessOptions options, Callbacks callbacks);
+  RedisProcess(Host& host, Rng& rng, protocol::Interner& interner, RedisProcessOptions options, Callbacks callbacks);
 
   void on_start() override;
   void on_accepted(ConnId conn, HostId peer, uint16_t local_port) override;
@@ -118,6 +118,7 @@ class RedisProcess final : public Process {
 
   Host& host_;
   Rng& rng_;
+  protocol::Interner& interner_;  // the world's, shared by every node
   RedisProcessOptions options_;
   Callbacks callbacks_;
   std::unique_ptr<protocol::Node> node_;

@@ -86,7 +86,7 @@ void World::start_process(int index) {
   callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
   callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
   callbacks.after_input = [this, index] { check_after_input(index); };
-  hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, process_options, callbacks));
+  hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, interner_, process_options, callbacks));
   const protocol::NodeName old_name = names_[index];
   names_[index] = node(index)->name();
   reindex_name(old_name);

@@ -210,6 +210,7 @@ class World {
   WorldOptions options_;
   Rng rng_;
   Rng node_rng_;
+  protocol::Interner interner_;  // names and addresses of every node's tables (protocol/interner.hpp)
   Scheduler scheduler_;
   Trace trace_;
   std::unique_ptr<Network> network_;
