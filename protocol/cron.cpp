@@ -15,16 +15,19 @@ void Node::tick(int64_t now_ms) {
   // 1. Handshake expiry and (re)connection (clusterNodeCronHandleReconnect).
   // The walks below touch every node of a large table once; asking for a node's first line a few
   // steps ahead lets the memory system fetch several at a time.
+  // A handshake timeout deletes the node at k (and nothing else): the next one is then at k.
   constexpr size_t kPrefetchAhead = 16;
-  const std::vector<ClusterNode*> snapshot = node_list_;
-  for (size_t k = 0; k < snapshot.size(); ++k) {
-    ClusterNode* node = snapshot[k];
-    if (k + kPrefetchAhead < snapshot.size()) __builtin_prefetch(snapshot[k + kPrefetchAhead]);
+  for (size_t k = 0; k < node_list_.size(); ++k) {
+    ClusterNode* node = node_list_[k];
+    if (k + kPrefetchAhead < node_list_.size()) __builtin_prefetch(node_list_[k + kPrefetchAhead]);
     if (node == myself_ || node->has(kFlagNoaddr)) continue;
     if (node->has(kFlagPfail)) ++stats_pfail_nodes_;
     if (node->in_handshake() && now_ms - node->ctime_ms > handshake_timeout_ms) {
       event("handshake_timeout", node);
+      const size_t size_before = node_list_.size();
       delete_node(node);
+      assert(node_list_.size() + 1 == size_before);
+      --k;
       continue;
     }
     if (node->link == 0) {
@@ -58,9 +61,10 @@ void Node::tick(int64_t now_ms) {
   const bool count_replicas = myself_->is_replica() && multi_replica_nodes_ > 0;
   for (size_t k = 0; k < node_list_.size(); ++k) {
     ClusterNode* node = node_list_[k];
-    if (count_replicas && k + kPrefetchAhead < node_list_.size()) {
+    if (k + kPrefetchAhead < node_list_.size()) {
       const ClusterNode* ahead = node_list_[k + kPrefetchAhead];
-      if (!ahead->replicas.empty()) __builtin_prefetch(ahead->replicas.front());
+      __builtin_prefetch(ahead);
+      if (count_replicas && !ahead->replicas.empty()) __builtin_prefetch(ahead->replicas.front());
     }
     if (node == myself_ || node->has(kFlagNoaddr) || node->in_handshake()) continue;
     if (count_replicas && node->is_master() && !node->has(kFlagFail)) {
@@ -88,11 +92,12 @@ void Node::tick(int64_t now_ms) {
 void Node::cron_node(ClusterNode* node, int64_t now_ms, bool& state_update_needed) {
   const int64_t timeout_ms = config_.cluster_node_timeout_ms;
   const int64_t ping_delay_ms = now_ms - node->ping_sent_ms;
-  const int64_t data_delay_ms = now_ms - node->data_received_ms;
+  // Only the first line of the node is read unless a ping is in flight (data_received_ms and
+  // link_ctime_ms are on the others).
+  auto data_delay_ms = [&] { return now_ms - node->data_received_ms; };
   // A link that carries a ping unanswered for T/2 and nothing else is torn down and rebuilt.
-  // (link_ctime, on the node's second line, is read last: the other tests rarely all pass)
   if (node->link != 0 && node->ping_sent_ms != 0 && ping_delay_ms > timeout_ms / 2 &&
-      data_delay_ms > timeout_ms / 2 && now_ms - node->link_ctime_ms > timeout_ms) {
+      data_delay_ms() > timeout_ms / 2 && now_ms - node->link_ctime_ms > timeout_ms) {
     free_link(node);
   }
   if (node->link != 0 && node->ping_sent_ms == 0 && now_ms - node->pong_received_ms > timeout_ms / 2) {
@@ -104,7 +109,7 @@ void Node::cron_node(ClusterNode* node, int64_t now_ms, bool& state_update_neede
     return;
   }
   if (node->ping_sent_ms == 0) return;
-  const int64_t node_delay_ms = std::min(ping_delay_ms, data_delay_ms);
+  const int64_t node_delay_ms = std::min(ping_delay_ms, data_delay_ms());
   const int64_t pfail_after_ms = bugs_.pfail_early ? timeout_ms / 2 : timeout_ms;
   if (node_delay_ms > pfail_after_ms && !node->has(kFlagPfail | kFlagFail)) {
     node->flags |= kFlagPfail;
