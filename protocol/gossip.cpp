@@ -37,15 +37,22 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
   // Already in the section (clusterNodeIsInGossipSection): node_list_ holds each name once, so a
   // mark per list position answers it without comparing names.
   std::vector<bool> picked(fresh_nodes > 0 ? node_list_.size() : 0);
-  // The picks to come, drawn from a copy of the generator, are fetched from memory a few draws
-  // ahead (a large table is far from the cache); the real draws are untouched.
-  constexpr int kPeekAhead = 8;
-  Rng peek = rng_;
+  // The picks to come, drawn from copies of the generator, are fetched from memory ahead (a large
+  // table is far from the cache), in two steps: the node_list_ slot 16 draws ahead, then the node
+  // it points to (an entry takes its first line) 8 draws ahead. The real draws are untouched.
+  constexpr int kSlotAhead = 16;
+  constexpr int kNodeAhead = 8;
+  Rng slot_peek = rng_;
+  Rng node_peek = rng_;
   auto prefetch_next = [&] {
-    __builtin_prefetch(node_list_[peek.below(node_list_.size())]);  // what an entry takes: the first line
+    __builtin_prefetch(&node_list_[slot_peek.below(node_list_.size())]);
+    __builtin_prefetch(node_list_[node_peek.below(node_list_.size())]);
   };
   if (fresh_nodes > 0 && wanted > 0) {
-    for (int i = 0; i < std::min(kPeekAhead, max_iterations); ++i) prefetch_next();
+    for (int i = 0; i < std::min(kSlotAhead - kNodeAhead, max_iterations); ++i) {
+      __builtin_prefetch(&node_list_[slot_peek.below(node_list_.size())]);
+    }
+    for (int i = 0; i < std::min(kNodeAhead, max_iterations); ++i) prefetch_next();
   }
   while (fresh_nodes > 0 && static_cast<int>(message->gossip.size()) < wanted && max_iterations-- > 0) {
     const uint64_t index = rng_.below(node_list_.size());
@@ -134,15 +141,21 @@ void Node::clear_failure_if_needed(ClusterNode* node, int64_t now_ms) {
 }
 
 void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms) {
-  // The nodes of the entries a few ahead are fetched from memory while this one is applied.
-  constexpr size_t kPrefetchAhead = 4;
+  // Fetched from memory ahead, in two steps: the by_name_id_ slot of the entry 8 ahead, then the
+  // node of the entry 4 ahead (its slot has arrived by then).
+  constexpr size_t kSlotAhead = 8;
+  constexpr size_t kNodeAhead = 4;
   const std::vector<GossipEntry>& entries = message.gossip;
-  for (size_t k = 0; k < std::min(kPrefetchAhead, entries.size()); ++k) {
-    __builtin_prefetch(lookup_name_id(entries[k].name_id));
-  }
+  auto prefetch_slot = [&](size_t k) {
+    const uint32_t id = entries[k].name_id;
+    if (id < by_name_id_.size()) __builtin_prefetch(&by_name_id_[id]);
+  };
+  for (size_t k = 0; k < std::min(kSlotAhead, entries.size()); ++k) prefetch_slot(k);
+  for (size_t k = 0; k < std::min(kNodeAhead, entries.size()); ++k) __builtin_prefetch(lookup_name_id(entries[k].name_id));
   for (size_t k = 0; k < entries.size(); ++k) {
     const GossipEntry& entry = entries[k];
-    if (k + kPrefetchAhead < entries.size()) __builtin_prefetch(lookup_name_id(entries[k + kPrefetchAhead].name_id));
+    if (k + kSlotAhead < entries.size()) prefetch_slot(k + kSlotAhead);
+    if (k + kNodeAhead < entries.size()) __builtin_prefetch(lookup_name_id(entries[k + kNodeAhead].name_id));
     // Applying entries never removes a node, but an earlier entry may have added this one's name.
     ClusterNode* node = lookup_name_id(entry.name_id);
     const uint16_t flags = entry.flags;
