@@ -13,10 +13,10 @@ void Node::tick(int64_t now_ms) {
   stats_pfail_nodes_ = 0;
 
   // 1. Handshake expiry and (re)connection (clusterNodeCronHandleReconnect).
-  // The walks below touch every node of a large table once; asking for a node's first line a few
-  // steps ahead lets the memory system fetch several at a time.
+  // The walks below touch every node of a large table once; asking for a node's first line 48
+  // steps ahead (a step is a few ns, a miss ~100) lets the memory system fetch many at a time.
   // A handshake timeout deletes the node at k (and nothing else): the next one is then at k.
-  constexpr size_t kPrefetchAhead = 16;
+  constexpr size_t kPrefetchAhead = 48;
   for (size_t k = 0; k < node_list_.size(); ++k) {
     ClusterNode* node = node_list_[k];
     if (k + kPrefetchAhead < node_list_.size()) __builtin_prefetch(node_list_[k + kPrefetchAhead]);
