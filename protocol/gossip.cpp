@@ -35,8 +35,9 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
 
   int max_iterations = wanted * 3;
   // Already in the section (clusterNodeIsInGossipSection): node_list_ holds each name once, so a
-  // mark per list position answers it without comparing names.
-  std::vector<bool> picked(fresh_nodes > 0 ? node_list_.size() : 0);
+  // mark per list position answers it without comparing names. The marks' storage is kept.
+  std::vector<bool>& picked = gossip_picked_;
+  picked.assign(fresh_nodes > 0 ? node_list_.size() : 0, false);
   // In a large table (far from the cache) the picks to come, drawn from copies of the generator,
   // are fetched from memory ahead in two steps: the node_list_ slot 32 draws ahead, then the node it
   // points to (an entry takes its first line) 16 draws ahead; a draw is a few ns, a miss ~100. The

@@ -202,6 +202,7 @@ class Node {
   IdMap<ClusterNode*> outbound_links_;
   IdMap<ClusterNode*> inbound_links_;  // nullptr until bound to a sender
   std::map<NodeName, int64_t> blacklist_until_ms_;          // CLUSTER FORGET
+  std::vector<bool> gossip_picked_;                         // send_ping's scratch, by node_list_ position
   LinkId next_link_id_ = 1;
   std::array<ClusterNode*, kClusterSlots> slots_{};
   std::map<int, ClusterNode*> migrating_slots_to_;
