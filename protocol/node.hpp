@@ -78,6 +78,7 @@ class Node {
   const ClusterNode& myself() const { return *myself_; }
   const ClusterNode* find(const NodeName& name) const;
   const std::map<NodeName, std::unique_ptr<ClusterNode>>& nodes() const { return nodes_; }
+  const std::vector<ClusterNode*>& node_list() const { return node_list_; }  // nodes(), as a vector
   int handshake_nodes() const { return handshake_nodes_; }  // of nodes(), those still in handshake
   Epoch current_epoch() const { return current_epoch_; }
   Epoch last_vote_epoch() const { return last_vote_epoch_; }
