@@ -189,6 +189,37 @@ TEST_CASE("timeline DOT of a master crash: epochs - votes - PFAIL/FAIL marks", "
   }
 }
 
+TEST_CASE("timeline DOT of a 40-node cluster: lanes for the crashed master and its successor only", "[tools][timeline]") {
+  // 20 masters + 20 replicas: every node marks m1 PFAIL/FAIL and goes cluster_state fail/ok, every
+  // other master votes; only m1 (crashed) and r1 (elected, promoted) did something of their own.
+  WorldOptions o = three_by_one(1);
+  o.masters = 20;
+  REQUIRE(o.masters * (1 + o.replicas_per_master) > 32);
+  World w(o);
+  REQUIRE(w.restart_as_created_cluster());
+  const Instant crash_at = w.now() + Duration::seconds(5);
+  w.run_until(crash_at);
+  w.crash(0);
+  w.run_until(crash_at + Duration::seconds(20));
+  int voters = 0;
+  for (const ObservedEvent& e : w.events()) voters += e.kind == "vote_granted" ? 1 : 0;
+  REQUIRE(voters >= 10);  // a majority of the 20 masters
+
+  tools::TimelineOptions options;
+  options.origin = created_at(w);
+  const Parsed p = parse(tools::timeline_dot(w, options));
+  REQUIRE(p.g);
+  std::vector<std::string> lane_heads;
+  for (Agnode_t* n = agfstnode(p.g.get()); n != nullptr; n = agnxtnode(p.g.get(), n)) {
+    const std::string name = agnameof(n);
+    if (name.rfind("lane_", 0) == 0) lane_heads.push_back(name);
+  }
+  CHECK(lane_heads == std::vector<std::string>{"lane_world", "lane_m1", "lane_r1"});
+  CHECK(count_containing(p.node_labels, "PROMOTED") == 1);
+  CHECK(count_containing({attr(p.g.get(), "label")}, "2 of 40 nodes drawn") == 1);
+  CHECK(count_equal(p.edge_classes, "vote granted") == 0);  // the voters' lanes are not drawn
+}
+
 TEST_CASE("message-sequence DOT around the promotion", "[tools][timeline]") {
   World w(three_by_one(3));
   run_crash(w);

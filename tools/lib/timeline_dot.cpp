@@ -33,6 +33,11 @@ namespace rcsim::tools {
 namespace {
 
 constexpr int64_t kBucketUs = 100'000;  // events closer than this share timeline columns
+// A larger cluster gets lanes only for its protagonists: nodes with a drawn event of their own
+// beyond marking others PFAIL/FAIL, voting, taking UPDATEs and changing cluster_state (an action
+// aimed at them, an election, a promotion, ...).
+// A thousand lanes of marks and votes is no picture, and dot takes hours to lay one out.
+constexpr int kAllLanesUpToNodes = 32;
 constexpr size_t kMaxMessages = 500;
 // Above this many messages, edge labels become xlabels: dot lays real edge labels out as nodes of
 // their own, which costs ~5 s at 180 messages and minutes at 500; xlabels are placed afterwards.
@@ -331,10 +336,29 @@ class CutTracker {
 
 }  // namespace
 
+bool observer_kind(const std::string& kind) {
+  return kind == "pfail" || kind == "pfail_cleared" || kind == "fail" || kind == "fail_received" ||
+         kind == "fail_cleared" || kind == "vote_granted" || kind == "vote_refused" || kind == "update_received" ||
+         kind == "state_ok" || kind == "state_fail";
+}
+
 std::string timeline_dot(const sim::World& world, const TimelineOptions& options) {
   const auto& events = world.events();
   const int nodes = world.node_count();
-  const int lanes = nodes + 1;
+  // Lane 0 is the world's; lane_of_node[i] is node i's lane, or -1 when it is not drawn.
+  std::vector<int> lane_of_node(nodes, -1);
+  std::vector<int> node_of_lane{-1};
+  for (const sim::ObservedEvent& e : events) {
+    if (nodes > kAllLanesUpToNodes && e.node >= 0 && !observer_kind(e.kind) && look_of(world, e)) {
+      lane_of_node[e.node] = 0;
+    }
+  }
+  for (int i = 0; i < nodes; ++i) {
+    if (nodes > kAllLanesUpToNodes && lane_of_node[i] < 0) continue;
+    lane_of_node[i] = static_cast<int>(node_of_lane.size());
+    node_of_lane.push_back(i);
+  }
+  const int lanes = static_cast<int>(node_of_lane.size());
 
   // Events in time order (the vector already is; the stable sort only makes sure).
   std::vector<size_t> order(events.size());
@@ -363,6 +387,7 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
     }
     if (!action && e.t_us < options.origin.us) continue;
     if (!action && e.node < 0) continue;
+    if (e.node >= 0 && lane_of_node[e.node] < 0) continue;
     if (e.kind == "pfail" && !pfail_seen.insert({e.node, e.about}).second) continue;
     if (e.kind == "fail_received" && !fail_told_seen.insert({e.node, e.about}).second) continue;
     std::optional<Look> look = look_of(world, e);
@@ -370,7 +395,7 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
 
     Item item;
     item.event = index;
-    item.lane = e.node >= 0 ? e.node + 1 : 0;
+    item.lane = e.node >= 0 ? lane_of_node[e.node] : 0;
     item.look = std::move(*look);
     const int64_t b = floor_div(e.t_us - options.origin.us, kBucketUs);
     if (!bucket || *bucket != b) {
@@ -406,14 +431,14 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
       std::vector<uint8_t> next = now;
       cuts.apply(e);
       if (e.node >= 0) {
-        uint8_t& f = next[e.node + 1];
+        uint8_t& f = next[lane_of_node[e.node]];
         if (name == "crash") f = static_cast<uint8_t>((f | kDown) & ~kPaused);
         else if (name == "restart") f = static_cast<uint8_t>(f & ~kDown);
         else if (name == "pause") f = static_cast<uint8_t>(f | kPaused);
         else if (name == "resume") f = static_cast<uint8_t>(f & ~kPaused);
       }
       for (int lane = 0; lane < lanes; ++lane) {
-        const bool cut = lane == 0 ? cuts.any() : cuts.cut(lane - 1);
+        const bool cut = lane == 0 ? cuts.any() : cuts.cut(node_of_lane[lane]);
         next[lane] = static_cast<uint8_t>(cut ? (next[lane] | kCut) : (next[lane] & ~kCut));
         if (next[lane] != now[lane]) {
           changes[lane].emplace_back(item.column, next[lane]);
@@ -449,7 +474,10 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
       "rcsim timeline: times in seconds since " + seconds_ms(options.origin.us) +
           " (cluster created)\\l"
           "orange PFAIL, red FAIL; green edge: vote granted, red edge: vote refused (voter → election); "
-          "grey band: network cut; red dashed: crashed; orange dotted: paused\\l");
+          "grey band: network cut; red dashed: crashed; orange dotted: paused\\l" +
+          (lanes - 1 < nodes ? std::to_string(lanes - 1) + " of " + std::to_string(nodes) +
+                                   " nodes drawn: the others only marked nodes PFAIL/FAIL, voted, took UPDATEs or changed cluster_state\\l"
+                             : std::string()));
   set_default(g, AGNODE, "label", "\\N");  // so that an empty label is written out explicitly
   set_default(g, AGNODE, "shape", "box");
   set_default(g, AGNODE, "fontname", "Helvetica");
@@ -471,8 +499,8 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
     for (int lane = 0; lane < lanes; ++lane) {
       Agnode_t* n = nullptr;
       if (c == 0) {
-        n = make_node(column, lane == 0 ? std::string("lane_world") : "lane_" + world.alias(lane - 1));
-        set(n, "label", lane == 0 ? std::string("world") : world.alias(lane - 1));
+        n = make_node(column, lane == 0 ? std::string("lane_world") : "lane_" + world.alias(node_of_lane[lane]));
+        set(n, "label", lane == 0 ? std::string("world") : world.alias(node_of_lane[lane]));
         set(n, "style", "filled,bold");
         set(n, "fillcolor", "#e8e8e8");
         set(n, "fontsize", "12");
@@ -553,8 +581,8 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
     if (item.vote_target_item >= 0) {
       const Item& election = items[item.vote_target_item];
       target = cell[election.lane][election.column];
-    } else if (e.about >= 0) {
-      target = cell[e.about + 1][0];
+    } else if (e.about >= 0 && lane_of_node[e.about] >= 0) {
+      target = cell[lane_of_node[e.about]][0];
     } else {
       continue;
     }
