@@ -464,7 +464,9 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   Scheduler& scheduler = world.scheduler();
 
   // Scenario time 0 is the moment the cluster is ready (create-cluster done).
-  result.cluster_created = world.create_cluster(Duration::seconds(60));
+  result.cluster_created = scenario.cluster.create == CreateMode::NodesConf
+                               ? world.restart_as_created_cluster(Duration::seconds(60))
+                               : world.create_cluster(Duration::seconds(60));
   // An operator's commands and real faults land anywhere in the nodes' 100 ms cron cycle, not right
   // after the tick that finished the cluster's creation: start scenario time at a seeded phase.
   world.run_for(Duration::micros(static_cast<int64_t>(Rng(result.seed).fork("scenario-origin").below(100'000))));

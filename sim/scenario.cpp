@@ -198,6 +198,7 @@ std::string enum_text(E value, const Names<E>& names) {
 }
 
 const Names<TimerPhase> kTimerPhases = {{"in_phase", TimerPhase::InPhase}, {"staggered", TimerPhase::Staggered}};
+const Names<CreateMode> kCreateModes = {{"redis_cli", CreateMode::RedisCli}, {"nodes_conf", CreateMode::NodesConf}};
 const Names<LatencyShape> kShapes = {
     {"fixed", LatencyShape::fixed}, {"uniform", LatencyShape::uniform}, {"long_tail", LatencyShape::long_tail}};
 const Names<FailoverMode> kFailoverModes = {
@@ -361,7 +362,7 @@ void parse_cluster_config(const json& v, const std::string& path, ClusterSpec& c
 }
 
 ClusterSpec parse_cluster(const json& v, const std::string& path) {
-  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "config"});
+  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config"});
   ClusterSpec c;
   c.masters = as_small_int(o.need("masters"), o.at("masters"), 1, kScenarioMaxMasters);
   if (const json* x = o.find("replicas_per_master")) {
@@ -369,6 +370,7 @@ ClusterSpec parse_cluster(const json& v, const std::string& path) {
   }
   if (const json* x = o.find("spares")) c.spares = as_small_int(*x, o.at("spares"), 0, kScenarioMaxSpares);
   if (const json* x = o.find("timer_phase")) c.timer_phase = as_enum(*x, o.at("timer_phase"), kTimerPhases);
+  if (const json* x = o.find("create")) c.create = as_enum(*x, o.at("create"), kCreateModes);
   if (const json* x = o.find("config")) parse_cluster_config(*x, o.at("config"), c);
   return c;
 }
@@ -1131,6 +1133,7 @@ json cluster_json(const ClusterSpec& c) {
               {"replicas_per_master", c.replicas_per_master},
               {"spares", c.spares},
               {"timer_phase", enum_text(c.timer_phase, kTimerPhases)},
+              {"create", enum_text(c.create, kCreateModes)},
               {"config", std::move(config)}};
 }
 

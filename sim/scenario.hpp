@@ -53,6 +53,10 @@ std::string describe(const NodeRef& ref);
 // ---- cluster --------------------------------------------------------------------------------------
 
 enum class TimerPhase : uint8_t { InPhase, Staggered };
+// How the cluster comes to be before scenario time 0: as `redis-cli --cluster create` makes it
+// (MEET, ADDSLOTS, REPLICATE: O(N^2) handshakes, minutes of wall time at 1000 nodes), or with every
+// node booting from the nodes.conf that creation leaves (World::restart_as_created_cluster).
+enum class CreateMode : uint8_t { RedisCli, NodesConf };
 
 struct ConfigSetting {
   std::string name;   // canonical Redis name (aliases such as cluster-slave-* are rewritten)
@@ -65,6 +69,7 @@ struct ClusterSpec {
   int replicas_per_master = 1;  // 0..5
   int spares = 0;               // 0..100: empty nodes outside the cluster, for `meet`
   TimerPhase timer_phase = TimerPhase::InPhase;
+  CreateMode create = CreateMode::RedisCli;
   std::vector<ConfigSetting> config;  // applied on every node at boot; unique names, sorted by name
 
   int replicas() const { return masters * replicas_per_master; }

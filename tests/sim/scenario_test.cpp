@@ -20,7 +20,7 @@ const char* const kFullScenario = R"json({
   "description": "exercises every field",
   "seed": 18446744073709551615,
   "cluster": {
-    "masters": 3, "replicas_per_master": 2, "spares": 2, "timer_phase": "staggered",
+    "masters": 3, "replicas_per_master": 2, "spares": 2, "timer_phase": "staggered", "create": "nodes_conf",
     "config": {"cluster-node-timeout": 2000, "cluster-slave-validity-factor": "5",
                "cluster-require-full-coverage": false}
   },
@@ -113,6 +113,7 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK(s.cluster.replicas_per_master == 2);
   CHECK(s.cluster.spares == 2);
   CHECK(s.cluster.timer_phase == TimerPhase::Staggered);
+  CHECK(s.cluster.create == CreateMode::NodesConf);
   // Old names rewritten, sorted by name, values as CONFIG GET prints them.
   REQUIRE(s.cluster.config.size() == 3);
   CHECK(s.cluster.config[0] == ConfigSetting{"cluster-node-timeout", "2000"});
@@ -234,6 +235,7 @@ TEST_CASE("scenario: defaults of a minimal scenario", "[scenario]") {
   CHECK(s.cluster.replicas_per_master == 1);
   CHECK(s.cluster.spares == 0);
   CHECK(s.cluster.timer_phase == TimerPhase::InPhase);
+  CHECK(s.cluster.create == CreateMode::RedisCli);
   CHECK(s.cluster.config.empty());
   CHECK(s.network == NetworkSpec{});
   CHECK(s.network.latency == Duration::micros(50));
