@@ -1,0 +1,75 @@
+// cluster.create: "nodes_conf" boots the cluster that "redis_cli" forms by MEET.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/run.hpp"
+#include "sim/world.hpp"
+
+using namespace rcsim;
+using namespace rcsim::sim;
+
+namespace {
+
+Scenario scenario_from(const std::string& json) {
+  auto parsed = parse_scenario(json, "create_test.json");
+  if (const auto* error = std::get_if<ScenarioError>(&parsed)) FAIL(error->text());
+  return std::get<Scenario>(std::move(parsed));
+}
+
+std::string with_create(const std::string& mode, const std::string& rest) {
+  return R"({"name": "create", "seed": 5, "cluster": {"masters": 4, "replicas_per_master": 1, "create": ")" + mode +
+         R"(", "config": {"cluster-node-timeout": 2000}}, )" + rest + "}";
+}
+
+// CLUSTER NODES without what differs between two runs of one cluster: ping/pong times and link state.
+std::string config_of(const protocol::Node& node) {
+  std::istringstream lines(node.cluster_nodes(0));
+  std::string line, out;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    REQUIRE(f.size() >= 8);
+    out += f[0] + " " + f[1] + " " + f[2] + " " + f[3] + " " + f[6];
+    for (size_t k = 8; k < f.size(); ++k) out += " " + f[k];
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("create: nodes_conf boots the cluster redis_cli forms (names, roles, slots, epochs)", "[create]") {
+  const RunResult by_cli = run_scenario(scenario_from(with_create("redis_cli", R"("run_until": "5s")")), RunOptions{});
+  const RunResult by_conf = run_scenario(scenario_from(with_create("nodes_conf", R"("run_until": "5s")")), RunOptions{});
+  REQUIRE(by_cli.cluster_created);
+  REQUIRE(by_conf.cluster_created);
+  REQUIRE(by_cli.world->node_count() == 8);
+  for (int i = 0; i < 8; ++i) {
+    INFO("node " << i);
+    const protocol::Node* cli = by_cli.world->node(i);
+    const protocol::Node* conf = by_conf.world->node(i);
+    REQUIRE(cli != nullptr);
+    REQUIRE(conf != nullptr);
+    CHECK(conf->name() == cli->name());
+    CHECK(conf->nodes().size() == 8);
+    CHECK(conf->state_ok());
+    CHECK(conf->current_epoch() == cli->current_epoch());
+    CHECK(config_of(*conf) == config_of(*cli));
+  }
+}
+
+TEST_CASE("create: a master crash in a cluster booted from nodes.conf fails over like one formed by MEET", "[create]") {
+  const std::string rest = R"("timeline": [{"at": "10s", "crash": "m1"}], "run_until": "30s",
+      "expect": [{"failover": {"old_master": "m1", "new_master": "r1", "within": ["2s", "6s"], "mode": "auto"}},
+                 {"current_epoch": {"is": 9}}, {"cluster_state": {"is": "ok"}}])";
+  for (const std::string mode : {"redis_cli", "nodes_conf"}) {
+    INFO(mode);
+    const RunResult result = run_scenario(scenario_from(with_create(mode, rest)), RunOptions{});
+    CHECK(result.cluster_created);
+    CHECK(result.passed());
+  }
+}
