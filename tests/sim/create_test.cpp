@@ -7,6 +7,7 @@
 
 #include "sim/run.hpp"
 #include "sim/world.hpp"
+#include "tools/lib/report.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
@@ -72,4 +73,24 @@ TEST_CASE("create: a master crash in a cluster booted from nodes.conf fails over
     CHECK(result.cluster_created);
     CHECK(result.passed());
   }
+}
+
+TEST_CASE("human summary of a 40-node master crash: the crowd's lines counted, only changed roles listed", "[create][report]") {
+  const std::string rest = R"("timeline": [{"at": "5s", "crash": "m1"}], "run_until": "20s")";
+  std::string text = with_create("nodes_conf", rest);
+  text.replace(text.find("\"masters\": 4"), 12, "\"masters\": 20");
+  const Scenario scenario = scenario_from(text);
+  const RunResult result = run_scenario(scenario, RunOptions{});
+  REQUIRE(result.world->node_count() == 40);
+  REQUIRE(result.world->failovers().size() == 1);
+  tools::RunContext context;
+  context.scenario = &scenario;
+  const std::string summary = tools::human_summary(result, context);
+  INFO(summary);
+  CHECK(summary.find("final roles: m1=down r1=master(e41,ok); 38 other nodes in their first role, ok\n") != std::string::npos);
+  CHECK(summary.find("more lines like those above, by other nodes of the 40") != std::string::npos);
+  CHECK(summary.find("r1 is master now, replacing m1") != std::string::npos);
+  int vote_lines = 0;
+  for (size_t at = summary.find(" votes for r1"); at != std::string::npos; at = summary.find(" votes for r1", at + 1)) ++vote_lines;
+  CHECK(vote_lines == 3);
 }

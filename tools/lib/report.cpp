@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sim/workload.hpp"
+#include "tools/lib/event_kinds.hpp"
 
 namespace rcsim::tools {
 namespace {
@@ -216,15 +217,29 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
   out << "cluster created in " << result.create_done.ms() << " ms; times below are from then\n\n";
   // First occurrence per (kind, node, about) keeps PFAIL noise down: 5 nodes flag the same master.
   std::set<std::tuple<std::string, int, int, int64_t>> seen;
+  // In a large cluster the crowd's events (event_kinds.hpp) get the first few lines of each kind
+  // (about the same node, in the same epoch) and a count.
+  constexpr int kCrowdLinesShown = 3;
+  const bool large = world.node_count() > kEveryNodeShownUpTo;
+  std::map<std::tuple<std::string, int, int64_t>, int> crowd_lines;  // (kind, about, epoch) -> lines so far
+  int crowd_lines_left_out = 0;
   for (const sim::ObservedEvent& e : world.events()) {
     if (e.t_us < result.create_done.us && e.kind.rfind("action_", 0) != 0) continue;
     if (e.kind == "action_cluster_created") continue;
     if (!seen.insert({e.kind, e.node, e.about, e.kind == "pfail" ? 0 : e.epoch}).second && e.kind != "vote_granted") continue;
     const std::string text = describe_event(world, e);
     if (text.empty()) continue;
+    if (large && crowd_event_kind(e.kind) && ++crowd_lines[{e.kind, e.about, e.epoch}] > kCrowdLinesShown) {
+      ++crowd_lines_left_out;
+      continue;
+    }
     char time[32];
     std::snprintf(time, sizeof time, "%9.3fs  ", static_cast<double>(rel_ms(result, e.t_us / 1000)) / 1000.0);
     out << time << text << "\n";
+  }
+  if (crowd_lines_left_out > 0) {
+    out << "  (" << crowd_lines_left_out << " more lines like those above, by other nodes of the " << world.node_count()
+        << ": PFAIL/FAIL marks, votes, cluster_state changes; trace.jsonl has every event)\n";
   }
   if (!world.failovers().empty()) out << "\nfailovers:\n";
   for (const auto& f : world.failovers()) {
@@ -235,13 +250,24 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
         << ", all agree +" << (f.converged_ms < 0 ? -1 : f.converged_ms - f.fault_ms) << " ms\n";
   }
   out << "\nfinal roles:";
+  // A large cluster lists only the nodes that are down, not ok, or no longer in their first role
+  // (masters, then replicas, then spares, which start as masters without slots).
+  const sim::WorldOptions& shape = world.options();
+  const int replicas_end = shape.masters * (1 + shape.replicas_per_master);
+  int as_created = 0;
   for (int i = 0; i < world.node_count(); ++i) {
     const protocol::Node* n = world.node(i);
+    const bool first_role_master = i < shape.masters || i >= replicas_end;
+    if (large && n != nullptr && n->state_ok() && n->myself().is_master() == first_role_master) {
+      ++as_created;
+      continue;
+    }
     out << " " << world.alias(i) << "=";
     if (n == nullptr) out << "down";
     else out << (n->myself().is_master() ? "master" : "replica") << "(e" << n->myself().config_epoch << ","
              << (n->state_ok() ? "ok" : "fail") << ")";
   }
+  if (as_created > 0) out << (as_created < world.node_count() ? "; " : " ") << as_created << " other nodes in their first role, ok";
   out << "\n";
   for (const auto& error : result.action_errors) out << "action error: " << error << "\n";
   for (const auto& v : world.violations()) out << "INVARIANT VIOLATED " << v.invariant << ": " << v.detail << "\n";

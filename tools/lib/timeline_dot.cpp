@@ -29,15 +29,12 @@
 #include <utility>
 #include <vector>
 
+#include "tools/lib/event_kinds.hpp"
+
 namespace rcsim::tools {
 namespace {
 
 constexpr int64_t kBucketUs = 100'000;  // events closer than this share timeline columns
-// A larger cluster gets lanes only for its protagonists: nodes with a drawn event of their own
-// beyond marking others PFAIL/FAIL, voting, taking UPDATEs and changing cluster_state (an action
-// aimed at them, an election, a promotion, ...).
-// A thousand lanes of marks and votes is no picture, and dot takes hours to lay one out.
-constexpr int kAllLanesUpToNodes = 32;
 constexpr size_t kMaxMessages = 500;
 // Above this many messages, edge labels become xlabels: dot lays real edge labels out as nodes of
 // their own, which costs ~5 s at 180 messages and minutes at 500; xlabels are placed afterwards.
@@ -336,25 +333,21 @@ class CutTracker {
 
 }  // namespace
 
-bool observer_kind(const std::string& kind) {
-  return kind == "pfail" || kind == "pfail_cleared" || kind == "fail" || kind == "fail_received" ||
-         kind == "fail_cleared" || kind == "vote_granted" || kind == "vote_refused" || kind == "update_received" ||
-         kind == "state_ok" || kind == "state_fail";
-}
-
 std::string timeline_dot(const sim::World& world, const TimelineOptions& options) {
   const auto& events = world.events();
   const int nodes = world.node_count();
-  // Lane 0 is the world's; lane_of_node[i] is node i's lane, or -1 when it is not drawn.
+  // Lane 0 is the world's; lane_of_node[i] is node i's lane, or -1 when it is not drawn. A large
+  // cluster gets lanes only for the nodes with a drawn event beyond the crowd's (event_kinds.hpp):
+  // a thousand lanes of marks and votes is no picture, and dot takes hours to lay one out.
   std::vector<int> lane_of_node(nodes, -1);
   std::vector<int> node_of_lane{-1};
   for (const sim::ObservedEvent& e : events) {
-    if (nodes > kAllLanesUpToNodes && e.node >= 0 && !observer_kind(e.kind) && look_of(world, e)) {
+    if (nodes > kEveryNodeShownUpTo && e.node >= 0 && !crowd_event_kind(e.kind) && look_of(world, e)) {
       lane_of_node[e.node] = 0;
     }
   }
   for (int i = 0; i < nodes; ++i) {
-    if (nodes > kAllLanesUpToNodes && lane_of_node[i] < 0) continue;
+    if (nodes > kEveryNodeShownUpTo && lane_of_node[i] < 0) continue;
     lane_of_node[i] = static_cast<int>(node_of_lane.size());
     node_of_lane.push_back(i);
   }
