@@ -7,18 +7,13 @@
 
 #include "sim/run.hpp"
 #include "sim/world.hpp"
+#include "tests/sim/scenario_from.hpp"
 #include "tools/lib/report.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
 
 namespace {
-
-Scenario scenario_from(const std::string& json) {
-  auto parsed = parse_scenario(json, "create_test.json");
-  if (const auto* error = std::get_if<ScenarioError>(&parsed)) FAIL(error->text());
-  return std::get<Scenario>(std::move(parsed));
-}
 
 std::string with_create(const std::string& mode, const std::string& rest) {
   return R"({"name": "create", "seed": 5, "cluster": {"masters": 4, "replicas_per_master": 1, "create": ")" + mode +

@@ -8,17 +8,12 @@
 #include "sim/run.hpp"
 #include "sim/workload.hpp"
 #include "sim/world.hpp"
+#include "tests/sim/scenario_from.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
 
 namespace {
-
-Scenario scenario_from(const std::string& json) {
-  auto parsed = parse_scenario(json, "writes_test.json");
-  if (const auto* error = std::get_if<ScenarioError>(&parsed)) FAIL(error->text());
-  return std::get<Scenario>(std::move(parsed));
-}
 
 const WritesReport& writes_of(const RunResult& result) {
   REQUIRE(result.world->workload() != nullptr);
