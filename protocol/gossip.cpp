@@ -42,13 +42,15 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
   // are fetched from memory ahead in two steps: the node_list_ slot 32 draws ahead, then the node it
   // points to (an entry takes its first line) 16 draws ahead; a draw is a few ns, a miss ~100. The
   // real draws are untouched. A small table is in the cache, and the extra draws would only cost.
+  // Slots are fetched into L2 only (locality 1): in L1 they took miss buffers from the nodes' lines,
+  // and idle 1000 nodes ran 13% slower.
   constexpr size_t kPrefetchFromNodes = 256;
   constexpr int kSlotAhead = 32;
   constexpr int kNodeAhead = 16;
   const bool prefetch = node_list_.size() >= kPrefetchFromNodes && fresh_nodes > 0 && wanted > 0;
   Rng slot_peek = rng_;
   Rng node_peek = rng_;
-  auto prefetch_slot = [&] { __builtin_prefetch(&node_list_[slot_peek.below(node_list_.size())]); };
+  auto prefetch_slot = [&] { __builtin_prefetch(&node_list_[slot_peek.below(node_list_.size())], 0, 1); };
   auto prefetch_node = [&] { __builtin_prefetch(node_list_[node_peek.below(node_list_.size())]); };
   if (prefetch) {
     for (int i = 0; i < std::min(kSlotAhead, max_iterations); ++i) prefetch_slot();
@@ -144,14 +146,14 @@ void Node::clear_failure_if_needed(ClusterNode* node, int64_t now_ms) {
 }
 
 void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms) {
-  // Fetched from memory ahead, in two steps: the by_name_id_ slot of the entry 16 ahead, then the
-  // node of the entry 8 ahead (its slot has arrived by then).
+  // Fetched from memory ahead, in two steps: the by_name_id_ slot of the entry 16 ahead (into L2,
+  // as for picks), then the node of the entry 8 ahead (its slot has arrived by then).
   constexpr size_t kSlotAhead = 16;
   constexpr size_t kNodeAhead = 8;
   const std::vector<GossipEntry>& entries = message.gossip;
   auto prefetch_slot = [&](size_t k) {
     const uint32_t id = entries[k].name_id;
-    if (id < by_name_id_.size()) __builtin_prefetch(&by_name_id_[id]);
+    if (id < by_name_id_.size()) __builtin_prefetch(&by_name_id_[id], 0, 1);
   };
   for (size_t k = 0; k < std::min(kSlotAhead, entries.size()); ++k) prefetch_slot(k);
   for (size_t k = 0; k < std::min(kNodeAhead, entries.size()); ++k) __builtin_prefetch(lookup_name_id(entries[k].name_id));
