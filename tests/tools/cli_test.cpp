@@ -78,6 +78,29 @@ TEST_CASE("the same scenario and seed give the same trace hash - another seed an
   CHECK(sa.str() == sb.str());
 }
 
+TEST_CASE("--no-message-trace: the same run, the trace without its per-message records", "[cli]") {
+  const auto full = temp_dir("trace-full"), short_trace = temp_dir("trace-short");
+  const std::string scenario = source("scenarios/master_crash.json");
+  REQUIRE(run_sim("--scenario " + scenario + " --out " + full.string() + " --quiet").exit_code == 0);
+  REQUIRE(run_sim("--scenario " + scenario + " --no-message-trace --out " + short_trace.string() + " --quiet").exit_code == 0);
+  CHECK(summary(full)["trace_messages"] == true);
+  CHECK(summary(short_trace)["trace_messages"] == false);
+  CHECK(summary(short_trace)["failovers"] == summary(full)["failovers"]);
+  CHECK(summary(short_trace)["trace_sha256"] != summary(full)["trace_sha256"]);
+  std::ifstream in_full(full / "trace.jsonl"), in_short(short_trace / "trace.jsonl");
+  std::string kept, line;
+  int messages = 0;
+  while (std::getline(in_full, line)) {
+    if (line.find("\"ev\":\"recv\"") != std::string::npos) ++messages;
+    else kept += line + "\n";
+  }
+  std::stringstream shorter;
+  shorter << in_short.rdbuf();
+  CHECK(messages > 1000);
+  CHECK(shorter.str() == kept);
+  CHECK(run_sim("--scenario " + scenario + " --no-message-trace --messages-from 1s --messages-to 2s").exit_code == 2);
+}
+
 TEST_CASE("bad input exits 2 and names the file and the JSON path", "[cli]") {
   std::ifstream expected(source("tests/scenarios/bad/expected.txt"));
   std::string line;

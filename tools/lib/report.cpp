@@ -114,6 +114,7 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
   summary["verdict"] = result.passed() ? "pass" : "fail";
   summary["trace_sha256"] = const_cast<sim::World&>(world).trace().sha256();
   summary["trace_records"] = const_cast<sim::World&>(world).trace().records();
+  summary["trace_messages"] = world.options().trace_messages;  // false: --no-message-trace
   summary["events"] = const_cast<sim::World&>(world).scheduler().events_fired();
   summary["simulated_ms"] = result.end.ms();
   summary["cluster_created_at_ms"] = result.create_done.ms();
