@@ -78,7 +78,7 @@ TEST_CASE("the same scenario and seed give the same trace hash - another seed an
   CHECK(sa.str() == sb.str());
 }
 
-TEST_CASE("--no-message-trace: the same run, the trace without its per-message records", "[cli]") {
+TEST_CASE("sim with no message trace: the same run, the trace without its per-message records", "[cli]") {
   const auto full = temp_dir("trace-full"), short_trace = temp_dir("trace-short");
   const std::string scenario = source("scenarios/master_crash.json");
   REQUIRE(run_sim("--scenario " + scenario + " --out " + full.string() + " --quiet").exit_code == 0);
