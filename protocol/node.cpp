@@ -64,8 +64,7 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
 Node::~Node() = default;
 
 ClusterNode* Node::lookup(const NodeName& name) {
-  const uint32_t id = interner_.names.find(name);
-  return id == InternTable<NodeName>::kAbsent ? nullptr : lookup_name_id(id);
+  return lookup_name_id(interner_.names.find(name));  // kAbsent is past every table: nullptr
 }
 
 void Node::set_address(ClusterNode* node, const Address& address) {

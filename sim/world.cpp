@@ -23,7 +23,7 @@ World::World(const WorldOptions& options)
   // Redis's mstime() is Unix time; starting somewhere inside a second shifts the truncation of the
   // seconds-resolution times in gossip, as on a real machine.
   clock_base_ms_ = 1'700'000'000'000 + static_cast<int64_t>(setup.below(1000));
-  const int total = options_.masters * (1 + options_.replicas_per_master) + options_.spares;
+  const int total = members() + options_.spares;
   for (int i = 0; i < total; ++i) {
     std::string alias;
     const int replicas = options_.masters * options_.replicas_per_master;
@@ -157,7 +157,7 @@ std::pair<int, int> World::initial_slot_range(int master_index) const {
 bool World::create_cluster(Duration limit) {
   // redis-cli --cluster create: slots, config epochs, MEET with the first node, then REPLICATE.
   const int masters = options_.masters;
-  const int cluster_nodes = masters * (1 + options_.replicas_per_master);
+  const int cluster_nodes = members();
   run_for(Duration::millis(10));
   for (int m = 0; m < masters; ++m) {
     const auto [first, last] = initial_slot_range(m);
@@ -203,7 +203,7 @@ bool World::restart_as_created_cluster(Duration limit) {
   // k mod masters, currentEpoch = members), written directly: the MEET/handshake phase costs
   // O(N^2) messages of O(N) gossip, minutes of wall time at 1000 nodes.
   const int masters = options_.masters;
-  const int cluster_nodes = masters * (1 + options_.replicas_per_master);
+  const int cluster_nodes = members();
   // Per member: "<name> <address> " and what follows its flags.
   std::vector<std::string> heads(cluster_nodes);
   std::vector<std::string> tails(cluster_nodes);
@@ -249,7 +249,7 @@ template <typename Predicate>
 bool World::run_until_every_member(const Predicate& ok, Instant deadline) {
   // Asked after every event: a node's view changes only while it handles an input (which ends in
   // check_after_input), so only the nodes touched since are asked again.
-  const int cluster_nodes = options_.masters * (1 + options_.replicas_per_master);
+  const int cluster_nodes = members();
   for (const int i : touched_) touched_flag_[i] = 0;
   touched_.clear();
   std::vector<uint8_t> good(cluster_nodes, 0);

@@ -253,12 +253,10 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
   out << "\nfinal roles:";
   // A large cluster lists only the nodes that are down, not ok, or no longer in their first role
   // (masters, then replicas, then spares, which start as masters without slots).
-  const sim::WorldOptions& shape = world.options();
-  const int replicas_end = shape.masters * (1 + shape.replicas_per_master);
   int as_created = 0;
   for (int i = 0; i < world.node_count(); ++i) {
     const protocol::Node* n = world.node(i);
-    const bool first_role_master = i < shape.masters || i >= replicas_end;
+    const bool first_role_master = i < world.options().masters || i >= world.members();
     if (large && n != nullptr && n->state_ok() && n->myself().is_master() == first_role_master) {
       ++as_created;
       continue;
