@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/tools/run_sim.hpp"
 
@@ -134,4 +135,26 @@ TEST_CASE("the set overrides a Redis setting by its real name", "[cli]") {
   REQUIRE(failovers.size() == 1);
   const int64_t took_ms = failovers[0]["promoted_ms"].get<int64_t>() - failovers[0]["fault_ms"].get<int64_t>();
   CHECK(took_ms > 5000);
+}
+
+TEST_CASE("sim fuzz trace hashes: one line per seed in seed order, the same for any number of jobs", "[cli][fuzz]") {
+  const auto dir = temp_dir("fuzz-hashes");
+  const std::string one = (dir / "jobs1.txt").string(), two = (dir / "jobs2.txt").string();
+  const std::string common = "fuzz --seeds 4 --from 11 --no-shrink --out " + (dir / "out").string();
+  REQUIRE(run_sim(common + " --jobs 1 --trace-hashes " + one).exit_code == 0);
+  REQUIRE(run_sim(common + " --jobs 2 --trace-hashes " + two).exit_code == 0);
+  std::ifstream a(one), b(two);
+  std::stringstream text_a, text_b;
+  text_a << a.rdbuf();
+  text_b << b.rdbuf();
+  CHECK(text_a.str() == text_b.str());
+  std::istringstream lines(text_a.str());
+  std::vector<std::string> seeds;
+  for (std::string seed, hash, verdict; lines >> seed >> hash >> verdict;) {
+    seeds.push_back(seed);
+    CHECK(hash.size() == 64);
+    CHECK(verdict == "pass");
+  }
+  CHECK(seeds == std::vector<std::string>{"11", "12", "13", "14"});
+  CHECK(run_sim("fuzz --seeds 1 --trace-hashes /no/such/dir/h.txt").exit_code == 2);
 }

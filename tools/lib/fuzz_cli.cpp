@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,7 +33,7 @@ const char* kFuzzUsage = R"(sim fuzz: run generated fault schedules and check ev
 
 usage:
   sim fuzz --seeds N [--from S] [--jobs J] [--shard I/K] [--time-limit T] [--mutation NAME ...]
-           [--out DIR] [--stop-at-first] [--no-shrink]
+           [--out DIR] [--stop-at-first] [--no-shrink] [--trace-hashes FILE]
   sim fuzz --list-mutations
   sim fuzz --merge DIR...
 
@@ -45,6 +46,7 @@ examples:
   sim fuzz --seeds 2000 --jobs 2
   sim fuzz --seeds 1000 --mutation vote_twice_per_epoch --stop-at-first
   sim fuzz --seeds 100000 --shard 3/16 --out results/fuzz-shard-3
+  sim fuzz --seeds 300 --jobs 2 --trace-hashes a.txt   # on two builds, then diff: same behaviour?
 )";
 
 struct SeedOutcome {
@@ -196,6 +198,8 @@ int fuzz_main(int argc, char** argv) {
       ("stop-at-first", "stop at the first failing seed")
       ("no-shrink", "do not shrink failures")
       ("shrink-budget", po::value<int>()->default_value(300), "at most this many runs to shrink each failure")
+      ("trace-hashes", po::value<std::string>(), "write FILE: one line per seed run, in seed order: seed, trace "
+                                                  "sha256, verdict (a change that must not alter behaviour keeps it)")
       ("merge", po::value<std::vector<std::string>>()->multitoken(), "merge the fuzz-summary.json of shard dirs");
   po::variables_map vm;
   try {
@@ -236,7 +240,19 @@ int fuzz_main(int argc, char** argv) {
   const uint64_t count = vm["seeds"].as<uint64_t>();
   const std::filesystem::path out_dir = vm["out"].as<std::string>();
   const bool stop_at_first = vm.count("stop-at-first") > 0;
-  const std::optional<double> time_limit = vm.count("time-limit") ? std::optional(vm["time-limit"].as<double>()) : std::nullopt;
+  // No --time-limit: no limit (GCC 12 also warns falsely about a std::optional<double> here).
+  const double time_limit_s =
+      vm.count("time-limit") ? vm["time-limit"].as<double>() : std::numeric_limits<double>::infinity();
+
+  const bool write_hashes = vm.count("trace-hashes") > 0;
+  std::ofstream hashes_out;
+  if (write_hashes) {
+    hashes_out.open(vm["trace-hashes"].as<std::string>(), std::ios::trunc);
+    if (!hashes_out) {
+      std::cerr << "sim fuzz: --trace-hashes: cannot write " << vm["trace-hashes"].as<std::string>() << "\n";
+      return kExitBadInput;
+    }
+  }
 
   std::vector<uint64_t> seeds;
   for (uint64_t s = first; s < first + count; ++s) {
@@ -245,10 +261,11 @@ int fuzz_main(int argc, char** argv) {
   Progress progress(seeds.size());
   std::map<pid_t, ChildRun> running;
   std::vector<SeedOutcome> failures;
+  std::map<uint64_t, SeedOutcome> by_seed;  // every outcome, for --trace-hashes
   size_t next = 0;
   uint64_t done = 0;
   auto stopping = [&] {
-    return (stop_at_first && !failures.empty()) || (time_limit && progress.seconds() > *time_limit);
+    return (stop_at_first && !failures.empty()) || progress.seconds() > time_limit_s;
   };
   while (next < seeds.size() || !running.empty()) {
     while (running.size() < jobs && next < seeds.size() && !stopping()) {
@@ -273,6 +290,7 @@ int fuzz_main(int argc, char** argv) {
     SeedOutcome outcome = it->second.collect(status);
     running.erase(it);
     ++done;
+    if (write_hashes) by_seed.emplace(outcome.seed, outcome);
     if (!outcome.signature.empty()) {
       std::fprintf(stderr, "%sseed %llu FAILED: %s %s\n", isatty(STDERR_FILENO) ? "\n" : "",
                    static_cast<unsigned long long>(outcome.seed), outcome.signature.c_str(), outcome.detail.c_str());
@@ -296,6 +314,9 @@ int fuzz_main(int argc, char** argv) {
   }
   std::filesystem::create_directories(out_dir);
   write_text(out_dir / "fuzz-summary.json", summary.dump(2) + "\n");
+  for (const auto& [seed, outcome] : by_seed) {
+    hashes_out << seed << "\t" << outcome.trace_sha256 << "\t" << (outcome.signature.empty() ? "pass" : outcome.signature) << "\n";
+  }
   std::cout << done << " seeds, " << failures.size() << " failed, " << summary["seeds_per_s"].get<double>() << " seeds/s\n";
   return failures.empty() ? 0 : 1;
 }
