@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohmann-json3-dev catch2 \
                    libgraphviz-dev graphviz gnuplot-nox
 
-.PHONY: all deps configure build run test bench fuzz sweep compare clean
+.PHONY: all deps configure build run test bench fuzz sweep compare hashes clean
 
 all: build
 
@@ -41,6 +41,18 @@ bench: build
 SEEDS ?= 1000
 fuzz: build
 	./$(BUILD)/sim fuzz --seeds $(SEEDS) --jobs $(JOBS)
+
+# The trace sha256 of every shipped scenario at HASH_SEEDS, into HASHES (default BUILD/trace-hashes.txt):
+# a change that must not alter behaviour (a speed-up, a refactoring) keeps every line; run it on two
+# checkouts and diff the files. `sim fuzz --trace-hashes FILE` does the same for fuzz seeds.
+HASH_SEEDS ?= 1 7
+HASHES ?= $(BUILD)/trace-hashes.txt
+hashes: build
+	@: > $(HASHES); for f in scenarios/*.json; do for s in $(HASH_SEEDS); do \
+	  h=$$(./$(BUILD)/sim --scenario $$f --seed $$s --out $(BUILD)/hashes/$$(basename $$f .json)-$$s --json \
+	       | sed -n 's/.*"trace_sha256": "\([0-9a-f]*\)".*/\1/p'); \
+	  echo "$$(basename $$f) $$s $$h" >> $(HASHES); \
+	done; done; echo "wrote $(HASHES) ($$(wc -l < $(HASHES)) scenario runs)"
 
 # One parameter over values, several seeds each -> CSVs and a plot (README.md, "Sweeps"):
 #   make sweep SCENARIO=scenarios/master_crash.json PARAM=cluster-node-timeout VALUES=1000,2000,5000
