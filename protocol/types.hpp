@@ -17,6 +17,15 @@ namespace rcsim::protocol {
 
 using Epoch = uint64_t;
 
+// Folds words into a hash (names and addresses are random or small: any good mix spreads them).
+struct WordHash {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  void add(uint64_t word) {
+    h = (h ^ word) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+};
+
 // 40 lower-case hex characters (CLUSTER_NAMELEN), compared byte-wise like Redis's memcmp.
 struct NodeName {
   std::array<char, 40> chars{};
@@ -26,8 +35,8 @@ struct NodeName {
   std::string_view view() const { return std::string_view(chars.data(), chars.size()); }
   bool empty() const { return chars[0] == 0; }
   auto operator<=>(const NodeName&) const = default;
-  // Five 8-byte words, inline: names are compared and hashed for every gossip entry, where a
-  // memcmp call costs more than the comparison.
+  // Five 8-byte words, inline: names are compared and hashed for every message (its sender, in the
+  // world's interner and checker maps), where a memcmp call costs more than the comparison.
   bool operator==(const NodeName& other) const {
     uint64_t diff = 0;
     for (size_t i = 0; i < chars.size(); i += 8) diff |= word(i) ^ other.word(i);
@@ -35,12 +44,9 @@ struct NodeName {
   }
   // Names are random hex, so any fold of the words spreads well.
   size_t hash() const {
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < chars.size(); i += 8) {
-      h = (h ^ word(i)) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
-    }
-    return static_cast<size_t>(h);
+    WordHash hash;
+    for (size_t i = 0; i < chars.size(); i += 8) hash.add(word(i));
+    return static_cast<size_t>(hash.h);
   }
 
  private:
@@ -111,12 +117,9 @@ struct Address {
     std::array<uint32_t, 5> words;
     static_assert(sizeof(words) == sizeof(Address));
     std::memcpy(words.data(), this, sizeof words);
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (uint32_t w : words) {
-      h = (h ^ w) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
-    }
-    return static_cast<size_t>(h);
+    WordHash hash;
+    for (uint32_t w : words) hash.add(w);
+    return static_cast<size_t>(hash.h);
   }
 };
 static_assert(std::has_unique_object_representations_v<Address>, "no padding: hash() reads every byte");
