@@ -1,0 +1,41 @@
+"""Constants, errors and small helpers shared by the real side and the comparison."""
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+HOST = "127.0.0.1"
+FIRST_PORT = 30001  # default of --base-port: the first node's client port
+BUS_OFFSET = 10000
+POLL_INTERVAL_S = 0.010
+STEADY_WINDOW_MS = 10_000
+TOLERANCE = 0.15
+RATE_KEYS = ("ping_sent", "pong_sent", "ping_received", "pong_received")
+EXIT_SKIPPED = 3
+
+# Actions after which the trouble that a failover answers begins; the fault of a failover is the last of
+# these, at or before the promotion, that touched the old master or the new one.
+FAULT_ACTIONS = {"crash", "pause", "isolate", "partition", "block", "flap", "failover"}
+CUT_ACTIONS = {"partition", "isolate", "block", "unblock", "heal", "flap"}
+# Faults that need tools real Redis on one machine does not have (fake clocks, per-link netem, a resharder).
+UNSUPPORTED_ACTIONS = {"clock_skew", "link", "migrate_slots"}
+
+
+class CompareError(Exception):
+    """A failure that ends the run with a message rather than a traceback."""
+
+
+class Skipped(Exception):
+    """This scenario cannot be run on real Redis here; not a failure of the tool."""
+
+
+def duration_ms(text):
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)(us|ms|s|m)", text)
+    if not m:
+        raise CompareError(f"bad duration {text!r}")
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[m.group(2)]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)

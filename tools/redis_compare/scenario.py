@@ -1,0 +1,57 @@
+"""The scenario fields the comparison reads (`sim` validates the file fully)."""
+
+import json
+from dataclasses import dataclass
+
+from .common import CompareError, duration_ms
+
+@dataclass
+class Scenario:
+    path: str
+    name: str
+    masters: int
+    replicas_per_master: int
+    spares: int
+    config: dict
+    timeline: list
+    run_until_ms: float
+    has_workload: bool
+
+    @property
+    def aliases(self):
+        """Every alias in alias order; its index + the base port is its port in the original layout."""
+        n, k = self.masters, self.masters * self.replicas_per_master
+        return ([f"m{i}" for i in range(1, n + 1)] + [f"r{i}" for i in range(1, k + 1)]
+                + [f"s{i}" for i in range(1, self.spares + 1)])
+
+    def master_alias_of(self, replica_alias):
+        k = int(replica_alias[1:])
+        return f"m{(k - 1) % self.masters + 1}"
+
+    def first_action_ms(self):
+        return min((duration_ms(a["at"]) for a in self.timeline), default=self.run_until_ms)
+
+
+def load_scenario(path):
+    """Reads the fields the comparison needs; `sim` validates the file fully, so this stays lenient."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise CompareError(f"{path}: {e}")
+    cluster = doc["cluster"]
+    return Scenario(path=path, name=doc["name"], masters=cluster["masters"],
+                    replicas_per_master=cluster.get("replicas_per_master", 1),
+                    spares=cluster.get("spares", 0), config=cluster.get("config", {}),
+                    timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
+                    has_workload="workload" in doc)
+
+
+def action_kind(action):
+    return next(k for k in action if k != "at")
+
+
+def redis_config_value(value):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
