@@ -11,12 +11,18 @@ BUS_OFFSET = 10000
 POLL_INTERVAL_S = 0.010
 STEADY_WINDOW_MS = 10_000
 TOLERANCE = 0.15
+# Durations under SMALL_TIME_S on both sides agree within SMALL_TIME_TOLERANCE_S (issue 14: ±50 ms under 300 ms).
+SMALL_TIME_S = 0.300
+SMALL_TIME_TOLERANCE_S = 0.050
 RATE_KEYS = ("ping_sent", "pong_sent", "ping_received", "pong_received")
 EXIT_SKIPPED = 3
 
 # Actions after which the trouble that a failover answers begins; the fault of a failover is the last of
 # these, at or before the promotion, that touched the old master or the new one.
 FAULT_ACTIONS = {"crash", "pause", "isolate", "partition", "block", "flap", "failover"}
+# Actions that end a fault: the recovery rows (old master demoted, every node ok) count from the last of them.
+# A flap ends with its link up at `until` (the real side fires that edge as "_flap_edge").
+RECOVERY_ACTIONS = {"heal", "unblock", "resume", "restart"}
 CUT_ACTIONS = {"partition", "isolate", "block", "unblock", "heal", "flap"}
 # Faults that need tools real Redis on one machine does not have (fake clocks, per-link netem, a resharder).
 UNSUPPORTED_ACTIONS = {"clock_skew", "link", "migrate_slots"}

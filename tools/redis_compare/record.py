@@ -2,7 +2,8 @@
 
 import statistics
 
-from .common import FAULT_ACTIONS, RATE_KEYS
+from .common import FAULT_ACTIONS, RATE_KEYS, RECOVERY_ACTIONS
+
 
 class Predicate:
     """A boolean observed over time: when did it first hold within [start, end]?"""
@@ -44,8 +45,12 @@ class Recorder:
         self.t_first = self.t_last = self.t_steady = None
         self.steady_totals = None
         self.fired = []        # (t, kind, touched aliases)
+        self.all_ok = Predicate()  # every live node reports cluster_state:ok
+        self.sees_itself_replica = {}  # alias -> Predicate "its own CLUSTER NODES line says slave"
 
-    def observe(self, t, views):
+    def observe(self, t, views, live):
+        """One poll round: `views` of the nodes that answered, `live` every node up and not paused (one that
+        is up but not answering yet, e.g. just restarted, is live and not ok)."""
         for alias, v in views.items():
             self.alias_of_id[v.myself] = alias
         self.latest.update(views)
@@ -57,6 +62,9 @@ class Recorder:
         self._observe_flags(t, views)
         self._observe_promotion(t, views)
         self._observe_counters(t, views)
+        self.all_ok.update(t, all(a in views and views[a].info.get("cluster_state") == "ok" for a in live))
+        for alias, v in views.items():
+            self.sees_itself_replica.setdefault(alias, Predicate()).update(t, "slave" in v.own.flags)
         self.t_last = t
 
     def _observe_flags(self, t, views):
@@ -100,8 +108,15 @@ class Recorder:
                   if kind in FAULT_ACTIONS and t <= promoted and touched & {old, new}]
         return max(faults, default=-1)
 
+    def recovery_ms(self):
+        """When the last action that ended a fault was carried out, -1 without one."""
+        return max((t for t, kind, _ in self.fired if kind in RECOVERY_ACTIONS or kind == "_flap_edge"), default=-1)
+
     def record(self):
-        rec = {"fault_ms": -1, "first_pfail_ms": -1, "fail_ms": -1, "promoted_ms": -1, "converged_ms": -1,
+        recovery = self.recovery_ms()
+        all_ok = self.all_ok.first_true_in(recovery, self.t_last) if recovery >= 0 else None
+        rec = {"recovery_ms": recovery, "all_ok_ms": -1 if all_ok is None else all_ok, "demoted_ms": -1,
+               "fault_ms": -1, "first_pfail_ms": -1, "fail_ms": -1, "promoted_ms": -1, "converged_ms": -1,
                "epoch": None, "new_master": None, "old_master": None,
                "current_epoch_before": self.epoch_before, "current_epoch_after": self.epoch_after,
                "rates": rates(self.totals, self.t_last - self.t_first),
@@ -118,6 +133,8 @@ class Recorder:
                        fail_ms=-1 if fail is None else fail, promoted_ms=promoted,
                        converged_ms=-1 if self.converged_ms is None else self.converged_ms,
                        epoch=epoch, new_master=new, old_master=old)
+            demoted = self.sees_itself_replica[old].first_true_in(recovery, self.t_last) if recovery >= 0 else None
+            rec["demoted_ms"] = -1 if demoted is None else demoted
         return rec
 
 

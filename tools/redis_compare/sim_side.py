@@ -5,10 +5,10 @@ import os
 import subprocess
 import tempfile
 
-from .common import RATE_KEYS, STEADY_WINDOW_MS, CompareError
+from .common import RATE_KEYS, RECOVERY_ACTIONS, STEADY_WINDOW_MS, CompareError
 from .record import rates
 
-def run_sim_seed(sim, scenario_path, seed, steady_window_ms, overrides=()):
+def run_sim_seed(sim, scenario_path, seed, steady_window_ms, run_until_ms, overrides=()):
     with tempfile.TemporaryDirectory(prefix="redis-compare-sim-") as out:
         cmd = [sim, "--scenario", scenario_path, "--seed", str(seed), "--out", out, "--quiet"]
         for name, value in overrides:
@@ -22,7 +22,10 @@ def run_sim_seed(sim, scenario_path, seed, steady_window_ms, overrides=()):
         with open(summary) as f:
             doc = json.load(f)
         trace = os.path.join(out, "trace.jsonl")
-        return sim_record(doc, trace if os.path.exists(trace) else None, steady_window_ms)
+        rec = sim_record(doc, trace if os.path.exists(trace) else None, steady_window_ms)
+        if os.path.exists(trace):
+            rec.update(sim_recovery(doc, trace, run_until_ms, rec["old_master"]))
+        return rec
 
 
 def sim_message_counts(summary, trace_path, steady_window_ms):
@@ -70,3 +73,49 @@ def sim_record(summary, trace_path=None, steady_window_ms=STEADY_WINDOW_MS):
         rec.update({k: first[k] for k in ("fault_ms", "first_pfail_ms", "fail_ms", "promoted_ms",
                                           "converged_ms", "epoch", "new_master", "old_master")})
     return rec
+
+
+def sim_recovery(summary, trace_path, run_until_ms, old_master):
+    """The recovery records of the real side (record.py) from the trace: `recovery_ms`, the last action
+    that ended a fault before run_until (a flap's edges are traced as block/unblock; the heal traced at
+    run_until is the end of the run, not an action); `all_ok_ms`, the first time from then on that every
+    live node (up, not paused) reports cluster_state ok; `demoted_ms`, the first time from then on that
+    `old_master` is a replica in its own view. -1 where there is none."""
+    origin_us = summary.get("cluster_created_at_ms", 0) * 1000
+    events = []
+    with open(trace_path) as f:
+        for line in f:
+            if '"ev":"recv"' not in line:
+                events.append(json.loads(line))
+    end_us = origin_us + run_until_ms * 1000
+    recovery_us = max((e["t_us"] for e in events if e["ev"] in RECOVERY_ACTIONS and e["t_us"] < end_us),
+                      default=None)
+    if recovery_us is None:
+        return {"recovery_ms": -1, "all_ok_ms": -1, "demoted_ms": -1}
+    ok = dict.fromkeys(summary["nodes"], True)  # cluster_state after creation: ok everywhere
+    live = dict.fromkeys(summary["nodes"], True)
+    old_is_replica = False
+    all_ok_us = demoted_us = None
+    for e in events:
+        node, ev = e.get("node"), e["ev"]
+        if ev in ("state_ok", "state_fail"):
+            ok[node] = ev == "state_ok"
+        elif ev == "boot":
+            ok[node] = False  # a node boots with cluster_state fail
+        elif ev in ("crash", "pause"):
+            live[node] = False
+        elif ev in ("restart", "resume"):
+            live[node] = True
+        if node == old_master:
+            if ev == "replicating":
+                old_is_replica = True
+            elif ev in ("promoted", "boot"):
+                old_is_replica = False
+        if e["t_us"] < recovery_us:
+            continue
+        if all_ok_us is None and all(ok[a] for a in ok if live[a]):
+            all_ok_us = e["t_us"]
+        if demoted_us is None and old_master and old_is_replica:
+            demoted_us = e["t_us"]
+    ms = lambda t_us: -1 if t_us is None else (t_us - origin_us) / 1000
+    return {"recovery_ms": ms(recovery_us), "all_ok_ms": ms(all_ok_us), "demoted_ms": ms(demoted_us)}

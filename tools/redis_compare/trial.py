@@ -43,7 +43,7 @@ class TrialRunner:
                 self.fire(heapq.heappop(self.events)[2])
             if self.now_ms() >= next_poll:
                 t = self.now_ms()
-                self.rec.observe(t, self.cl.poll())
+                self.rec.observe(t, self.cl.poll(), self.cl.pollable())
                 if t >= end:
                     return
                 next_poll = min(next_poll + POLL_INTERVAL_S * 1000, end)
