@@ -6,15 +6,19 @@ SCENARIO ?= scenarios/split_brain.json
 CMAKE_FLAGS ?=
 
 DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohmann-json3-dev catch2 \
-                   libgraphviz-dev graphviz gnuplot-nox
+                   libgraphviz-dev graphviz gnuplot-nox libnetfilter-queue-dev
 
-.PHONY: all deps configure build run test bench fuzz sweep compare hashes clean
+# The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests.
+REAL_PACKAGES := redis-server redis-tools iptables
+
+.PHONY: all deps deps-real configure build run test bench fuzz sweep compare compare-all hashes clean
 
 all: build
 
 # Installs missing Debian packages when run as root; otherwise only reports what is missing.
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+deps deps-real: PACKAGES = $(if $(filter deps-real,$@),$(REAL_PACKAGES),$(DEBIAN_PACKAGES))
+deps deps-real:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing: $$missing"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import time
 
+from . import guard
 from .common import BUS_OFFSET, HOST, CompareError
 from .cuts import Cuts, source_ip
 from .resp import Resp, RespError, View, parse_cluster_nodes, parse_info
@@ -50,8 +51,10 @@ class RealCluster:
                      "--protected-mode", "no"]
         for name, value in self.sc.config.items():
             args += [f"--{name}", redis_config_value(value)]
-        self.procs[alias] = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc.guard_token = guard.track_pid(proc.pid)
+        self.procs[alias] = proc
 
     def kill(self, alias):
         proc = self.procs.pop(alias, None)
@@ -60,6 +63,7 @@ class RealCluster:
         if proc:
             proc.kill()  # SIGKILL also ends a stopped process
             proc.wait()
+            guard.untrack(proc.guard_token)
 
     def is_up(self, alias):
         return alias in self.procs

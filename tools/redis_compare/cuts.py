@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 
+from . import guard
 from .common import BUS_OFFSET, CompareError
 
 CHAIN_PREFIX = "RCSIM_COMPARE_"  # + the first node's port: runs on other --base-port values coexist
@@ -47,16 +48,22 @@ class Cuts:
         self.installed = True
         self._delete_chain()  # left behind by a run that was killed with SIGKILL
         run_checked(["iptables", "-w", "-N", self.chain])
+        self.guard_token = guard.track_command(["sh", "-c", "; ".join(
+            "iptables -w " + " ".join(args) for args in self._chain_deletion())])
         run_checked(["iptables", "-w", "-I", "INPUT", "1", "-j", self.chain])
 
     def remove(self):
         if self.installed:
             self._delete_chain()
+            guard.untrack(self.guard_token)
             self.installed = False
 
     def _delete_chain(self):
-        for args in (["-D", "INPUT", "-j", self.chain], ["-F", self.chain], ["-X", self.chain]):
+        for args in self._chain_deletion():
             subprocess.run(["iptables", "-w"] + args, capture_output=True)
+
+    def _chain_deletion(self):
+        return ["-D", "INPUT", "-j", self.chain], ["-F", self.chain], ["-X", self.chain]
 
     def set(self, pairs, down):
         self.cut = self.cut | set(pairs) if down else self.cut - set(pairs)

@@ -5,27 +5,36 @@ import os
 import subprocess
 import tempfile
 
+from . import guard
 from .common import RATE_KEYS, RECOVERY_ACTIONS, STEADY_WINDOW_MS, CompareError
 from .record import rates
 
 def run_sim_seed(sim, scenario_path, seed, steady_window_ms, run_until_ms, overrides=()):
     with tempfile.TemporaryDirectory(prefix="redis-compare-sim-") as out:
-        cmd = [sim, "--scenario", scenario_path, "--seed", str(seed), "--out", out, "--quiet"]
-        for name, value in overrides:
-            cmd += ["--set", f"{name}={value}"]
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3600)
-        summary = os.path.join(out, "summary.json")
-        # sim exits non-zero when an expectation fails; the timings are still worth comparing.
-        if not os.path.exists(summary):
-            raise CompareError(f"{' '.join(cmd)} exited {r.returncode} without writing summary.json:\n"
-                               f"{r.stderr.strip()}")
-        with open(summary) as f:
-            doc = json.load(f)
-        trace = os.path.join(out, "trace.jsonl")
-        rec = sim_record(doc, trace if os.path.exists(trace) else None, steady_window_ms)
-        if os.path.exists(trace):
-            rec.update(sim_recovery(doc, trace, run_until_ms, rec["old_master"]))
-        return rec
+        out_token = guard.track_dir(out)
+        try:
+            return _run_in(out, sim, scenario_path, seed, steady_window_ms, run_until_ms, overrides)
+        finally:
+            guard.untrack(out_token)  # the with block removes it
+
+
+def _run_in(out, sim, scenario_path, seed, steady_window_ms, run_until_ms, overrides):
+    cmd = [sim, "--scenario", scenario_path, "--seed", str(seed), "--out", out, "--quiet"]
+    for name, value in overrides:
+        cmd += ["--set", f"{name}={value}"]
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3600)
+    summary = os.path.join(out, "summary.json")
+    # sim exits non-zero when an expectation fails; the timings are still worth comparing.
+    if not os.path.exists(summary):
+        raise CompareError(f"{' '.join(cmd)} exited {r.returncode} without writing summary.json:\n"
+                           f"{r.stderr.strip()}")
+    with open(summary) as f:
+        doc = json.load(f)
+    trace = os.path.join(out, "trace.jsonl")
+    rec = sim_record(doc, trace if os.path.exists(trace) else None, steady_window_ms)
+    if os.path.exists(trace):
+        rec.update(sim_recovery(doc, trace, run_until_ms, rec["old_master"]))
+    return rec
 
 
 def sim_message_counts(summary, trace_path, steady_window_ms):

@@ -7,6 +7,7 @@ import signal
 import tempfile
 import time
 
+from . import guard
 from .cluster import RealCluster
 from .common import (CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, UNSUPPORTED_ACTIONS, CompareError,
                      duration_ms, log)
@@ -226,6 +227,7 @@ def real_side_problem(sc):
 
 def run_real_trial(sc, keep, base_port):
     workdir = tempfile.mkdtemp(prefix=f"redis-compare-{sc.name}-")
+    workdir_token = guard.track_dir(workdir)
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
     cluster = RealCluster(sc, workdir, with_cuts, base_port)
     try:
@@ -244,3 +246,4 @@ def run_real_trial(sc, keep, base_port):
             log(f"  kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+        guard.untrack(workdir_token)
