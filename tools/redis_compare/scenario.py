@@ -16,6 +16,7 @@ class Scenario:
     timeline: list
     run_until_ms: float
     has_workload: bool
+    known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
 
     @property
     def aliases(self):
@@ -44,7 +45,7 @@ def load_scenario(path):
                     replicas_per_master=cluster.get("replicas_per_master", 1),
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
-                    has_workload="workload" in doc)
+                    has_workload="workload" in doc, known_bugs=doc.get("known_bugs", []))
 
 
 def action_kind(action):

@@ -212,6 +212,9 @@ class TrialRunner:
 
 def real_side_problem(sc):
     """None if real Redis can run this scenario here, else why not."""
+    if sc.known_bugs:
+        return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
+                "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
     kinds = {action_kind(a) for a in sc.timeline}
     unsupported = sorted(kinds & UNSUPPORTED_ACTIONS)
     if unsupported:
