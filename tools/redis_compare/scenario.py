@@ -17,6 +17,7 @@ class Scenario:
     run_until_ms: float
     has_workload: bool
     known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
+    expect: list      # the assertions, as in the file (judged on the real side by expect.py)
 
     @property
     def aliases(self):
@@ -45,7 +46,8 @@ def load_scenario(path):
                     replicas_per_master=cluster.get("replicas_per_master", 1),
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
-                    has_workload="workload" in doc, known_bugs=doc.get("known_bugs", []))
+                    has_workload="workload" in doc, known_bugs=doc.get("known_bugs", []),
+                    expect=doc.get("expect", []))
 
 
 def action_kind(action):

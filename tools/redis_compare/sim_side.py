@@ -76,7 +76,8 @@ def sim_record(summary, trace_path=None, steady_window_ms=STEADY_WINDOW_MS):
     rec = {"fault_ms": -1, "first_pfail_ms": -1, "fail_ms": -1, "promoted_ms": -1, "converged_ms": -1,
            "epoch": None, "new_master": None, "old_master": None,
            "current_epoch_before": None, "current_epoch_after": None,
-           "rates": run_rates, "steady_rates": steady_rates}
+           "rates": run_rates, "steady_rates": steady_rates,
+           "expectations": summary["expectations"], "verdict": summary["verdict"]}
     if summary["failovers"]:
         first = summary["failovers"][0]
         rec.update({k: first[k] for k in ("fault_ms", "first_pfail_ms", "fail_ms", "promoted_ms",

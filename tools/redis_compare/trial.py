@@ -12,6 +12,7 @@ from .cluster import RealCluster
 from .common import (CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, UNSUPPORTED_ACTIONS, CompareError,
                      duration_ms, log)
 from .cuts import iptables_problem
+from .expect import ExpectJudge
 from .record import Recorder
 from .resp import RespError
 from .scenario import action_kind, redis_config_value
@@ -25,6 +26,7 @@ class TrialRunner:
         self.t0 = None
         self.events = []  # heap of (at_ms, seq, action)
         self.seq = 0
+        self.judge = ExpectJudge(cluster, recorder, self.resolve)
 
     def now_ms(self):
         return (time.monotonic() - self.t0) * 1000
@@ -44,7 +46,9 @@ class TrialRunner:
                 self.fire(heapq.heappop(self.events)[2])
             if self.now_ms() >= next_poll:
                 t = self.now_ms()
-                self.rec.observe(t, self.cl.poll(), self.cl.pollable())
+                views = self.cl.poll()
+                self.rec.observe(t, views, self.cl.pollable())
+                self.judge.observe(t, views)
                 if t >= end:
                     return
                 next_poll = min(next_poll + POLL_INTERVAL_S * 1000, end)
@@ -56,6 +60,7 @@ class TrialRunner:
         t = self.now_ms()
         touched = getattr(self, "do_" + kind.lstrip("_"))(action[kind])
         self.rec.fired.append((t, kind, set(touched)))
+        self.judge.action_fired(t, kind, action[kind], touched)
 
     # -- references
 
@@ -238,8 +243,11 @@ def run_real_trial(sc, keep, base_port):
         if with_cuts:
             cluster.enable_cuts()
         recorder = Recorder(min(STEADY_WINDOW_MS, sc.first_action_ms()))
-        TrialRunner(cluster, recorder).run()
-        return recorder.record()
+        runner = TrialRunner(cluster, recorder)
+        runner.run()
+        record = recorder.record()
+        runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
+        return record
     finally:
         # A second Ctrl-C must not interrupt the cleanup: it is delivered once the cleanup is done.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
