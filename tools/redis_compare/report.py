@@ -107,6 +107,18 @@ def table(rows):
         else:
             cells = [row["quantity"]] + fmt_stats(row["real"]) + fmt_stats(row["sim"])
         body.append(cells + [fmt(row["ratio"]), row["verdict"]])
+    return markdown(head, body)
+
+
+def expectation_table(rows):
+    """The rows of expect.compare_expectations: passes per side and whether the majorities agree."""
+    head = ["expectation", "check", "at", "real passed", "sim passed", "verdict"]
+    body = [[row["expectation"], row["check"], row["at"], f"{row['real']['passed']}/{row['real']['n']}",
+             f"{row['sim']['passed']}/{row['sim']['n']}", row["verdict"]] for row in rows]
+    return markdown(head, body)
+
+
+def markdown(head, body):
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in body])
