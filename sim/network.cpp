@@ -12,34 +12,9 @@ constexpr Duration kRtoMax = Duration::seconds(120);     // Linux TCP_RTO_MAX
 constexpr int kRetransmitsMax = 15;                      // Linux tcp_retries2
 constexpr uint64_t kMillion = 1'000'000;
 constexpr int kEventBits = 4;  // an event's key is (conn id << kEventBits) | kind
-constexpr int64_t kTailCapJitters = 50;
 constexpr size_t kCompactMin = 1024;
 
 Duration backoff(Duration rto) { return rto.us == 0 ? kRtoInitial : std::min(rto * 2, kRtoMax); }
-
-// floor(sqrt(n)) for n <= 2^32, integer only so every platform agrees.
-uint64_t isqrt(uint64_t n) {
-  assert(n <= (uint64_t{1} << 32));
-  uint64_t root = 0;
-  for (uint64_t bit = uint64_t{1} << 32; bit != 0; bit >>= 2) {
-    if (n >= root + bit) {
-      n -= root + bit;
-      root = (root >> 1) + bit;
-    } else {
-      root >>= 1;
-    }
-  }
-  return root;
-}
-
-// jitter × (1/√U − 1) with U = u / 2^32, u uniform in [1, 2^32]: a Pareto tail with α = 2.
-Duration pareto_tail(Rng& rng, Duration jitter) {
-  if (jitter.us == 0) return {};
-  assert(jitter.us > 0 && jitter.us < (int64_t{1} << 40));
-  const auto root = static_cast<int64_t>(isqrt(rng.below(uint64_t{1} << 32) + 1));  // 1..65536
-  const int64_t tail_us = jitter.us * (65536 - root) / root;
-  return Duration::micros(std::min(tail_us, kTailCapJitters * jitter.us));
-}
 
 void check_profile(const LinkProfile& p) {
   assert(p.latency.us >= 0 && p.jitter.us >= 0 && p.delayed_ack.us >= 0);
@@ -127,16 +102,7 @@ const LinkProfile& Network::profile(HostId from, HostId to) const {
   return it == link_profiles_.end() ? default_profile_ : it->second;
 }
 
-Duration Network::sample_latency(const LinkProfile& p) {
-  switch (p.shape) {
-    case LatencyShape::fixed: return p.latency;
-    case LatencyShape::uniform:
-      return p.jitter.us == 0 ? p.latency : p.latency + Duration::micros(rng_.between(0, p.jitter.us));
-    case LatencyShape::long_tail: return p.latency + pareto_tail(rng_, p.jitter);
-  }
-  assert(false && "unknown latency shape");
-  return p.latency;
-}
+Duration Network::sample_latency(const LinkProfile& p) { return sim::sample_latency(p, rng_); }
 
 Duration Network::retransmission_delay(const LinkProfile& p) {
   Duration total{};

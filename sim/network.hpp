@@ -49,6 +49,7 @@
 
 #include "protocol/rng.hpp"
 #include "protocol/time.hpp"
+#include "sim/link_profile.hpp"
 #include "sim/scheduler.hpp"
 
 namespace rcsim::sim {
@@ -71,18 +72,6 @@ class NetworkEndpoint {
   virtual void net_connect_failed(ConnId) = 0;          // refused or timed out
   virtual void net_closed(ConnId) = 0;                  // peer closed (FIN after its data) or reset
   virtual void net_data(ConnId, const Packet&) = 0;     // in order, once
-};
-
-enum class LatencyShape { fixed, uniform, long_tail };
-
-struct LinkProfile {
-  Duration latency = Duration::micros(50);  // one-way base latency
-  // uniform: latency + U[0, jitter]. long_tail: latency + jitter × (1/√U − 1), U uniform in (0, 1]
-  // (Pareto, α = 2: median +0.41 jitter, 1% above +9 jitter), capped at +50 jitter.
-  Duration jitter{};
-  LatencyShape shape = LatencyShape::fixed;
-  uint32_t loss_ppm = 0;                        // per transmission, parts per million; < 1,000,000
-  Duration delayed_ack = Duration::millis(40);  // the receiver's delayed-ACK timer (Linux ~40 ms)
 };
 
 struct ChaosOptions {
