@@ -73,5 +73,11 @@ COMPARE_SEEDS = $(if $(filter file,$(origin SEEDS)),20,$(SEEDS))
 compare: build
 	tools/redis-compare --scenario $(SCENARIO) --trials $(or $(TRIALS),5) --seeds $(COMPARE_SEEDS) --sim $(BUILD)/sim
 
+# Every scenario of scenarios/ on real Redis (TRIALS each, default 3) and in sim (SEEDS, default 20) ->
+# results/fidelity-real/scenarios/*.json and the matrix results/fidelity-real.md. As root: installs what
+# the real side needs first. ONLY="split_brain master_crash" narrows it.
+compare-all: deps-real build
+	tools/compare-all --trials $(or $(TRIALS),3) --seeds $(COMPARE_SEEDS) --sim $(BUILD)/sim $(if $(ONLY),--only $(ONLY))
+
 clean:
 	rm -rf $(BUILD)

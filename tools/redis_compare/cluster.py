@@ -10,6 +10,7 @@ from .common import BUS_OFFSET, HOST, CompareError
 from .cuts import Cuts, source_ip
 from .resp import Resp, RespError, View, parse_cluster_nodes, parse_info
 from .scenario import redis_config_value
+from .shaping import Shaping
 
 def port_in_use(port):
     with socket.socket() as s:
@@ -24,16 +25,18 @@ def port_in_use(port):
 class RealCluster:
     """One fresh cluster of redis-server processes in a temp dir, for one trial."""
 
-    def __init__(self, scenario, workdir, with_cuts, base_port):
+    def __init__(self, scenario, workdir, source_addrs, base_port):
         self.base_port = base_port
         self.sc = scenario
         self.dir = workdir
-        self.with_cuts = with_cuts
+        self.source_addrs = source_addrs  # each node connects from its own address: for cuts and shaping
         self.ports = {a: base_port + i for i, a in enumerate(scenario.aliases)}  # changed by map_aliases
         self.procs = {}   # alias -> Popen
         self.paused = set()
         self.conns = {}   # alias -> Resp, for nodes that answer
         self.cuts = None
+        self.shaping = None  # shaping.Shaping when the scenario shapes links
+        self.clocks = None  # clocks.Clocks when the scenario skews clocks: every node runs under libfaketime
 
     # -- processes
 
@@ -41,9 +44,10 @@ class RealCluster:
         port = self.ports[alias]
         args = ["redis-server", "--port", port, "--bind", HOST, "--cluster-enabled", "yes",
                 "--cluster-config-file", f"nodes-{port}.conf", "--appendonly", "no", "--save", "",
-                "--dir", self.dir, "--daemonize", "no", "--repl-diskless-sync-delay", 0,
+                "--dbfilename", f"dump-{port}.rdb", "--dir", self.dir, "--daemonize", "no",
+                "--repl-diskless-sync-delay", 0,
                 "--logfile", os.path.join(self.dir, f"{port}.log")]
-        if self.with_cuts:
+        if self.source_addrs:
             # Peers must learn 127.0.0.1 (where we listen), not the source address they see; protected
             # mode would refuse replicas connecting from 127.1.x.y (it trusts 127.0.0.1 only), and it is
             # not needed while we listen on 127.0.0.1 alone.
@@ -51,10 +55,25 @@ class RealCluster:
                      "--protected-mode", "no"]
         for name, value in self.sc.config.items():
             args += [f"--{name}", redis_config_value(value)]
+        # sim's disk holds nodes.conf only: a node boots without data (a replica's last full sync wrote one).
+        self._remove(f"dump-{port}.rdb")
+        env = self.clocks.env(alias, port) if self.clocks else None
         proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         proc.guard_token = guard.track_pid(proc.pid)
+        if self.clocks:
+            self.clocks.process_started(proc.pid)
         self.procs[alias] = proc
+
+    def lose_disk(self, alias):
+        """Deletes the node's files: nodes-P.conf and dump-P.rdb (the one a replica's full sync wrote)."""
+        for name in (f"nodes-{self.ports[alias]}.conf", f"dump-{self.ports[alias]}.rdb"):
+            self._remove(name)
+
+    def _remove(self, name):
+        path = os.path.join(self.dir, name)
+        if os.path.exists(path):
+            os.remove(path)
 
     def kill(self, alias):
         proc = self.procs.pop(alias, None)
@@ -64,6 +83,8 @@ class RealCluster:
             proc.kill()  # SIGKILL also ends a stopped process
             proc.wait()
             guard.untrack(proc.guard_token)
+            if self.clocks:
+                self.clocks.process_ended(proc.pid)
 
     def is_up(self, alias):
         return alias in self.procs
@@ -73,6 +94,8 @@ class RealCluster:
             self.kill(alias)
         if self.cuts:
             self.cuts.remove()
+        if self.shaping:
+            self.shaping.stop()
 
     # -- connections
 
@@ -142,7 +165,7 @@ class RealCluster:
         if r.returncode != 0:
             raise CompareError(f"redis-cli --cluster create failed:\n{r.stdout}{r.stderr}")
         self.wait_until("cluster_state:ok, every node known and replicas synced",
-                        lambda: self._ready(members), 60)
+                        lambda: self._ready(members), 60 + len(members))  # 100 nodes: ~1 min of gossip
         self.map_aliases(self.poll())
 
     def _ready(self, members):
@@ -187,3 +210,8 @@ class RealCluster:
     def enable_cuts(self):
         self.cuts = Cuts(dict(self.ports), self.base_port)
         self.cuts.install()
+
+    def enable_shaping(self):
+        """Before the nodes start (see Shaping.start)."""
+        self.shaping = Shaping(self.sc, self.ports, self.base_port)
+        self.shaping.start()
