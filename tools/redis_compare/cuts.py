@@ -34,36 +34,64 @@ def iptables_problem():
     return None
 
 
+def directed_matches(from_port, to_port):
+    """iptables matches for what the node at from_port sends to the node at to_port: on its own connections
+    (to the peer's listeners) and as replies on the peer's connections (from its own listeners, to the
+    peer's source address)."""
+    return [f"-p tcp -s {source_ip(from_port)} -m multiport --dports {to_port},{to_port + BUS_OFFSET}",
+            f"-p tcp -d {source_ip(to_port)} -m multiport --sports {from_port},{from_port + BUS_OFFSET}"]
+
+
+class Chain:
+    """A chain of our own, jumped to by the first rule of a built-in chain (hook), deleted at the end; the
+    guardian deletes it if the tool cannot."""
+
+    def __init__(self, name, hook):
+        self.name = name
+        self.hook = hook
+        self.installed = False
+
+    def install(self):
+        self.installed = True
+        self._delete()  # left behind by a run that was killed with SIGKILL
+        run_checked(["iptables", "-w", "-N", self.name])
+        self.guard_token = guard.track_command(["sh", "-c", "; ".join(
+            "iptables -w " + " ".join(args) for args in self._deletion())])
+        run_checked(["iptables", "-w", "-I", self.hook, "1", "-j", self.name])
+
+    def remove(self):
+        if self.installed:
+            self._delete()
+            guard.untrack(self.guard_token)
+            self.installed = False
+
+    def load(self, rules):
+        """Replaces the chain's rules, each a match and a target."""
+        lines = ["*filter", f"-F {self.name}"] + [f"-A {self.name} {rule}" for rule in rules] + ["COMMIT\n"]
+        run_checked(["iptables-restore", "-w", "--noflush"], "\n".join(lines))
+
+    def _delete(self):
+        for args in self._deletion():
+            subprocess.run(["iptables", "-w"] + args, capture_output=True)
+
+    def _deletion(self):
+        return ["-D", self.hook, "-j", self.name], ["-F", self.name], ["-X", self.name]
+
+
 class Cuts:
     """Directed cuts between nodes as packet filters in a chain of our own, hooked into INPUT so that a cut
     behaves like a lossy network (TCP retransmits, connections stay open) instead of failing sends."""
 
     def __init__(self, ports, base_port):
-        self.chain = f"{CHAIN_PREFIX}{base_port}"
+        self.chain = Chain(f"{CHAIN_PREFIX}{base_port}", "INPUT")
         self.ports = ports  # alias -> client port
         self.cut = set()  # (from alias, to alias)
-        self.installed = False
 
     def install(self):
-        self.installed = True
-        self._delete_chain()  # left behind by a run that was killed with SIGKILL
-        run_checked(["iptables", "-w", "-N", self.chain])
-        self.guard_token = guard.track_command(["sh", "-c", "; ".join(
-            "iptables -w " + " ".join(args) for args in self._chain_deletion())])
-        run_checked(["iptables", "-w", "-I", "INPUT", "1", "-j", self.chain])
+        self.chain.install()
 
     def remove(self):
-        if self.installed:
-            self._delete_chain()
-            guard.untrack(self.guard_token)
-            self.installed = False
-
-    def _delete_chain(self):
-        for args in self._chain_deletion():
-            subprocess.run(["iptables", "-w"] + args, capture_output=True)
-
-    def _chain_deletion(self):
-        return ["-D", "INPUT", "-j", self.chain], ["-F", self.chain], ["-X", self.chain]
+        self.chain.remove()
 
     def set(self, pairs, down):
         self.cut = self.cut | set(pairs) if down else self.cut - set(pairs)
@@ -74,14 +102,5 @@ class Cuts:
         self._apply()
 
     def _apply(self):
-        # What a node sends travels on its own connections (to the peer's listeners) and as replies on
-        # the peer's connections (from its own listeners, to the peer's source address): drop both.
-        rules = ["*filter", f"-F {self.chain}"]
-        for a, b in sorted(self.cut):
-            pa, pb = self.ports[a], self.ports[b]
-            rules.append(f"-A {self.chain} -p tcp -s {source_ip(pa)} -m multiport "
-                         f"--dports {pb},{pb + BUS_OFFSET} -j DROP")
-            rules.append(f"-A {self.chain} -p tcp -d {source_ip(pb)} -m multiport "
-                         f"--sports {pa},{pa + BUS_OFFSET} -j DROP")
-        rules.append("COMMIT\n")
-        run_checked(["iptables-restore", "-w", "--noflush"], "\n".join(rules))
+        self.chain.load([f"{match} -j DROP" for a, b in sorted(self.cut)
+                         for match in directed_matches(self.ports[a], self.ports[b])])

@@ -18,6 +18,7 @@ class Scenario:
     has_workload: bool
     known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
     expect: list      # the assertions, as in the file (judged on the real side by expect.py)
+    network: dict     # the "network" object, {} without one (shaping.py)
 
     @property
     def aliases(self):
@@ -47,7 +48,7 @@ def load_scenario(path):
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
                     has_workload="workload" in doc, known_bugs=doc.get("known_bugs", []),
-                    expect=doc.get("expect", []))
+                    expect=doc.get("expect", []), network=doc.get("network", {}))
 
 
 def action_kind(action):

@@ -16,6 +16,7 @@ from .expect import ExpectJudge
 from .record import Recorder
 from .resp import RespError
 from .scenario import action_kind, redis_config_value
+from .shaping import needs_shaping, shaping_problem
 
 class TrialRunner:
     """Applies the timeline to a created cluster while polling it, until run_until."""
@@ -194,6 +195,11 @@ class TrialRunner:
         self.cl.cuts.set(pairs, down=False)
         return touched
 
+    def do_link(self, spec):
+        pairs, touched = self._directed(spec)
+        self.cl.shaping.change(pairs, spec)
+        return touched
+
     def do_heal(self, _):
         self.cl.cuts.heal()
         return []
@@ -224,6 +230,9 @@ def real_side_problem(sc):
     unsupported = sorted(kinds & UNSUPPORTED_ACTIONS)
     if unsupported:
         return f"{', '.join(unsupported)} cannot be reproduced on real Redis"
+    why = shaping_problem(sc)
+    if why:
+        return why
     if kinds & CUT_ACTIONS:
         why = iptables_problem()
         if why:
@@ -237,14 +246,21 @@ def run_real_trial(sc, keep, base_port):
     workdir = tempfile.mkdtemp(prefix=f"redis-compare-{sc.name}-")
     workdir_token = guard.track_dir(workdir)
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
-    cluster = RealCluster(sc, workdir, with_cuts, base_port)
+    shaped = needs_shaping(sc)
+    cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port)
     try:
+        if shaped:
+            cluster.enable_shaping()
         cluster.create()
         if with_cuts:
             cluster.enable_cuts()
+        if shaped:
+            cluster.shaping.start_scenario(cluster.ports)
         recorder = Recorder(min(STEADY_WINDOW_MS, sc.first_action_ms()))
         runner = TrialRunner(cluster, recorder)
         runner.run()
+        if shaped:
+            cluster.shaping.check()
         record = recorder.record()
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
         return record
