@@ -15,10 +15,14 @@ class Scenario:
     config: dict
     timeline: list
     run_until_ms: float
-    has_workload: bool
+    workload: dict    # the "workload" object, None without one (workload.py)
     known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
     expect: list      # the assertions, as in the file (judged on the real side by expect.py)
     network: dict     # the "network" object, {} without one (shaping.py)
+
+    @property
+    def has_workload(self):
+        return self.workload is not None
 
     @property
     def aliases(self):
@@ -47,7 +51,7 @@ def load_scenario(path):
                     replicas_per_master=cluster.get("replicas_per_master", 1),
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
-                    has_workload="workload" in doc, known_bugs=doc.get("known_bugs", []),
+                    workload=doc.get("workload"), known_bugs=doc.get("known_bugs", []),
                     expect=doc.get("expect", []), network=doc.get("network", {}))
 
 

@@ -17,13 +17,15 @@ from .record import Recorder
 from .resp import RespError
 from .scenario import action_kind, redis_config_value
 from .shaping import needs_shaping, shaping_problem
+from .workload import RealWorkload
 
 class TrialRunner:
     """Applies the timeline to a created cluster while polling it, until run_until."""
 
-    def __init__(self, cluster, recorder):
+    def __init__(self, cluster, recorder, workload=None):
         self.cl = cluster
         self.rec = recorder
+        self.workload = workload  # RealWorkload: started at time 0, told of every poll and action
         self.t0 = None
         self.events = []  # heap of (at_ms, seq, action)
         self.seq = 0
@@ -40,6 +42,8 @@ class TrialRunner:
         for action in self.cl.sc.timeline:
             self.schedule(duration_ms(action["at"]), action)
         self.t0 = time.monotonic()
+        if self.workload:
+            self.workload.start(self.t0)
         end = self.cl.sc.run_until_ms
         next_poll = 0.0
         while True:
@@ -50,6 +54,8 @@ class TrialRunner:
                 views = self.cl.poll()
                 self.rec.observe(t, views, self.cl.pollable())
                 self.judge.observe(t, views)
+                if self.workload:
+                    self.workload.observe(t, views)
                 if t >= end:
                     return
                 next_poll = min(next_poll + POLL_INTERVAL_S * 1000, end)
@@ -62,6 +68,8 @@ class TrialRunner:
         touched = getattr(self, "do_" + kind.lstrip("_"))(action[kind])
         self.rec.fired.append((t, kind, set(touched)))
         self.judge.action_fired(t, kind, action[kind], touched)
+        if self.workload:
+            self.workload.after_action(t, kind, touched)
 
     # -- references
 
@@ -248,6 +256,7 @@ def run_real_trial(sc, keep, base_port):
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
     shaped = needs_shaping(sc)
     cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port)
+    workload = None
     try:
         if shaped:
             cluster.enable_shaping()
@@ -257,16 +266,23 @@ def run_real_trial(sc, keep, base_port):
         if shaped:
             cluster.shaping.start_scenario(cluster.ports)
         recorder = Recorder(min(STEADY_WINDOW_MS, sc.first_action_ms()))
-        runner = TrialRunner(cluster, recorder)
+        if sc.has_workload:
+            workload = RealWorkload(sc, cluster, workdir)
+            workload.spawn()  # the clients wait for time 0
+        runner = TrialRunner(cluster, recorder, workload)
         runner.run()
         if shaped:
             cluster.shaping.check()
         record = recorder.record()
+        if workload:
+            record["writes"] = workload.check(recorder.fired)  # stopped at run_until; settles, reads back
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
         return record
     finally:
         # A second Ctrl-C must not interrupt the cleanup: it is delivered once the cleanup is done.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        if workload:
+            workload.kill()
         cluster.shutdown()
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if keep:
