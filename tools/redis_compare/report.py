@@ -37,6 +37,31 @@ NUMERIC_ROWS = [
   + [(f"{k.replace('_', ' ')} /node/s, first 10 s", rate_of("steady_rates", k)) for k in RATE_KEYS]
 
 
+def written(key, scale=1):
+    """A field of the record's "writes" (the lost-write checker's result), / scale; None without a workload
+    or where the field is -1 (no lost write)."""
+    def get(rec):
+        value = rec.get("writes", {}).get(key, -1)
+        return None if value < 0 else value / scale
+    return get
+
+
+def written_after_fault_s(key):
+    def get(rec):
+        t, fault = rec.get("writes", {}).get(key, -1), rec["fault_ms"]
+        return (t - fault) / 1000 if t >= 0 and fault >= 0 else None
+    return get
+
+
+WRITES_ROWS = [
+    ("acked writes", written("acked")),
+    ("lost writes", written("lost")),
+    ("loss window (max_loss_window_ms, s)", written("max_loss_window_ms", 1000)),
+    ("first lost ack (s after fault)", written_after_fault_s("first_lost_ack_ms")),
+    ("last lost ack (s after fault)", written_after_fault_s("last_lost_ack_ms")),
+]
+
+
 def stats(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -46,7 +71,8 @@ def stats(values):
 
 def compare_rows(real, sim):
     rows = []
-    for label, get in NUMERIC_ROWS:
+    with_writes = any("writes" in rec for rec in real + sim)
+    for label, get in NUMERIC_ROWS + (WRITES_ROWS if with_writes else []):
         r, s = stats(map(get, real)), stats(map(get, sim))
         ratio = s["median"] / r["median"] if r and s and r["median"] else None
         rows.append({"quantity": label, "real": r, "sim": s, "ratio": ratio,
@@ -62,6 +88,8 @@ def timing_verdict(label, real, sim, ratio):
         return "n/a"
     if "(s after" in label and max(real["median"], sim["median"]) < SMALL_TIME_S:
         return "ok" if abs(sim["median"] - real["median"]) <= SMALL_TIME_TOLERANCE_S else "OFF"
+    if real["median"] == sim["median"]:
+        return "ok"  # also 0 and 0, e.g. no lost write on either side
     if ratio is None:
         return "n/a"
     return "ok" if abs(ratio - 1) <= TOLERANCE else "OFF"

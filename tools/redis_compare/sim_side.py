@@ -82,6 +82,8 @@ def sim_record(summary, trace_path=None, steady_window_ms=STEADY_WINDOW_MS):
         first = summary["failovers"][0]
         rec.update({k: first[k] for k in ("fault_ms", "first_pfail_ms", "fail_ms", "promoted_ms",
                                           "converged_ms", "epoch", "new_master", "old_master")})
+    if "writes" in summary:
+        rec["writes"] = summary["writes"]  # the lost-write checker's result, as the real side's
     return rec
 
 
