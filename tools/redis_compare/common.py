@@ -24,8 +24,6 @@ FAULT_ACTIONS = {"crash", "pause", "isolate", "partition", "block", "flap", "fai
 # A flap ends with its link up at `until` (the real side fires that edge as "_flap_edge").
 RECOVERY_ACTIONS = {"heal", "unblock", "resume", "restart"}
 CUT_ACTIONS = {"partition", "isolate", "block", "unblock", "heal", "flap"}
-# Faults that need tools real Redis on one machine does not have (fake clocks, a resharder).
-UNSUPPORTED_ACTIONS = {"clock_skew", "migrate_slots"}
 
 
 class CompareError(Exception):

@@ -8,16 +8,20 @@ import tempfile
 import time
 
 from . import guard
+from .clocks import Clocks, clock_skew_problem
 from .cluster import RealCluster
-from .common import (CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, UNSUPPORTED_ACTIONS, CompareError,
-                     duration_ms, log)
+from .common import CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, CompareError, duration_ms, log
 from .cuts import iptables_problem
-from .expect import ExpectJudge
+from .expect import ExpectJudge, describe_ref
 from .record import Recorder
-from .resp import RespError
+from .reshard import Reshard, slot_list
+from .resp import Resp, RespError
 from .scenario import action_kind, redis_config_value
 from .shaping import needs_shaping, shaping_problem
 from .workload import RealWorkload
+
+NOT_RUNNING = "ERR node is not running"  # sim's reply to a command for a node that is down or paused
+BOOT_WAIT_S = 2.0  # how long a command waits for a node that is up but not listening yet (just restarted)
 
 class TrialRunner:
     """Applies the timeline to a created cluster while polling it, until run_until."""
@@ -29,6 +33,8 @@ class TrialRunner:
         self.t0 = None
         self.events = []  # heap of (at_ms, seq, action)
         self.seq = 0
+        self.action_errors = []  # as sim's summary.json words them: "<ms> ms: <command>: <reply>"
+        self.reshards = []       # migrate_slots under way (reshard.Reshard threads)
         self.judge = ExpectJudge(cluster, recorder, self.resolve)
 
     def now_ms(self):
@@ -57,10 +63,15 @@ class TrialRunner:
                 if self.workload:
                     self.workload.observe(t, views)
                 if t >= end:
-                    return
+                    break
                 next_poll = min(next_poll + POLL_INTERVAL_S * 1000, end)
             wake = min([next_poll] + [e[0] for e in self.events[:1]])
             time.sleep(max(0.0, (wake - self.now_ms()) / 1000))
+        for reshard in self.reshards:
+            reshard.stop()
+        if self.cl.clocks:
+            for a in self.cl.clocks.skew:
+                self.log_clock(a, "at the end")
 
     def fire(self, action):
         kind = action_kind(action)
@@ -97,6 +108,39 @@ class TrialRunner:
     def resolve_all(self, refs):
         return [a for a in map(self.resolve, refs) if a is not None]
 
+    def node(self, ref, role):
+        """resolve() for an action; a reference to no node is an action error, as in sim."""
+        a = self.resolve(ref)
+        if a is None:
+            self.action_errors.append(f"{role} {describe_ref(ref)} resolved to no node")
+        return a
+
+    # -- admin commands, refused as sim refuses them
+
+    def action_error(self, what, reply):
+        message = f"{self.now_ms():.0f} ms: {what}: {reply}"
+        self.action_errors.append(message)
+        log(f"  action error: {message}")
+
+    def command(self, alias, what, *args):
+        """Sends an admin command to a node that is up (sim: "ERR node is not running" otherwise, also
+        for a paused node); returns the reply, or None after recording the refusal as an action error."""
+        if alias in self.cl.paused or not self.cl.is_up(alias):
+            self.action_error(what, NOT_RUNNING)
+            return None
+        # A node restarted a moment ago is up in sim at once; here it needs a few ms to listen.
+        deadline = time.monotonic() + BOOT_WAIT_S
+        while not self.cl.connect(alias):
+            if time.monotonic() > deadline:
+                self.action_error(what, f"{alias} does not answer")
+                return None
+            time.sleep(0.005)
+        try:
+            return self.cl.conns[alias].call(*args)
+        except RespError as e:
+            self.action_error(what, str(e))
+            return None
+
     # -- actions; each returns the aliases it touched
 
     def do_crash(self, ref):
@@ -106,18 +150,18 @@ class TrialRunner:
         return [a] if a else []
 
     def do_restart(self, ref):
-        a = self.resolve(ref)
+        a = self.node(ref, "restart")
         if a:
             self.cl.kill(a)
-            self.cl.start(a)  # same nodes-P.conf: same name, epochs and slots
+            self.cl.start(a)  # same nodes-P.conf: same name, epochs and slots; no data, as in sim
         return [a] if a else []
 
     def do_lose_disk(self, ref):
-        a = self.resolve(ref)
+        """A node that is up keeps running and writes a new nodes.conf at its next config change, as the
+        wiped disk in sim does."""
+        a = self.node(ref, "lose_disk")
         if a:
-            conf = os.path.join(self.cl.dir, f"nodes-{self.cl.ports[a]}.conf")
-            if os.path.exists(conf):
-                os.remove(conf)
+            self.cl.lose_disk(a)
         return [a] if a else []
 
     def do_pause(self, ref):
@@ -135,44 +179,93 @@ class TrialRunner:
         return [a] if a else []
 
     def do_failover(self, spec):
-        a = self.resolve(spec["node"])
-        if a and self.cl.connect(a):
+        a = self.node(spec["node"], "failover")
+        if a:
             mode = spec.get("mode", "default")
-            args = ["CLUSTER", "FAILOVER"] + ([] if mode == "default" else [mode.upper()])
-            try:
-                self.cl.conns[a].call(*args)
-            except RespError as e:
-                log(f"  {' '.join(args)} on {a} refused: {e}")
+            self.command(a, f"CLUSTER FAILOVER on {a}",
+                         "CLUSTER", "FAILOVER", *([] if mode == "default" else [mode.upper()]))
         return [a] if a else []
 
     def do_config_set(self, spec):
-        targets = self.cl.pollable() if spec["node"] == "all" else self.resolve_all([spec["node"]])
+        """As sim: on every node that is running, a paused one included (real Redis runs the command when it
+        resumes: it is sent on a connection of its own, whose reply nobody reads); refusals are not errors."""
+        targets = [a for a in (self.cl.sc.aliases if spec["node"] == "all" else [self.resolve(spec["node"])])
+                   if a and self.cl.is_up(a)]
+        args = ["CONFIG", "SET", spec["name"], redis_config_value(spec["value"])]
         for a in targets:
-            if self.cl.connect(a):
-                self.cl.conns[a].call("CONFIG", "SET", spec["name"], redis_config_value(spec["value"]))
+            if a in self.cl.paused:
+                conn = Resp(self.cl.ports[a])
+                conn.send(args)
+                conn.close()  # the command waits in the socket; the node reads it, and runs it, when it resumes
+            elif self.cl.connect(a):
+                try:
+                    self.cl.conns[a].call(*args)
+                except RespError as e:
+                    log(f"  CONFIG SET on {a} refused: {e}")
         return targets
 
     def do_meet(self, spec):
-        a, target = self.resolve(spec["node"]), self.resolve(spec["target"])
-        if a and target and self.cl.connect(a):
-            self.cl.conns[a].call("CLUSTER", "MEET", HOST, self.cl.ports[target])
+        a, target = self.node(spec["node"], "meet"), self.node(spec["target"], "meet target")
+        if a and target:
+            self.command(a, "CLUSTER MEET", "CLUSTER", "MEET", HOST, self.cl.ports[target])
         return [x for x in (a, target) if x]
 
     def do_forget(self, spec):
-        a, target = self.resolve(spec["node"]), self.resolve(spec["target"])
-        if a and target and target in self.rec.latest and self.cl.connect(a):
-            self.cl.conns[a].call("CLUSTER", "FORGET", self.rec.latest[target].myself)
+        """To the one node, as in sim: the others keep the target (and gossip it back within 60 s)."""
+        a, target = self.node(spec["node"], "forget"), self.node(spec["target"], "forget target")
+        if a and target:
+            if target in self.cl.paused or not self.cl.is_up(target):
+                self.action_error("CLUSTER FORGET", NOT_RUNNING)  # sim takes the id from the running target
+            else:
+                self.command(a, "CLUSTER FORGET", "CLUSTER", "FORGET", self.rec.latest[target].myself)
         return [x for x in (a, target) if x]
 
     def do_addslots(self, spec):
-        a = self.resolve(spec["node"])
-        if a and self.cl.connect(a):
+        a = self.node(spec["node"], "addslots")
+        if a:
             ranges = []
             for s in spec["slots"]:
                 lo, _, hi = str(s).partition("-")
                 ranges += [lo, hi or lo]
-            self.cl.conns[a].call("CLUSTER", "ADDSLOTSRANGE", *ranges)
+            self.command(a, "CLUSTER ADDSLOTS", "CLUSTER", "ADDSLOTSRANGE", *ranges)
         return [a] if a else []
+
+    def do_migrate_slots(self, spec):
+        """What redis-cli --cluster reshard sends (reshard.py), started now, running while the trial goes on;
+        "every other master" is, as for redis-cli, every master the source knows that answers."""
+        src, dst = self.node(spec["from"], "migrate from"), self.node(spec["to"], "migrate to")
+        if not (src and dst):
+            return [x for x in (src, dst) if x]
+        for a in (src, dst):
+            if a in self.cl.paused or not self.cl.is_up(a):
+                self.action_error("SETSLOT", f"{NOT_RUNNING} ({a})")
+                return [src, dst]
+        ids = {a: v.myself for a, v in self.rec.latest.items()}
+        known = [self.rec.alias_of_id.get(i) for i in self.rec.latest[src].lines]
+        others = [a for a in self.cl.pollable() if a in known and a not in (src, dst)
+                  and a in self.rec.latest and self.rec.latest[a].own.is_master]
+        reshard = Reshard(slot_list(spec["slots"]), src, dst, ids, dict(self.cl.ports), others,
+                          lambda message: self.action_error("SETSLOT", message))
+        reshard.start()
+        self.reshards.append(reshard)
+        return [src, dst]
+
+    def do_clock_skew(self, spec):
+        """Rewrites the node's libfaketime file (clocks.py); checks the node's clock with TIME when it answers."""
+        a = self.node(spec["node"], "clock_skew")
+        if a:
+            offset_ms, drift_ppm = duration_ms(spec.get("offset", "0ms")), spec.get("drift_ppm", 0)
+            self.cl.clocks.set(a, self.cl.ports[a], offset_ms, drift_ppm)
+            self.log_clock(a, f"set to {offset_ms:+.0f} ms {drift_ppm:+g} ppm")
+        return [a] if a else []
+
+    def log_clock(self, alias, when):
+        """The node's wall clock (TIME reads gettimeofday) against true time, if the node answers."""
+        if alias in self.cl.pollable() and self.cl.connect(alias):
+            seconds, micros = self.cl.conns[alias].call("TIME")
+            off_ms = (int(seconds) + int(micros) / 1e6 - time.time()) * 1000
+            log(f"  clock of {alias} {when}: {off_ms:+.1f} ms from true time "
+                f"(expected {self.cl.clocks.expected_offset_ms(alias):+.1f})")
 
     def do_partition(self, groups):
         groups = [self.resolve_all(g) for g in groups]
@@ -235,10 +328,7 @@ def real_side_problem(sc):
         return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
                 "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
     kinds = {action_kind(a) for a in sc.timeline}
-    unsupported = sorted(kinds & UNSUPPORTED_ACTIONS)
-    if unsupported:
-        return f"{', '.join(unsupported)} cannot be reproduced on real Redis"
-    why = shaping_problem(sc)
+    why = clock_skew_problem(sc) or shaping_problem(sc)
     if why:
         return why
     if kinds & CUT_ACTIONS:
@@ -256,6 +346,8 @@ def run_real_trial(sc, keep, base_port):
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
     shaped = needs_shaping(sc)
     cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port)
+    if any(action_kind(a) == "clock_skew" for a in sc.timeline):
+        cluster.clocks = Clocks(workdir)
     workload = None
     try:
         if shaped:
@@ -274,6 +366,7 @@ def run_real_trial(sc, keep, base_port):
         if shaped:
             cluster.shaping.check()
         record = recorder.record()
+        record["action_errors"] = runner.action_errors
         if workload:
             record["writes"] = workload.check(recorder.fired)  # stopped at run_until; settles, reads back
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
