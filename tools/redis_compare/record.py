@@ -77,13 +77,16 @@ class Recorder:
     def _observe_promotion(self, t, views):
         if self.promotion is None:
             for alias, v in views.items():
-                if v.own.is_master and not self.original[alias].is_master and self.original[alias].master_id != "-":
+                first = self.original[alias]
+                # The same node (a replica reborn without its nodes.conf is a new, empty master).
+                if v.own.is_master and not first.is_master and first.master_id != "-" and v.myself == first.id:
                     self.promotion = (t, alias, v.own.config_epoch)
                     break
         if self.promotion and self.converged_ms is None:
             new = self.latest[self.promotion[1]].myself
             old_slots = self.original[self.old_master()].slots
-            if all(new in v.lines and old_slots <= v.lines[new].slots for v in views.values()):
+            # As sim: among the nodes that know the new master (a spare not met yet does not).
+            if all(old_slots <= v.lines[new].slots for v in views.values() if new in v.lines):
                 self.converged_ms = t
 
     def _observe_counters(self, t, views):
