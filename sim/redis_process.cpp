@@ -187,8 +187,11 @@ void RedisProcess::apply_effects() {
   for (auto& op : effects.io) {
     if (const auto* open = std::get_if<protocol::OpenLink>(&op)) {
       const std::optional<HostId> target = callbacks_.resolve(open->address);
-      if (!target) {
-        node_->link_failed(open->link, now_ms());  // no such address: the connect fails at once
+      if (!target || *target == host_.id()) {
+        // No such address: the connect fails at once. Our own address (a node reborn without its
+        // nodes.conf hears of its old self): Redis connects to itself, gets its own PONG and drops the
+        // handshake node; the network has no loopback, so the connect fails and the handshake times out.
+        node_->link_failed(open->link, now_ms());
         continue;
       }
       const ConnId conn = host_.connect(*target, open->address.cport, /*nagle=*/true);
@@ -593,16 +596,19 @@ std::optional<uint64_t> RedisProcess::get(const std::string& key) const {
   return it->second;
 }
 
-void RedisProcess::migrate_keys(const std::vector<int>& slots, RedisProcess& target) {
-  protocol::SlotBitmap moving;
-  for (int slot : slots) moving.set(static_cast<size_t>(slot));
-  std::vector<std::pair<std::string, uint64_t>> keys;
-  for (const auto& [key, value] : store_) {
-    if (moving.test(static_cast<size_t>(protocol::key_hash_slot(key)))) keys.emplace_back(key, value);
+std::map<int, std::vector<std::string>> RedisProcess::keys_in_slots(const std::vector<int>& slots) const {
+  std::map<int, std::vector<std::string>> keys;
+  for (int slot : slots) keys[slot];
+  for (const auto& [key, value] : store_) {  // one pass, not one per slot: a reshard may move thousands
+    if (const auto it = keys.find(protocol::key_hash_slot(key)); it != keys.end()) it->second.push_back(key);
   }
-  std::sort(keys.begin(), keys.end());
-  for (const auto& [key, value] : keys) {
-    target.apply_write(key, value);
+  for (auto& [slot, in_slot] : keys) std::sort(in_slot.begin(), in_slot.end());
+  return keys;
+}
+
+void RedisProcess::migrate_keys(const std::vector<std::string>& keys, RedisProcess& target) {
+  for (const std::string& key : keys) {
+    target.apply_write(key, store_.at(key));
     apply_del(key);
   }
   target.flush_replication();

@@ -68,9 +68,10 @@ class RedisProcess final : public Process {
   // Data. get: the value of a key in this node's store (a checker's read, bypassing routing).
   std::optional<uint64_t> get(const std::string& key) const;
   const kv::Store& store() const { return store_; }
-  // MIGRATE of every key of `slots` to `target` (both propagate: SET there, DEL here). The keys
-  // are moved in key order.
-  void migrate_keys(const std::vector<int>& slots, RedisProcess& target);
+  // CLUSTER GETKEYSINSLOT for each of `slots` at once: its keys, in key order.
+  std::map<int, std::vector<std::string>> keys_in_slots(const std::vector<int>& slots) const;
+  // MIGRATE of `keys` to `target` (both propagate: SET there, DEL here).
+  void migrate_keys(const std::vector<std::string>& keys, RedisProcess& target);
   int connected_replicas() const { return static_cast<int>(replicas_.size()); }
 
  private:

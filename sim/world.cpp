@@ -442,6 +442,7 @@ void World::set_link(int from, int to, const LinkProfile& profile) {
 
 namespace {
 protocol::CommandResult not_running() { return {false, "ERR node is not running"}; }
+constexpr std::string_view kSetSlotOnlyWithMasters = "ERR Please use SETSLOT only with masters.";
 }  // namespace
 
 protocol::CommandResult World::failover(int index, protocol::FailoverMode mode) {
@@ -477,18 +478,39 @@ protocol::CommandResult World::add_slots(int index, const std::vector<int>& slot
 }
 
 protocol::CommandResult World::migrate_slots(const std::vector<int>& slots, int from, int to) {
-  // The end of a resharding: MIGRATE of the slots' keys, then SETSLOT <s> NODE <to> on both ends.
+  // What redis-cli --cluster reshard sends, slot after slot (clusterManagerMoveSlot, 7.0.15): SETSLOT
+  // IMPORTING on the target, MIGRATING on the source, MIGRATE of the slot's keys, then SETSLOT NODE on
+  // the target (closing the import bumps its configEpoch and broadcasts it), on the source and on every
+  // other master the source knows that answers. It stops at the first refusal, as redis-cli does; a node
+  // that is paused is refused (redis-cli would wait for it). All of it at one instant.
+  if (!is_up(from) || !is_up(to)) return not_running();
   RedisProcess* source = process(from);
   RedisProcess* target = process(to);
-  if (source == nullptr || target == nullptr) return not_running();
+  const protocol::NodeName source_name = source->node().name();
   const protocol::NodeName target_name = target->node().name();
   trace_action("migrate_slots", from, "to " + aliases_.at(to) + " " + std::to_string(slots.size()) + " slots");
-  source->migrate_keys(slots, *target);
+  std::vector<RedisProcess*> other_masters;
+  for (int i = 0; i < node_count(); ++i) {
+    const protocol::Node* n = i == from || i == to || !is_up(i) ? nullptr : node(i);
+    if (n != nullptr && n->myself().is_master() && source->node().find(n->name()) != nullptr) {
+      other_masters.push_back(process(i));
+    }
+  }
+  std::map<int, std::vector<std::string>> keys = source->keys_in_slots(slots);
   for (int slot : slots) {
-    auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); });
+    auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_importing(slot, source_name, now); });
+    if (result.ok) {
+      result = source->command([&](protocol::Node& n, int64_t now) { return n.set_slot_migrating(slot, target_name, now); });
+    }
     if (!result.ok) return result;
-    result = source->command([&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); });
-    if (!result.ok) return result;
+    source->migrate_keys(keys[slot], *target);
+    const auto give_to_target = [&](protocol::Node& n, int64_t now) { return n.set_slot_node(slot, target_name, now); };
+    if (result = target->command(give_to_target); !result.ok) return result;
+    // The source gave its last slot away and now follows the target: redis-cli accepts that (#9223).
+    if (result = source->command(give_to_target); !result.ok && result.reply != kSetSlotOnlyWithMasters) return result;
+    for (RedisProcess* other : other_masters) {
+      if (result = other->command(give_to_target); !result.ok) return result;
+    }
   }
   return {true, "OK"};
 }

@@ -5,7 +5,9 @@
 #include <set>
 #include <sstream>
 
+#include "sim/run.hpp"
 #include "sim/world.hpp"
+#include "tests/sim/scenario_from.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
@@ -254,4 +256,55 @@ TEST_CASE("the replica with the larger offset wins - a stale one does not fail o
   bool refused_for_data_age = false;
   for (const ObservedEvent& e : stale.events()) refused_for_data_age |= e.kind == "cant_failover" && e.node == 3;
   CHECK(refused_for_data_age);
+}
+
+TEST_CASE("migrate_slots as redis-cli reshard: the target bumps its configEpoch, every master maps the slots at once", "[cluster][migrate]") {
+  World world(three_by_one(1, 2000));
+  REQUIRE(world.create_cluster());
+  std::vector<int> slots(100);
+  for (int slot = 0; slot < 100; ++slot) slots[slot] = slot;
+  REQUIRE(world.migrate_slots(slots, 0, 1).ok);
+  // Closing the import (SETSLOT NODE on the target after IMPORTING) bumps it past every epoch.
+  CHECK(world.node(1)->myself().config_epoch == 7);
+  CHECK(world.node(1)->current_epoch() == 7);
+  for (int master : {0, 1, 2}) {  // told by SETSLOT NODE, before any message
+    INFO(world.alias(master));
+    CHECK(world.node(master)->slot_owner(99)->name == world.node(1)->name());
+    CHECK(world.node(master)->slot_owner(100)->name == world.node(0)->name());
+  }
+  world.run_for(Duration::millis(100));  // the replicas from the target's broadcast PONG
+  for (int i = 0; i < 6; ++i) CHECK(world.node(i)->slot_owner(0)->name == world.node(1)->name());
+  CHECK(world.violations().empty());
+}
+
+TEST_CASE("migrate_slots of a master's every slot: it follows the target as its replica", "[cluster][migrate]") {
+  World world(three_by_one(1, 2000));
+  REQUIRE(world.create_cluster());
+  std::vector<int> slots;
+  for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
+    if (world.node(2)->slot_owner(slot) == &world.node(2)->myself()) slots.push_back(slot);  // m3's
+  }
+  REQUIRE(world.migrate_slots(slots, 2, 0).ok);
+  world.run_for(Duration::seconds(5));
+  REQUIRE(world.node(2)->myself().is_replica());
+  CHECK(world.node(2)->myself().master->name == world.node(0)->name());
+  CHECK(world.node(0)->myself().numslots == 5461 + 5462);
+  CHECK(world.convergence_problems().empty());
+}
+
+TEST_CASE("a node reborn without nodes.conf meets the cluster and hears of its old self at its own address", "[cluster][membership]") {
+  // m2 is down while r1 is reborn; restarted from its nodes.conf, m2 gossips r1's old id at r1's
+  // address, and the reborn r1 starts a handshake with itself.
+  const Scenario scenario = scenario_from(R"json({
+    "name": "reborn_meets", "seed": 1,
+    "cluster": {"masters": 3, "replicas_per_master": 1, "config": {"cluster-node-timeout": 2000}},
+    "timeline": [{"at": "2s", "crash": "m2"}, {"at": "3s", "crash": "r1"}, {"at": "3.5s", "lose_disk": "r1"},
+                 {"at": "4s", "restart": "r1"}, {"at": "5s", "meet": {"node": "r1", "target": "m1"}},
+                 {"at": "8s", "restart": "m2"}],
+    "run_until": "20s",
+    "expect": [{"role": {"node": "r1", "is": "master"}}, {"cluster_state": {"nodes": "all", "is": "ok"}},
+               {"converged": true}]
+  })json");
+  const RunResult result = run_scenario(scenario, RunOptions{});
+  CHECK(result.passed());
 }
