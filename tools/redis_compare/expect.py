@@ -60,10 +60,6 @@ def in_bound(value, bound):
                 ("max", value <= bound.get("max", 0))))
 
 
-def has_flag(flags, flag):
-    return ("slave" if flag == "replica" else flag) in flags
-
-
 class ExpectJudge:
     """Judges one real trial's expectations from its poll rounds and timeline actions. `resolve` is
     TrialRunner.resolve: selectors resolve against the nodes' latest views, at check time."""
@@ -97,7 +93,7 @@ class ExpectJudge:
         if kind in FAULT_KINDS or (kind == "_flap_edge" and spec["down"]):
             for a in touched:
                 self.fault_ms[a] = t
-        elif kind == "failover" and touched:
+        elif kind == "failover" and touched and touched[0] in self.cl.pollable():  # sim: a node down refuses it
             replica = touched[0]
             own = self._latest_own(replica)
             if own is not None and "slave" in own.flags and own.master_id in self.rec.alias_of_id:
@@ -282,7 +278,7 @@ class ExpectJudge:
         for w in viewers:
             wv = self._view(w)
             entry = wv.lines.get(target_own.id) if wv is not None and target_own is not None else None
-            has = entry is not None and has_flag(entry.flags, flag)
+            has = entry is not None and flag in entry.flags
             if has != (want == "has"):
                 every = False
                 detail += f"{name(w)} {'has' if has else 'lacks'} {flag}; "
