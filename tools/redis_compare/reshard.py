@@ -44,6 +44,7 @@ class Reshard:
         self.other_masters = other_masters
         self.on_error = on_error          # called with the message of a refused command
         self.stopping = False
+        self.keys_moved = 0
         self.thread = threading.Thread(target=self._run, name=f"reshard-{source}-{target}", daemon=True)
 
     def start(self):
@@ -71,8 +72,8 @@ class Reshard:
         finally:
             for conn in conns.values():
                 conn.close()
-        log(f"  migrate_slots {self.source} -> {self.target}: {done} of {len(self.slots)} slots moved in "
-            f"{(time.monotonic() - started) * 1000:.0f} ms")
+        log(f"  migrate_slots {self.source} -> {self.target}: {done} of {len(self.slots)} slots and "
+            f"{self.keys_moved} keys moved in {(time.monotonic() - started) * 1000:.0f} ms")
 
     def _move_slot(self, conns, slot):
         src, dst = self.source, self.target
@@ -82,6 +83,7 @@ class Reshard:
             # No REPLACE: redis-cli adds it only after a BUSYKEY reply and a value check, which we do not
             # repeat; a BUSYKEY stops the resharding here.
             self._call(conns, src, "MIGRATE", HOST, self.ports[dst], "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+            self.keys_moved += len(keys)
         # The target first: it bumps its configEpoch and broadcasts the slot (redis-cli, issue #7116).
         self._call(conns, dst, "CLUSTER", "SETSLOT", slot, "NODE", self.ids[dst])
         try:
