@@ -144,7 +144,7 @@ class TrialRunner:
     # -- actions; each returns the aliases it touched
 
     def do_crash(self, ref):
-        a = self.resolve(ref)
+        a = self.node(ref, "crash")
         if a:
             self.cl.kill(a)
         return [a] if a else []
@@ -165,14 +165,14 @@ class TrialRunner:
         return [a] if a else []
 
     def do_pause(self, ref):
-        a = self.resolve(ref)
+        a = self.node(ref, "pause")
         if a and self.cl.is_up(a):
             os.kill(self.cl.procs[a].pid, signal.SIGSTOP)
             self.cl.paused.add(a)
         return [a] if a else []
 
     def do_resume(self, ref):
-        a = self.resolve(ref)
+        a = self.node(ref, "resume")
         if a and a in self.cl.paused:
             os.kill(self.cl.procs[a].pid, signal.SIGCONT)
             self.cl.paused.discard(a)
