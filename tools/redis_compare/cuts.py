@@ -46,18 +46,19 @@ class Chain:
     """A chain of our own, jumped to by the first rule of a built-in chain (hook), deleted at the end; the
     guardian deletes it if the tool cannot."""
 
-    def __init__(self, name, hook):
+    def __init__(self, name, hook, table="filter"):
         self.name = name
         self.hook = hook
+        self.table = table
         self.installed = False
 
     def install(self):
         self.installed = True
         self._delete()  # left behind by a run that was killed with SIGKILL
-        run_checked(["iptables", "-w", "-N", self.name])
+        run_checked(["iptables", "-w", "-t", self.table, "-N", self.name])
         self.guard_token = guard.track_command(["sh", "-c", "; ".join(
-            "iptables -w " + " ".join(args) for args in self._deletion())])
-        run_checked(["iptables", "-w", "-I", self.hook, "1", "-j", self.name])
+            f"iptables -w -t {self.table} " + " ".join(args) for args in self._deletion())])
+        run_checked(["iptables", "-w", "-t", self.table, "-I", self.hook, "1", "-j", self.name])
 
     def remove(self):
         if self.installed:
@@ -67,12 +68,12 @@ class Chain:
 
     def load(self, rules):
         """Replaces the chain's rules, each a match and a target."""
-        lines = ["*filter", f"-F {self.name}"] + [f"-A {self.name} {rule}" for rule in rules] + ["COMMIT\n"]
+        lines = [f"*{self.table}", f"-F {self.name}"] + [f"-A {self.name} {rule}" for rule in rules] + ["COMMIT\n"]
         run_checked(["iptables-restore", "-w", "--noflush"], "\n".join(lines))
 
     def _delete(self):
         for args in self._deletion():
-            subprocess.run(["iptables", "-w"] + args, capture_output=True)
+            subprocess.run(["iptables", "-w", "-t", self.table] + args, capture_output=True)
 
     def _deletion(self):
         return ["-D", self.hook, "-j", self.name], ["-F", self.name], ["-X", self.name]
