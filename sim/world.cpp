@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <cstdlib>
 
 #include "sim/workload.hpp"
@@ -150,8 +151,22 @@ int World::initial_master_of(int replica_index) const {
 
 std::pair<int, int> World::initial_slot_range(int master_index) const {
   assert(master_index >= 0 && master_index < options_.masters);
+  // redis-cli's clusterManagerCommandCreate: a float cursor advanced by 16384/masters per master, each
+  // range ending at lround(cursor + slots_per_node - 1), the last one at 16383. With 3 masters that is
+  // 0-5460, 5461-10922, 10923-16383 (exact division would give 5461-10921, 10922-16383). Float, as there:
+  // the rounding at .5 boundaries depends on it.
   const int masters = options_.masters;
-  return {master_index * protocol::kClusterSlots / masters, (master_index + 1) * protocol::kClusterSlots / masters - 1};
+  const float slots_per_node = static_cast<float>(protocol::kClusterSlots) / static_cast<float>(masters);
+  float cursor = 0.0f;
+  long first = 0;
+  for (int m = 0;; ++m) {
+    long last = std::lround(cursor + slots_per_node - 1);
+    if (last > protocol::kClusterSlots || m == masters - 1) last = protocol::kClusterSlots - 1;
+    if (last < first) last = first;
+    if (m == master_index) return {static_cast<int>(first), static_cast<int>(last)};
+    first = last + 1;
+    cursor += slots_per_node;
+  }
 }
 
 bool World::create_cluster(Duration limit) {

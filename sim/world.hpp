@@ -132,7 +132,7 @@ class World {
   const protocol::Address& address(int index) const { return addresses_.at(index); }
   int initial_master_of(int replica_index) const;
   int members() const { return options_.masters * (1 + options_.replicas_per_master); }  // masters + replicas, not spares
-  // The slots create_cluster gives master m, as redis-cli does: equal ranges in order, [first, last].
+  // The slots create_cluster gives master m, as redis-cli does: near-equal ranges in order, [first, last].
   std::pair<int, int> initial_slot_range(int master_index) const;
 
   // Faults and commands (the scenario timeline's vocabulary).
