@@ -71,7 +71,7 @@ def main():
     try:
         cluster.enable_shaping()
         cluster.create()
-        cluster.shaping.start_scenario(cluster.ports)
+        cluster.shaping.start_scenario()
         measure(cluster, "links entry m1<->r1 2ms", "m1", "r1", 3.9, 5.5)
         measure(cluster, "native link", "m2", "r2", 0.0, 0.5)
         cluster.shaping.change([("m1", "r1"), ("r1", "m1")], {"latency": "50us"})  # the default: native again

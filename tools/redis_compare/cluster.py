@@ -1,12 +1,14 @@
 """One fresh cluster of redis-server processes: start, create, connect, poll, kill."""
 
+import math
 import os
 import socket
+import struct
 import subprocess
 import time
 
 from . import guard
-from .common import BUS_OFFSET, HOST, CompareError
+from .common import BUS_OFFSET, CLUSTER_SLOTS, HOST, CompareError
 from .cuts import Cuts, source_ip
 from .resp import Resp, RespError, View, parse_cluster_nodes, parse_info
 from .scenario import redis_config_value
@@ -22,6 +24,23 @@ def port_in_use(port):
     return False
 
 
+def redis_cli_slot_range(master_index, masters):
+    """The slots `redis-cli --cluster create` gives its master_index-th master, as (first, last):
+    a float cursor advanced by 16384/masters per master, each range ending at lround(cursor +
+    slots_per_node - 1) in float arithmetic, the last at 16383 (sim/world.cpp's initial_slot_range)."""
+    def f32(x):
+        return struct.unpack("f", struct.pack("f", x))[0]
+    slots_per_node, cursor, first = f32(CLUSTER_SLOTS / masters), 0.0, 0
+    for m in range(master_index + 1):
+        last = math.floor(f32(f32(cursor + slots_per_node) - 1) + 0.5)  # lround, for x >= 0
+        if last > CLUSTER_SLOTS or m == masters - 1:
+            last = CLUSTER_SLOTS - 1
+        last = max(last, first)
+        if m == master_index:
+            return first, last
+        first, cursor = last + 1, f32(cursor + slots_per_node)
+
+
 class RealCluster:
     """One fresh cluster of redis-server processes in a temp dir, for one trial."""
 
@@ -30,7 +49,7 @@ class RealCluster:
         self.sc = scenario
         self.dir = workdir
         self.source_addrs = source_addrs  # each node connects from its own address: for cuts and shaping
-        self.ports = {a: base_port + i for i, a in enumerate(scenario.aliases)}  # changed by map_aliases
+        self.ports = {a: base_port + i for i, a in enumerate(scenario.aliases)}  # alias order
         self.procs = {}   # alias -> Popen
         self.paused = set()
         self.conns = {}   # alias -> Resp, for nodes that answer
@@ -159,14 +178,32 @@ class RealCluster:
             self.start(alias)
         self.wait_until("every node to answer PING", lambda: all(self.connect(a) for a in self.sc.aliases), 20)
         members = self.sc.aliases[:self.sc.masters * (1 + self.sc.replicas_per_master)]
-        cmd = (["redis-cli", "--cluster", "create"] + [f"{HOST}:{self.ports[a]}" for a in members]
-               + ["--cluster-replicas", str(self.sc.replicas_per_master), "--cluster-yes"])
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise CompareError(f"redis-cli --cluster create failed:\n{r.stdout}{r.stderr}")
+        self._form(members)
         self.wait_until("cluster_state:ok, every node known and replicas synced",
                         lambda: self._ready(members), 60 + len(members))  # 100 nodes: ~1 min of gossip
-        self.map_aliases(self.poll())
+
+    def _form(self, members):
+        """What `redis-cli --cluster create` sends (clusterManagerCommandCreate), with replicas paired in
+        alias order as the scenario defines them (rk replicates m((k-1) mod N + 1)) and as sim pairs them:
+        redis-cli shuffles replicas among masters at random when every node has the same IP, which gave
+        a scenario's r1 configEpoch 4, 5 or 6 from trial to trial. Slots by redis-cli's split, configEpoch
+        i+1 for the i-th node, MEET of every node with the first, then REPLICATE once all have met."""
+        masters = self.sc.masters
+        for i, alias in enumerate(members[:masters]):
+            self.conns[alias].call("CLUSTER", "ADDSLOTSRANGE", *redis_cli_slot_range(i, masters))
+        for i, alias in enumerate(members):
+            self.conns[alias].call("CLUSTER", "SET-CONFIG-EPOCH", i + 1)
+        for alias in members[1:]:
+            self.conns[alias].call("CLUSTER", "MEET", HOST, self.ports[members[0]])
+        self.wait_until("every node to know every other", lambda: self._all_met(members), 30 + len(members))
+        ids = {a: self.conns[a].call("CLUSTER", "MYID") for a in members}
+        for alias in members[masters:]:
+            self.conns[alias].call("CLUSTER", "REPLICATE", ids[self.sc.master_alias_of(alias)])
+
+    def _all_met(self, members):
+        views = self.poll()
+        return all(a in views and len(views[a].lines) == len(members)
+                   and not any("handshake" in l.flags for l in views[a].lines.values()) for a in members)
 
     def _ready(self, members):
         views = self.poll()
@@ -182,30 +219,6 @@ class RealCluster:
                 if repl.get("master_link_status") != "up":
                     return False
         return True
-
-    def map_aliases(self, views):
-        """redis-cli pairs replicas with masters its own way: rk becomes the replica of
-        m(((k-1) mod N)+1), the j-th such alias taking that master's j-th replica in port order."""
-        by_port = {v.own.port: v.own for v in views.values()}
-        n = self.sc.masters
-        replicas_of = {}
-        for i in range(1, n + 1):
-            master = by_port[self.ports[f"m{i}"]]
-            if not master.is_master:
-                raise CompareError(f"m{i} (port {master.port}) is not a master after creation")
-            replicas_of[f"m{i}"] = sorted(l.port for l in by_port.values() if l.master_id == master.id)
-        taken = {m: 0 for m in replicas_of}
-        for k in range(1, n * self.sc.replicas_per_master + 1):
-            m = self.sc.master_alias_of(f"r{k}")
-            if taken[m] >= len(replicas_of[m]):
-                raise CompareError(f"{m} has only {len(replicas_of[m])} replicas after creation")
-            self.ports[f"r{k}"] = replicas_of[m][taken[m]]
-            taken[m] += 1
-        self.procs = {a: self.procs[self._original_alias(self.ports[a])] for a in self.sc.aliases}
-        self.conns = {a: self.conns[self._original_alias(self.ports[a])] for a in self.sc.aliases}
-
-    def _original_alias(self, port):
-        return self.sc.aliases[port - self.base_port]
 
     def enable_cuts(self):
         self.cuts = Cuts(dict(self.ports), self.base_port)

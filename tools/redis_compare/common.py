@@ -8,6 +8,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 HOST = "127.0.0.1"
 FIRST_PORT = 30001  # default of --base-port: the first node's client port
 BUS_OFFSET = 10000
+CLUSTER_SLOTS = 16384
 POLL_INTERVAL_S = 0.010
 STEADY_WINDOW_MS = 10_000
 TOLERANCE = 0.15

@@ -78,6 +78,11 @@ class Shaping:
         self.base_port = base_port
         self.network_wide = Profile().changed_by(sc.network)
         self.profiles = {(a, b): self.network_wide for a in sc.aliases for b in sc.aliases if a != b}
+        for spec in sc.network.get("links", []):  # later entries win, each over the network-wide values
+            profile = self.network_wide.changed_by(spec)
+            self.profiles[(spec["from"], spec["to"])] = profile
+            if spec.get("both_ways"):
+                self.profiles[(spec["to"], spec["from"])] = profile
         self.loss_on = False  # loss starts at scenario time 0, as in the simulator
         self.sent = {}  # (from port, to port) -> the profile netshape has
         # mangle's INPUT runs before filter's INPUT: a held packet meets the cuts when netshape releases it,
@@ -88,8 +93,8 @@ class Shaping:
         self.proc = None
 
     def start(self):
-        """Before the nodes start: latency and jitter hold during the cluster's creation. The links entries
-        wait for start_scenario: which replica is r1 is known only once redis-cli has paired them."""
+        """Before the nodes start: latency and jitter (network-wide and per link) hold during the cluster's
+        creation, as in the simulator."""
         self.proc = subprocess.Popen(
             [str(NETSHAPE), "--queue", str(self.base_port), "--first-port", str(self.base_port),
              "--nodes", str(len(self.sc.aliases)), "--bus-offset", str(BUS_OFFSET)],
@@ -101,14 +106,8 @@ class Shaping:
         self.chain.install()
         self._apply()
 
-    def start_scenario(self, ports):
-        """Scenario time 0, with the aliases as mapped after creation: the links entries and loss begin."""
-        self.ports = dict(ports)
-        for spec in self.sc.network.get("links", []):  # later entries win, each over the network-wide values
-            profile = self.network_wide.changed_by(spec)
-            self.profiles[(spec["from"], spec["to"])] = profile
-            if spec.get("both_ways"):
-                self.profiles[(spec["to"], spec["from"])] = profile
+    def start_scenario(self):
+        """Scenario time 0: loss begins, as in the simulator."""
         self.loss_on = True
         self._apply()
 
