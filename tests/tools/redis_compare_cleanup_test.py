@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BASE_PORT = 35001  # away from the default 30001 so that a compare running by hand is not disturbed
+BASE_PORT = 21201  # away from the default 20001.. (100 nodes) so that a compare running by hand is not disturbed
 NODES = 6          # split_brain: 3 masters + 3 replicas
 CHAIN = f"RCSIM_COMPARE_{BASE_PORT}"
 SKIP = 77

@@ -3,7 +3,7 @@
 source address to r1 (the link m1->r1 and back) on a real wait_writes cluster (m1<->r1 2 ms each way),
 before and after `link` changes; afterwards no netshape and no chain are left.
 
-RCSIM_TEST_BASE_PORT moves the cluster (default 35101). Needs root, redis-server, redis-cli, iptables and build/netshape (`make deps-real build`); exits 77 (skipped
+RCSIM_TEST_BASE_PORT moves the cluster (default 21301). Needs root, redis-server, redis-cli, iptables and build/netshape (`make deps-real build`); exits 77 (skipped
 under CTest) without them.
 """
 
@@ -26,7 +26,7 @@ from redis_compare.cuts import source_ip  # noqa: E402
 from redis_compare.scenario import load_scenario  # noqa: E402
 from redis_compare.shaping import NETSHAPE  # noqa: E402
 
-BASE_PORT = int(os.environ.get("RCSIM_TEST_BASE_PORT", "35101"))  # default away from 30001 and the cleanup test's
+BASE_PORT = int(os.environ.get("RCSIM_TEST_BASE_PORT", "21301"))  # default away from 20001.. and the cleanup test's
 PINGS = 40
 SKIP = 77
 

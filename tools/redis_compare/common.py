@@ -6,7 +6,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 HOST = "127.0.0.1"
-FIRST_PORT = 30001  # default of --base-port: the first node's client port
+# Default of --base-port, the first node's client port. Client and bus ports (+BUS_OFFSET) stay below
+# Linux's ephemeral range (32768-60999): a bus port in it could be held by some outgoing connection (or its
+# TIME-WAIT) when a restarted node must bind it again.
+FIRST_PORT = 20001
 BUS_OFFSET = 10000
 CLUSTER_SLOTS = 16384
 POLL_INTERVAL_S = 0.010
