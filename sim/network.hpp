@@ -93,6 +93,7 @@ class Network {
   const std::string& ip(HostId host) const;
   void set_default_profile(const LinkProfile& profile);
   void set_link_profile(HostId from, HostId to, const LinkProfile& profile);  // directed override
+  const LinkProfile& profile(HostId from, HostId to) const;                   // the override, else the default
   void set_syn_timeout(Duration timeout);
 
   ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);  // from != to; async
@@ -183,7 +184,6 @@ class Network {
 
   Conn* find(ConnId id) const;
   static int side_of(const Conn& c, HostId host);
-  const LinkProfile& profile(HostId from, HostId to) const;
   Duration sample_latency(const LinkProfile& profile);
   Duration retransmission_delay(const LinkProfile& profile);
   TimerId schedule(Instant at, ConnId id, EventKind kind);

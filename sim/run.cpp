@@ -150,7 +150,6 @@ class Runner {
 
   const Scenario& scenario_;
   RunResult& result_;
-  std::map<std::pair<int, int>, LinkProfile> link_profiles_;
 };
 
 int Runner::node(const NodeRef& ref, const char* role) {
@@ -235,12 +234,9 @@ void Runner::fire(const Action& action) {
           const int from = node(a.from, "link from");
           const int to = node(a.to, "link to");
           if (from < 0 || to < 0) return;
-          const LinkProfile base = world_options(scenario_, 0).default_link;
-          auto apply = [&](int x, int y) {
-            auto [it, fresh] = link_profiles_.emplace(std::pair{x, y}, base);
-            it->second = with_overrides(it->second, a);
-            w.set_link(x, y, it->second);
-          };
+          // Unset properties keep the link's current value (an earlier link action's, a network.links
+          // entry's, or the network-wide one), as the scenario README says.
+          auto apply = [&](int x, int y) { w.set_link(x, y, with_overrides(w.link_profile(x, y), a)); };
           apply(from, to);
           if (a.both_ways) apply(to, from);
         } else if constexpr (std::is_same_v<T, action::Flap>) {

@@ -450,6 +450,10 @@ void World::set_network(const LinkProfile& default_link, const std::vector<LinkP
   network_->set_chaos(chaos);
 }
 
+const LinkProfile& World::link_profile(int from, int to) const {
+  return network_->profile(hosts_.at(from)->id(), hosts_.at(to)->id());
+}
+
 void World::set_link(int from, int to, const LinkProfile& profile) {
   trace_action("link", from, "to " + aliases_.at(to));
   network_->set_link_profile(hosts_.at(from)->id(), hosts_.at(to)->id(), profile);

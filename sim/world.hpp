@@ -154,6 +154,7 @@ class World {
   void set_network(const LinkProfile& default_link, const std::vector<LinkProfileOverride>& links,
                    const ChaosOptions& chaos);
   void set_link(int from, int to, const LinkProfile& profile);
+  const LinkProfile& link_profile(int from, int to) const;
   protocol::CommandResult failover(int index, protocol::FailoverMode mode);
   protocol::CommandResult meet(int index, int target);
   protocol::CommandResult forget(int index, int target);
