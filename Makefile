@@ -34,17 +34,17 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: deps build
-	./$(BUILD)/sim --scenario $(SCENARIO)
+	$(BUILD)/sim --scenario $(SCENARIO)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	./$(BUILD)/bench --out results
+	$(BUILD)/bench --out results
 
 SEEDS ?= 1000
 fuzz: build
-	./$(BUILD)/sim fuzz --seeds $(SEEDS) --jobs $(JOBS)
+	$(BUILD)/sim fuzz --seeds $(SEEDS) --jobs $(JOBS)
 
 # The trace sha256 of every shipped scenario at HASH_SEEDS, into HASHES (default BUILD/trace-hashes.txt):
 # a change that must not alter behaviour (a speed-up, a refactoring) keeps every line; run it on two
@@ -53,7 +53,7 @@ HASH_SEEDS ?= 1 7
 HASHES ?= $(BUILD)/trace-hashes.txt
 hashes: build
 	@: > $(HASHES); for f in scenarios/*.json; do for s in $(HASH_SEEDS); do \
-	  h=$$(./$(BUILD)/sim --scenario $$f --seed $$s --out $(BUILD)/hashes/$$(basename $$f .json)-$$s --json \
+	  h=$$($(BUILD)/sim --scenario $$f --seed $$s --out $(BUILD)/hashes/$$(basename $$f .json)-$$s --json \
 	       | sed -n 's/.*"trace_sha256": "\([0-9a-f]*\)".*/\1/p'); \
 	  echo "$$(basename $$f) $$s $$h" >> $(HASHES); \
 	done; done; echo "wrote $(HASHES) ($$(wc -l < $(HASHES)) scenario runs)"
@@ -63,7 +63,7 @@ hashes: build
 #   [RANGE=FROM:TO:STEP instead of VALUES] [SEEDS=10] [METRIC=promoted_ms] [UNTIL=60s] [SET="NAME=VALUE ..."] [OUT=DIR]
 SWEEP_SEEDS = $(if $(filter file,$(origin SEEDS)),10,$(SEEDS))
 sweep: build
-	./$(BUILD)/sim sweep --scenario $(SCENARIO) --param $(PARAM) $(if $(RANGE),--range $(RANGE),--values $(VALUES)) \
+	$(BUILD)/sim sweep --scenario $(SCENARIO) --param $(PARAM) $(if $(RANGE),--range $(RANGE),--values $(VALUES)) \
 	  --seeds $(SWEEP_SEEDS) --jobs $(JOBS) $(if $(METRIC),--metric $(METRIC)) $(if $(UNTIL),--until $(UNTIL)) \
 	  $(foreach s,$(SET),--set $(s)) $(if $(OUT),--out $(OUT))
 
