@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohma
                    libgraphviz-dev graphviz gnuplot-nox libnetfilter-queue-dev
 
 # The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests.
-REAL_PACKAGES := redis-server redis-tools iptables
+REAL_PACKAGES := redis-server redis-tools iptables faketime
 
 .PHONY: all deps deps-real configure build run test bench fuzz sweep compare compare-all hashes clean
 
