@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The pieces of tools/redis-compare and tools/compare-all that need no Redis: the recovery records read from
+a sim trace, redis-cli's slot split on the real side, and the matrix's summary counts."""
+
+import importlib.machinery
+import importlib.util
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
+from redis_compare.sim_side import sim_recovery  # noqa: E402
+
+FAILURES = []
+CHECKS = [0]
+
+
+def check(what, got, want):
+    CHECKS[0] += 1
+    if got != want:
+        FAILURES.append(f"{what}: got {got!r}, want {want!r}")
+
+
+def load_compare_all():
+    loader = importlib.machinery.SourceFileLoader("compare_all", str(REPO / "tools" / "compare-all"))
+    spec = importlib.util.spec_from_loader("compare_all", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_sim_recovery():
+    # Created at 2 s of simulated time; scenario time = t_us - 2 s. m1 is cut off at 10 s, r1 promoted,
+    # the heal at 20 s; m1 turns replica 150 ms later, and the last node is ok at 20.4 s. The heal sim traces
+    # at run_until (30 s) is the end of the run, not an action.
+    origin_us = 2_000_000
+    at = lambda s: origin_us + int(s * 1_000_000)
+    events = [
+        {"t_us": 0, "ev": "boot", "node": "m1"}, {"t_us": 0, "ev": "boot", "node": "m2"},
+        {"t_us": 0, "ev": "boot", "node": "r1"},
+        {"t_us": 1_900_000, "ev": "state_ok", "node": "m1"}, {"t_us": 1_900_000, "ev": "state_ok", "node": "m2"},
+        {"t_us": 1_900_000, "ev": "state_ok", "node": "r1"},
+        {"t_us": at(10), "ev": "partition"},
+        {"t_us": at(12), "ev": "state_fail", "node": "m1"},
+        {"t_us": at(12), "ev": "state_fail", "node": "m2"},
+        {"t_us": at(13), "ev": "promoted", "node": "r1"},
+        {"t_us": at(13), "ev": "state_ok", "node": "m2"},
+        {"t_us": at(14), "ev": "recv", "node": "m2", "from": "r1", "type": "ping"},
+        {"t_us": at(20), "ev": "heal"},
+        {"t_us": at(20.15), "ev": "replicating", "node": "m1", "about": "r1"},
+        {"t_us": at(20.4), "ev": "state_ok", "node": "m1"},
+        {"t_us": at(30), "ev": "heal"},
+    ]
+    summary = {"cluster_created_at_ms": origin_us // 1000, "nodes": {"m1": {}, "m2": {}, "r1": {}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as trace:
+        trace.writelines(json.dumps(e) + "\n" for e in events)
+        trace.flush()
+        got = sim_recovery(summary, trace.name, 30_000, "m1")
+        check("recovery records", got, {"recovery_ms": 20_000, "all_ok_ms": 20_400, "demoted_ms": 20_150})
+        # A crashed node is not live: with m1 down from 19 s, every live node is ok at the heal itself.
+        crashed = events[:12] + [{"t_us": at(19), "ev": "crash", "node": "m1"}] + events[12:13]
+        trace.seek(0)
+        trace.truncate()
+        trace.writelines(json.dumps(e) + "\n" for e in crashed)
+        trace.flush()
+        got = sim_recovery(summary, trace.name, 30_000, "m1")
+        check("recovery with m1 down", got, {"recovery_ms": 20_000, "all_ok_ms": 20_000, "demoted_ms": -1})
+
+
+def test_slot_split():
+    # A real `redis-cli --cluster create` of 3 masters (CLUSTER NODES of a make compare cluster).
+    check("3 masters", [redis_cli_slot_range(i, 3) for i in range(3)], [(0, 5460), (5461, 10922), (10923, 16383)])
+    # redis-cli's float cursor, as computed by its own C code for 7 and 50 masters.
+    check("7 masters", [redis_cli_slot_range(i, 7) for i in (0, 2, 6)], [(0, 2340), (4681, 7021), (14043, 16383)])
+    check("50 masters", [redis_cli_slot_range(i, 50) for i in (0, 2, 49)], [(0, 327), (655, 982), (16056, 16383)])
+
+
+def test_matrix_summary():
+    compare_all = load_compare_all()
+    ran = {"scenario": "scenarios/a.json", "trials": 3, "seeds": 20,
+           "expectation_rows": [
+               {"expectation": "failover #0", "at": "end", "real": {"passed": 3, "n": 3},
+                "sim": {"passed": 20, "n": 20}, "verdict": "agree"},
+               {"expectation": "lost_writes #1", "at": "end", "real": {"passed": 0, "n": 3},
+                "sim": {"passed": 19, "n": 20}, "verdict": "DIFFERS"}],
+           "rows": [
+               {"quantity": "promoted (s after fault)", "real": {"median": 4, "min": 3, "max": 5, "n": 3},
+                "sim": {"median": 4.2, "min": 4, "max": 5, "n": 20}, "ratio": 1.05, "verdict": "ok"},
+               {"quantity": "lost writes", "real": {"median": 100, "min": 90, "max": 110, "n": 3},
+                "sim": {"median": 200, "min": 190, "max": 210, "n": 20}, "ratio": 2, "verdict": "OFF"},
+               {"quantity": "ping received /node/s, first 10 s", "real": None, "sim": None, "ratio": None,
+                "verdict": "n/a"}]}
+    refused = {"scenario": "scenarios/b.json", "status": "refused", "reason": "network chaos ..."}
+    text = compare_all.matrix([ran, refused])
+    for line in ("- scenarios run on real Redis: 1 of 2 (not run: scenarios/b.json (refused))",
+                 "- expectation verdicts agreeing: 1 of 2 (50%; target ≥ 95%)",
+                 "- timing, loss and rate rows within tolerance: 1 of 2",
+                 "| scenarios/a.json | 3 trials | 1/2 | 1/2 |",
+                 "| scenarios/b.json | refused | - | - |",
+                 "| lost_writes #1 | end | 0/3 | 19/20 | DIFFERS |"):
+        check(f"matrix has {line!r}", line in text.splitlines(), True)
+
+
+def main():
+    for test in (test_sim_recovery, test_slot_split, test_matrix_summary):
+        test()
+    for failure in FAILURES:
+        print(f"FAILED {failure}")
+    print(f"{CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
