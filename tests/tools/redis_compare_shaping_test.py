@@ -24,7 +24,7 @@ from redis_compare import guard  # noqa: E402
 from redis_compare.cluster import RealCluster  # noqa: E402
 from redis_compare.cuts import source_ip  # noqa: E402
 from redis_compare.scenario import load_scenario  # noqa: E402
-from redis_compare.shaping import NETSHAPE  # noqa: E402
+from redis_compare.shaping import netshape_path  # noqa: E402
 
 BASE_PORT = int(os.environ.get("RCSIM_TEST_BASE_PORT", "21301"))  # default away from 20001.. and the cleanup test's
 PINGS = 40
@@ -61,8 +61,8 @@ def chain_exists(name):
 
 def main():
     missing = [p for p in ("redis-server", "redis-cli", "iptables") if not shutil.which(p)]
-    if os.geteuid() != 0 or missing or not os.access(NETSHAPE, os.X_OK):
-        print(f"skipped: needs root, {', '.join(missing) or 'redis'} and {NETSHAPE} (make deps-real build)")
+    if os.geteuid() != 0 or missing or not os.access(netshape_path(), os.X_OK):
+        print(f"skipped: needs root, {', '.join(missing) or 'redis'} and {netshape_path()} (make deps-real build)")
         return SKIP
     guard.start()
     sc = load_scenario(str(REPO / "scenarios" / "wait_writes.json"))

@@ -4,17 +4,23 @@
 import os
 import subprocess
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from . import guard
 from .common import BUS_OFFSET, REPO, CompareError, duration_ms, log
 from .cuts import Chain, directed_matches, iptables_problem
 from .scenario import action_kind
 
-NETSHAPE = REPO / "build" / "netshape"
 NETSHAPE_PACKAGE = "libnetfilter-queue-dev"
 CHAIN_PREFIX = "RCSIM_SHAPE_"  # + the first node's port, which is also the NFQUEUE number: both are ours
 STOP_TIMEOUT_S = 5
 DEFAULT_LATENCY_US = 50  # the scenario README's default link
+
+
+def netshape_path():
+    """The netshape beside the sim binary of the run (RCSIM_NETSHAPE, which tools/redis-compare sets from
+    --sim and CTest from its build dir), else the default build dir's."""
+    return Path(os.environ.get("RCSIM_NETSHAPE", REPO / "build" / "netshape"))
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,8 @@ def shaping_problem(sc):
     why = iptables_problem()
     if why:
         return f"link shaping not supported here ({why})"
-    if not os.access(NETSHAPE, os.X_OK):
-        return (f"link shaping needs {NETSHAPE}, which is built only when {NETSHAPE_PACKAGE} is installed "
+    if not os.access(netshape_path(), os.X_OK):
+        return (f"link shaping needs {netshape_path()}, which is built only when {NETSHAPE_PACKAGE} is installed "
                 f"(make deps; then make build)")
     return None
 
@@ -96,7 +102,7 @@ class Shaping:
         """Before the nodes start: latency and jitter (network-wide and per link) hold during the cluster's
         creation, as in the simulator."""
         self.proc = subprocess.Popen(
-            [str(NETSHAPE), "--queue", str(self.base_port), "--first-port", str(self.base_port),
+            [str(netshape_path()), "--queue", str(self.base_port), "--first-port", str(self.base_port),
              "--nodes", str(len(self.sc.aliases)), "--bus-offset", str(BUS_OFFSET)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.guard_token = guard.track_pid(self.proc.pid)
