@@ -65,27 +65,18 @@ CommandResult Node::forget(const NodeName& name, int64_t now_ms) {
   return {true, "OK"};
 }
 
-CommandResult Node::set_slot_importing(int slot, const NodeName& source_name, int64_t /*now_ms*/) {
+CommandResult Node::set_slot_moving(int slot, const NodeName& peer_name, SlotMove move, int64_t /*now_ms*/) {
   if (myself_->is_replica()) return {false, "ERR Please use SETSLOT only with masters."};
   if (slot < 0 || slot >= kClusterSlots) return {false, "ERR Invalid or out of range slot"};
-  if (slots_[slot] == myself_) return {false, "ERR I'm already the owner of hash slot " + std::to_string(slot)};
-  ClusterNode* source = lookup(source_name);
-  if (source == nullptr) return {false, "ERR I don't know about node " + source_name.str()};
-  if (source->is_replica()) return {false, "ERR Target node is not a master"};
-  importing_slots_from_[slot] = source;
-  todo_save(false);
-  todo_update_state_ = true;
-  return {true, "OK"};
-}
-
-CommandResult Node::set_slot_migrating(int slot, const NodeName& target_name, int64_t /*now_ms*/) {
-  if (myself_->is_replica()) return {false, "ERR Please use SETSLOT only with masters."};
-  if (slot < 0 || slot >= kClusterSlots) return {false, "ERR Invalid or out of range slot"};
-  if (slots_[slot] != myself_) return {false, "ERR I'm not the owner of hash slot " + std::to_string(slot)};
-  ClusterNode* target = lookup(target_name);
-  if (target == nullptr) return {false, "ERR I don't know about node " + target_name.str()};
-  if (target->is_replica()) return {false, "ERR Target node is not a master"};
-  migrating_slots_to_[slot] = target;
+  const bool mine = slots_[slot] == myself_;
+  if (move == SlotMove::importing && mine) {
+    return {false, "ERR I'm already the owner of hash slot " + std::to_string(slot)};
+  }
+  if (move == SlotMove::migrating && !mine) return {false, "ERR I'm not the owner of hash slot " + std::to_string(slot)};
+  ClusterNode* peer = lookup(peer_name);
+  if (peer == nullptr) return {false, "ERR I don't know about node " + peer_name.str()};
+  if (peer->is_replica()) return {false, "ERR Target node is not a master"};
+  (move == SlotMove::importing ? importing_slots_from_ : migrating_slots_to_)[slot] = peer;
   todo_save(false);
   todo_update_state_ = true;
   return {true, "OK"};

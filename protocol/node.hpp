@@ -68,8 +68,9 @@ class Node {
   CommandResult replicate(const NodeName& master, int64_t now_ms);
   CommandResult failover(FailoverMode mode, int64_t now_ms);
   CommandResult forget(const NodeName& name, int64_t now_ms);
-  CommandResult set_slot_importing(int slot, const NodeName& source, int64_t now_ms);  // SETSLOT <s> IMPORTING
-  CommandResult set_slot_migrating(int slot, const NodeName& target, int64_t now_ms);  // SETSLOT <s> MIGRATING
+  // SETSLOT <s> IMPORTING <source> / MIGRATING <target>: the same checks but for who must own the slot.
+  enum class SlotMove { importing, migrating };
+  CommandResult set_slot_moving(int slot, const NodeName& peer, SlotMove move, int64_t now_ms);
   CommandResult set_slot_node(int slot, const NodeName& owner, int64_t now_ms);  // SETSLOT <s> NODE
   CommandResult config_set(std::string_view name, std::string_view value);
 

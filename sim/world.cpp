@@ -517,9 +517,9 @@ protocol::CommandResult World::migrate_slots(const std::vector<int>& slots, int 
   }
   std::map<int, std::vector<std::string>> keys = source->keys_in_slots(slots);
   for (int slot : slots) {
-    auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_importing(slot, source_name, now); });
+    auto result = target->command([&](protocol::Node& n, int64_t now) { return n.set_slot_moving(slot, source_name, protocol::Node::SlotMove::importing, now); });
     if (result.ok) {
-      result = source->command([&](protocol::Node& n, int64_t now) { return n.set_slot_migrating(slot, target_name, now); });
+      result = source->command([&](protocol::Node& n, int64_t now) { return n.set_slot_moving(slot, target_name, protocol::Node::SlotMove::migrating, now); });
     }
     if (!result.ok) return result;
     source->migrate_keys(keys[slot], *target);
