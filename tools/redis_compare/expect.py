@@ -8,6 +8,7 @@ import os
 import re
 
 from .common import POLL_INTERVAL_S, duration_ms
+from .record import RoleWatch
 
 SLOTS = 16384
 # CLUSTER_MF_TIMEOUT: the manual state a CLUSTER FAILOVER starts ends this long after it; a promotion later
@@ -77,7 +78,7 @@ class ExpectJudge:
         self.results = []
         self.pinned = None    # expect index -> alias of failover.old_master / no_failover.of, at the first round
         self.views = {}       # the last round's {alias: View}
-        self.own_seen = {}    # alias -> its own CLUSTER NODES line when last seen
+        self.roles = RoleWatch()
         self.promotions = []  # {"old", "new", "mode", "promoted_ms", "fault_ms"}, in the order seen
         self.fault_ms = {}    # alias -> time of the last fault action that touched it (sim's fault_ms_)
         self.failover_sent = {}  # alias -> (time, mode) of the last CLUSTER FAILOVER sent to it
@@ -139,15 +140,13 @@ class ExpectJudge:
         """Every promotion (sim's "promoted" event): a node that was a replica in its own view is a master
         in its own view in a later round, under the same node id (a node restarted without its nodes.conf
         comes back as a new, empty master: not a promotion)."""
-        for alias, v in views.items():
-            before = self.own_seen.get(alias)
-            if before is not None and before.id == v.own.id and "slave" in before.flags and v.own.is_master:
+        for alias, before, now in self.roles.changes(views):
+            if now.is_master and before.id == now.id:
                 sent = self.failover_sent.pop(alias, None)
                 manual = sent is not None and t - sent[0] <= MANUAL_FAILOVER_TIMEOUT_MS
                 old = self.rec.alias_of_id.get(before.master_id)
                 self.promotions.append({"old": old, "new": alias, "mode": sent[1] if manual else "auto",
                                         "promoted_ms": t, "fault_ms": self.fault_ms.get(old, -1)})
-            self.own_seen[alias] = v.own
 
     # -- what sim's world.node(i) and node_set() give
 

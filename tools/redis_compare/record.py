@@ -27,6 +27,25 @@ class Predicate:
         return start if value else None
 
 
+class RoleWatch:
+    """Role changes in the polls: a node whose own CLUSTER NODES line says master in one round and replica
+    in the last one that reached it, or the reverse. The recorder, the expectations and the workload each
+    keep one: they watch over different stretches (the workload also while it settles after the run)."""
+
+    def __init__(self):
+        self.last = {}  # alias -> its own line when last seen
+
+    def changes(self, views):
+        """(alias, line before, line now) of every node whose role flipped since it was last seen."""
+        flipped = []
+        for alias, v in views.items():
+            before = self.last.get(alias)
+            if before is not None and before.is_master != v.own.is_master:
+                flipped.append((alias, before, v.own))
+            self.last[alias] = v.own
+        return flipped
+
+
 class Recorder:
     """Turns poll rounds into the records `sim` writes into summary.json (times in ms of scenario time)."""
 
@@ -38,6 +57,7 @@ class Recorder:
         self.failed = {}      # node id -> Predicate "some live node flags it fail"
         self.original = None  # the first round's {alias: NodeLine}: the layout before any fault
         self.promotion = None  # (t, new master alias, its configEpoch) of the first replica to turn master
+        self.roles = RoleWatch()
         self.converged_ms = None
         self.epoch_before = self.epoch_after = None
         self.totals = {}       # alias -> {counter: messages since time 0, summed over restarts}
@@ -75,13 +95,13 @@ class Recorder:
             self.failed.setdefault(target, Predicate()).update(t, any("fail" in f for f in marks))
 
     def _observe_promotion(self, t, views):
-        if self.promotion is None:
-            for alias, v in views.items():
-                first = self.original[alias]
-                # The same node (a replica reborn without its nodes.conf is a new, empty master).
-                if v.own.is_master and not first.is_master and first.master_id != "-" and v.myself == first.id:
-                    self.promotion = (t, alias, v.own.config_epoch)
-                    break
+        for alias, before, now in self.roles.changes(views):
+            first = self.original.get(alias)
+            # An original replica, the same node (a replica reborn without its nodes.conf is a new, empty
+            # master, not a promotion).
+            if self.promotion is None and now.is_master and first is not None and not first.is_master \
+                    and now.id == first.id:
+                self.promotion = (t, alias, now.config_epoch)
         if self.promotion and self.converged_ms is None:
             new = self.latest[self.promotion[1]].myself
             old_slots = self.original[self.old_master()].slots

@@ -19,6 +19,7 @@ from . import guard
 from .common import CompareError, duration_ms, log
 from .cuts import source_ip
 from .expect import slot_owners
+from .record import RoleWatch
 from .resp import RespError, parse_info
 
 # Commands per second one client process is given (WAIT counts): wait_writes' 10 clients, 5,000 writes/s
@@ -64,7 +65,7 @@ class RealWorkload:
         self.procs = []
         self.t0 = None
         self.alias_of_id = {}
-        self.roles = {}        # alias -> (is master, master id) in the last poll that reached it
+        self.roles = RoleWatch()
         self.demotions = {}    # alias -> [t]: seen replica after master
         self.promotions = {}   # alias -> [t]: seen master after replica
         self.replaced = {}     # alias -> [t]: its replica was seen master
@@ -129,17 +130,14 @@ class RealWorkload:
     def observe(self, t, views):
         for alias, v in views.items():
             self.alias_of_id[v.myself] = alias
-            own = v.own
-            before = self.roles.get(alias)
-            if before is not None and before[0] != own.is_master:
-                if own.is_master:
-                    self.promotions.setdefault(alias, []).append(t)
-                    old = self.alias_of_id.get(before[1])
-                    if old:
-                        self.replaced.setdefault(old, []).append(t)
-                else:
-                    self.demotions.setdefault(alias, []).append(t)
-            self.roles[alias] = (own.is_master, own.master_id)
+        for alias, before, now in self.roles.changes(views):
+            if now.is_master:
+                self.promotions.setdefault(alias, []).append(t)
+                old = self.alias_of_id.get(before.master_id)
+                if old:
+                    self.replaced.setdefault(old, []).append(t)
+            else:
+                self.demotions.setdefault(alias, []).append(t)
 
     def after_action(self, t, kind, touched):
         """The nodes an action at `t` cut off or reconnected, as the simulator's fault history has them: a
