@@ -20,15 +20,14 @@ import sys
 import time
 from collections import deque
 
-from .common import HOST
+from .common import CLUSTER_SLOTS, HOST
 
-SLOTS = 16384
 KEYS_PER_TAG = 10
 LOCAL_KEY_TRIES = 100_000
 MAX_ATTEMPTS = 5     # tries of a command (redirections not counted)
 MAX_REDIRECTS = 16   # redis-py's RedisClusterRequestTTL
 ASKING = b"*1\r\n$6\r\nASKING\r\n"
-CLUSTER_SLOTS = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n"
+CLUSTER_SLOTS_REQUEST = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n"
 
 
 def key_name(index, hash_tags):
@@ -44,7 +43,7 @@ def key_hash_slot(key):
         end = data.find(b"}", start + 1)
         if end > start + 1:
             data = data[start + 1:end]
-    return binascii.crc_hqx(data, 0) & (SLOTS - 1)
+    return binascii.crc_hqx(data, 0) & (CLUSTER_SLOTS - 1)
 
 
 def command(*args):
@@ -244,7 +243,7 @@ class ClusterClient:
     def __init__(self, loop, rng, timeout_s, startup_ports, source_ip):
         self.loop, self.rng, self.timeout_s = loop, rng, timeout_s
         self.startup_ports, self.source_ip = startup_ports, source_ip
-        self.slot_port = [0] * SLOTS
+        self.slot_port = [0] * CLUSTER_SLOTS
         self.conns = {}  # port -> Conn
         self.next_id = itertools.count(1)
         self.op = None
@@ -365,7 +364,7 @@ class ClusterClient:
         port = self.random_startup_port()
         conn = self.connection(port)
         request_id = next(self.next_id)
-        conn.send(CLUSTER_SLOTS, lambda reply: self.on_slots(request_id, reply))
+        conn.send(CLUSTER_SLOTS_REQUEST, lambda reply: self.on_slots(request_id, reply))
         timer = self.loop.call_later(self.timeout_s, lambda: self.on_refresh_timeout(request_id))
         self.refresh = (request_id, conn, port, timer)
 
@@ -378,7 +377,7 @@ class ClusterClient:
         if self.refresh is None or self.refresh[0] != request_id:
             return
         if isinstance(reply, list) and not isinstance(reply, ErrorReply):
-            slot_port = [0] * SLOTS
+            slot_port = [0] * CLUSTER_SLOTS
             for entry in reply:
                 first, last, master = entry[0], entry[1], entry[2]
                 slot_port[first:last + 1] = [int(master[1])] * (last - first + 1)
@@ -408,7 +407,7 @@ class Driver:
         ranges = spec.get("local_slots")
         self.local_slots = None
         if ranges:
-            self.local_slots = bytearray(SLOTS)
+            self.local_slots = bytearray(CLUSTER_SLOTS)
             for first, last in ranges:
                 self.local_slots[first:last + 1] = b"\1" * (last - first + 1)
         self.next_start = 0.0

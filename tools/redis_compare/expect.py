@@ -7,10 +7,9 @@ import datetime
 import os
 import re
 
-from .common import POLL_INTERVAL_S, duration_ms
+from .common import CLUSTER_SLOTS, POLL_INTERVAL_S, duration_ms
 from .record import RoleWatch
 
-SLOTS = 16384
 # CLUSTER_MF_TIMEOUT: the manual state a CLUSTER FAILOVER starts ends this long after it; a promotion later
 # than that is an automatic one (a promotion is seen up to a poll late).
 MANUAL_FAILOVER_TIMEOUT_MS = 5000 + 2 * POLL_INTERVAL_S * 1000
@@ -315,14 +314,14 @@ class ExpectJudge:
         problems = []
         reference = answering[0]
         owners = {a: slot_owners(self._view(a)) for a in answering}
-        unassigned = next((s for s, o in enumerate(owners[reference]) if o is None), SLOTS)
+        unassigned = next((s for s, o in enumerate(owners[reference]) if o is None), CLUSTER_SLOTS)
         # The first slot, below the first unassigned one, on which some node disagrees with the reference.
         first = {a: first_difference(owners[a], owners[reference], unassigned) for a in answering}
         slot = min(first.values())
         if slot < unassigned:
             a = next(a for a in answering if first[a] == slot)
             return [f"{a} disagrees with {reference} on the owner of slot {slot}"]
-        if unassigned < SLOTS:
+        if unassigned < CLUSTER_SLOTS:
             problems.append(f"slot {unassigned} unassigned on {reference}")
         masters_by_epoch = {}
         for a in live:
@@ -357,7 +356,7 @@ def slot_owner(view, slot):
 
 def slot_owners(view):
     """Every slot's owner id in `view` (None where unassigned)."""
-    owners = [None] * SLOTS
+    owners = [None] * CLUSTER_SLOTS
     for line in view.lines.values():
         for lo, hi in line.slots:
             owners[lo:hi + 1] = [line.id] * (hi - lo + 1)
@@ -366,7 +365,7 @@ def slot_owners(view):
 
 def first_difference(a, b, limit):
     if a[:limit] == b[:limit]:
-        return SLOTS
+        return CLUSTER_SLOTS
     return next(s for s in range(limit) if a[s] != b[s])
 
 

@@ -3,7 +3,7 @@
 import socket
 from dataclasses import dataclass
 
-from .common import HOST, CompareError
+from .common import CLUSTER_SLOTS, HOST, CompareError
 
 class RespError(Exception):
     """An error reply (-ERR ...) from Redis."""
@@ -128,3 +128,13 @@ class View:
     @property
     def own(self):
         return self.lines[self.myself]
+
+
+def owners_by_epoch(own_lines):
+    """Per slot: the alias of the node claiming it in its own line ({alias: NodeLine}), the greatest
+    configEpoch among several claims (then the greatest alias); None if none does."""
+    owner = [None] * CLUSTER_SLOTS
+    for alias, line in sorted(own_lines.items(), key=lambda item: (item[1].config_epoch, item[0])):
+        for first, last in line.slots:
+            owner[first:last + 1] = [alias] * (last - first + 1)
+    return owner

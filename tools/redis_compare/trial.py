@@ -15,7 +15,7 @@ from .cuts import iptables_problem
 from .expect import ExpectJudge, describe_ref
 from .record import Recorder
 from .reshard import Reshard, slot_list
-from .resp import Resp, RespError
+from .resp import Resp, RespError, owners_by_epoch
 from .scenario import action_kind, redis_config_value
 from .shaping import needs_shaping, shaping_problem
 from .workload import RealWorkload
@@ -91,9 +91,7 @@ class TrialRunner:
         (kind, arg), = ref.items()
         own = {a: v.own for a, v in self.rec.latest.items() if self.cl.is_up(a)}
         if kind == "master_of_slot":
-            claims = [(l.config_epoch, a) for a, l in own.items()
-                      if l.is_master and any(lo <= arg <= hi for lo, hi in l.slots)]
-            return max(claims)[1] if claims else None
+            return owners_by_epoch({a: l for a, l in own.items() if l.is_master})[arg]
         target = self.resolve(arg)
         if target is None or target not in own:
             return None

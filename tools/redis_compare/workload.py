@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from .client import MAX_ATTEMPTS, SLOTS, key_hash_slot
+from .client import MAX_ATTEMPTS, key_hash_slot
 from . import guard
 from .common import CompareError, duration_ms, log
 from .cuts import source_ip
 from .expect import slot_owners
 from .record import RoleWatch
-from .resp import RespError, parse_info
+from .resp import RespError, owners_by_epoch, parse_info
 
 # Commands per second one client process is given (WAIT counts): wait_writes' 10 clients, 5,000 writes/s
 # with WAIT, cost one process ~36 us of CPU per command; split over 2 or 4 processes they cost more (64, 88).
@@ -362,16 +362,6 @@ class Write:
     @property
     def acked(self):
         return self.outcome == "ok"
-
-
-def owners_by_epoch(own_lines):
-    """Per slot: the alias of the node claiming it in its own line ({alias: NodeLine}), the greatest
-    configEpoch among several claims; None if none does."""
-    owner = [None] * SLOTS
-    for alias, line in sorted(own_lines.items(), key=lambda item: item[1].config_epoch):
-        for first, last in line.slots:
-            owner[first:last + 1] = [alias] * (last - first + 1)
-    return owner
 
 
 def events_of(fired, kinds):
