@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""The pieces of tools/redis-compare and tools/compare-all that need no Redis: the recovery records read from
-a sim trace, redis-cli's slot split on the real side, and the matrix's summary counts."""
+"""The pieces of tools/redis-compare and tools/compare-all that need no Redis: reading a sim trace and
+the recovery records from it, redis-cli's slot split on the real side, and the matrix's summary counts."""
 
 import importlib.machinery
 import importlib.util
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -13,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
 from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
-from redis_compare.sim_side import sim_recovery  # noqa: E402
+from redis_compare.sim_side import read_trace, sim_recovery  # noqa: E402
 
 FAILURES = []
 CHECKS = [0]
@@ -56,19 +55,25 @@ def test_sim_recovery():
         {"t_us": at(30), "ev": "heal"},
     ]
     summary = {"cluster_created_at_ms": origin_us // 1000, "nodes": {"m1": {}, "m2": {}, "r1": {}}}
+    got = sim_recovery(summary, events, 30_000, "m1")
+    check("recovery records", got, {"recovery_ms": 20_000, "all_ok_ms": 20_400, "demoted_ms": 20_150})
+    # A crashed node is not live: with m1 down from 19 s, every live node is ok at the heal itself.
+    crashed = events[:12] + [{"t_us": at(19), "ev": "crash", "node": "m1"}] + events[12:13]
+    got = sim_recovery(summary, crashed, 30_000, "m1")
+    check("recovery with m1 down", got, {"recovery_ms": 20_000, "all_ok_ms": 20_000, "demoted_ms": -1})
+
+
+def test_read_trace():
+    lines = ['{"t_us":1,"ev":"recv","node":"m1","from":"m2","type":"ping","bytes":2256}',
+             '{"t_us":2,"ev":"recv","node":"m2","from":"m1","type":"update","bytes":2256}',
+             '{"t_us":3,"ev":"heal"}',
+             '{"t_us":4,"ev":"recv","node":"m2","from":"m1","type":"pong","bytes":2256}']
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as trace:
-        trace.writelines(json.dumps(e) + "\n" for e in events)
+        trace.write("\n".join(lines) + "\n")
         trace.flush()
-        got = sim_recovery(summary, trace.name, 30_000, "m1")
-        check("recovery records", got, {"recovery_ms": 20_000, "all_ok_ms": 20_400, "demoted_ms": 20_150})
-        # A crashed node is not live: with m1 down from 19 s, every live node is ok at the heal itself.
-        crashed = events[:12] + [{"t_us": at(19), "ev": "crash", "node": "m1"}] + events[12:13]
-        trace.seek(0)
-        trace.truncate()
-        trace.writelines(json.dumps(e) + "\n" for e in crashed)
-        trace.flush()
-        got = sim_recovery(summary, trace.name, 30_000, "m1")
-        check("recovery with m1 down", got, {"recovery_ms": 20_000, "all_ok_ms": 20_000, "demoted_ms": -1})
+        pings, events = read_trace(trace.name)
+    check("ping/pong records", [r["t_us"] for r in pings], [1, 4])
+    check("other records", events, [{"t_us": 3, "ev": "heal"}])
 
 
 def test_slot_split():
@@ -106,7 +111,7 @@ def test_matrix_summary():
 
 
 def main():
-    for test in (test_sim_recovery, test_slot_split, test_matrix_summary):
+    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary):
         test()
     for failure in FAILURES:
         print(f"FAILED {failure}")

@@ -31,13 +31,28 @@ def _run_in(out, sim, scenario_path, seed, steady_window_ms, run_until_ms, overr
     with open(summary) as f:
         doc = json.load(f)
     trace = os.path.join(out, "trace.jsonl")
-    rec = sim_record(doc, trace if os.path.exists(trace) else None, steady_window_ms)
-    if os.path.exists(trace):
-        rec.update(sim_recovery(doc, trace, run_until_ms, rec["old_master"]))
+    if not os.path.exists(trace):
+        return sim_record(doc, None, steady_window_ms)
+    pings, events = read_trace(trace)
+    rec = sim_record(doc, pings, steady_window_ms)
+    rec.update(sim_recovery(doc, events, run_until_ms, rec["old_master"]))
     return rec
 
 
-def sim_message_counts(summary, trace_path, steady_window_ms):
+def read_trace(trace_path):
+    """trace.jsonl in one pass: its ping/pong `recv` records (one per delivered bus message; the other
+    messages are not needed) and every record that is not a `recv`."""
+    pings, events = [], []
+    with open(trace_path) as f:
+        for line in f:
+            if '"ev":"recv"' not in line:
+                events.append(json.loads(line))
+            elif '"type":"ping"' in line or '"type":"pong"' in line:
+                pings.append(json.loads(line))
+    return pings, events
+
+
+def sim_message_counts(summary, pings, steady_window_ms):
     """Per-node ping/pong counts from scenario time 0 (the end of the cluster's creation) to the end and
     over the steady window, from the trace's `recv` records (one per delivered bus message): a message
     counts as received by `node` and as sent by `from`. summary.json's counters also hold the creation's
@@ -45,26 +60,23 @@ def sim_message_counts(summary, trace_path, steady_window_ms):
     origin_us = summary.get("cluster_created_at_ms", 0) * 1000
     totals = {a: dict.fromkeys(RATE_KEYS, 0) for a in summary["nodes"]}
     steady = {a: dict.fromkeys(RATE_KEYS, 0) for a in summary["nodes"]}
-    with open(trace_path) as f:
-        for line in f:
-            if '"ev":"recv"' not in line:
-                continue
-            r = json.loads(line)
-            if r.get("type") not in ("ping", "pong") or r["t_us"] < origin_us:
-                continue
-            in_window = r["t_us"] - origin_us <= steady_window_ms * 1000
-            for alias, key in ((r["node"], f"{r['type']}_received"), (r.get("from"), f"{r['type']}_sent")):
-                if alias in totals:
-                    totals[alias][key] += 1
-                    if in_window:
-                        steady[alias][key] += 1
+    for r in pings:
+        if r["t_us"] < origin_us:
+            continue
+        in_window = r["t_us"] - origin_us <= steady_window_ms * 1000
+        for alias, key in ((r["node"], f"{r['type']}_received"), (r.get("from"), f"{r['type']}_sent")):
+            if alias in totals:
+                totals[alias][key] += 1
+                if in_window:
+                    steady[alias][key] += 1
     return totals, steady
 
 
-def sim_record(summary, trace_path=None, steady_window_ms=STEADY_WINDOW_MS):
-    """The same record as the real side, from one summary.json (and its trace.jsonl, for the rates)."""
-    if trace_path:
-        totals, steady = sim_message_counts(summary, trace_path, steady_window_ms)
+def sim_record(summary, pings=None, steady_window_ms=STEADY_WINDOW_MS):
+    """The same record as the real side, from one summary.json (and its trace's ping/pong records, for the
+    rates)."""
+    if pings is not None:
+        totals, steady = sim_message_counts(summary, pings, steady_window_ms)
         run_rates = rates(totals, summary["simulated_ms"] - summary.get("cluster_created_at_ms", 0))
         steady_rates = rates(steady, steady_window_ms)
     else:
@@ -87,18 +99,13 @@ def sim_record(summary, trace_path=None, steady_window_ms=STEADY_WINDOW_MS):
     return rec
 
 
-def sim_recovery(summary, trace_path, run_until_ms, old_master):
+def sim_recovery(summary, events, run_until_ms, old_master):
     """The recovery records of the real side (record.py) from the trace: `recovery_ms`, the last action
     that ended a fault before run_until (a flap's edges are traced as block/unblock; the heal traced at
     run_until is the end of the run, not an action); `all_ok_ms`, the first time from then on that every
     live node (up, not paused) reports cluster_state ok; `demoted_ms`, the first time from then on that
     `old_master` is a replica in its own view. -1 where there is none."""
     origin_us = summary.get("cluster_created_at_ms", 0) * 1000
-    events = []
-    with open(trace_path) as f:
-        for line in f:
-            if '"ev":"recv"' not in line:
-                events.append(json.loads(line))
     end_us = origin_us + run_until_ms * 1000
     recovery_us = max((e["t_us"] for e in events if e["ev"] in RECOVERY_ACTIONS and e["t_us"] < end_us),
                       default=None)
