@@ -2,17 +2,31 @@
 
 import math
 import os
+import shutil
 import socket
 import struct
 import subprocess
 import time
 
 from . import guard
-from .common import BUS_OFFSET, CLUSTER_SLOTS, HOST, CompareError
+from .common import BUS_OFFSET, CLUSTER_SLOTS, HOST, REPO, CompareError
 from .cuts import Cuts, source_ip
 from .resp import Resp, RespError, View, parse_cluster_nodes, parse_info
 from .scenario import redis_config_value
 from .shaping import Shaping
+
+def synced_disk_path():
+    """The LD_PRELOAD shim of tools/synced_disk.cpp, beside the sim binary of the run (RCSIM_SYNCED_DISK, which
+    tools/redis-compare sets from --sim)."""
+    return os.environ.get("RCSIM_SYNCED_DISK", str(REPO / "build" / "libsynced_disk.so"))
+
+
+def synced_disk_problem():
+    """None when nodes can run on the simulator's disk (only fsynced nodes.conf survives a crash), else why not."""
+    if not os.path.exists(synced_disk_path()):
+        return f"crash and restart need {synced_disk_path()} (tools/synced_disk.cpp; `make build` makes it)"
+    return None
+
 
 def port_in_use(port):
     with socket.socket() as s:
@@ -76,7 +90,9 @@ class RealCluster:
             args += [f"--{name}", redis_config_value(value)]
         # sim's disk holds nodes.conf only: a node boots without data (a replica's last full sync wrote one).
         self._remove(f"dump-{port}.rdb")
-        env = self.clocks.env(alias, port) if self.clocks else None
+        env = self.clocks.env(alias, port) if self.clocks else dict(os.environ)
+        # synced_disk keeps a copy of nodes.conf as last fsynced, for crash() to put back.
+        env["LD_PRELOAD"] = " ".join(filter(None, [synced_disk_path(), env.get("LD_PRELOAD", "")]))
         proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         proc.guard_token = guard.track_pid(proc.pid)
@@ -85,9 +101,22 @@ class RealCluster:
         self.procs[alias] = proc
 
     def lose_disk(self, alias):
-        """Deletes the node's files: nodes-P.conf and dump-P.rdb (the one a replica's full sync wrote)."""
-        for name in (f"nodes-{self.ports[alias]}.conf", f"dump-{self.ports[alias]}.rdb"):
+        """Deletes the node's files: nodes-P.conf (and its synced copy) and dump-P.rdb (the one a replica's
+        full sync wrote)."""
+        port = self.ports[alias]
+        for name in (f"nodes-{port}.conf", f"nodes-{port}.conf.synced", f"dump-{port}.rdb"):
             self._remove(name)
+
+    def crash(self, alias):
+        """kill -9, and the disk as the simulator's crash leaves it (sim/host.hpp, Disk::crash): nodes-P.conf
+        as last fsynced (synced_disk's copy), or none if it never was. A kill -9 alone would keep every write
+        in the page cache; the simulator models the harsher power loss, and the real side follows it."""
+        self.kill(alias)
+        conf = os.path.join(self.dir, f"nodes-{self.ports[alias]}.conf")
+        if os.path.exists(conf + ".synced"):
+            shutil.copyfile(conf + ".synced", conf)
+        elif os.path.exists(conf):
+            os.remove(conf)
 
     def _remove(self, name):
         path = os.path.join(self.dir, name)

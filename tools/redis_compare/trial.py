@@ -9,7 +9,7 @@ import time
 
 from . import guard
 from .clocks import Clocks, clock_skew_problem
-from .cluster import RealCluster
+from .cluster import RealCluster, synced_disk_problem
 from .common import CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, CompareError, duration_ms, log
 from .cuts import iptables_problem
 from .expect import ExpectJudge, describe_ref
@@ -144,14 +144,14 @@ class TrialRunner:
     def do_crash(self, ref):
         a = self.node(ref, "crash")
         if a:
-            self.cl.kill(a)
+            self.cl.crash(a)
         return [a] if a else []
 
     def do_restart(self, ref):
         a = self.node(ref, "restart")
         if a:
-            self.cl.kill(a)
-            self.cl.start(a)  # same nodes-P.conf: same name, epochs and slots; no data, as in sim
+            self.cl.crash(a)
+            self.cl.start(a)  # nodes-P.conf as last fsynced: same name, epochs and slots; no data, as in sim
         return [a] if a else []
 
     def do_lose_disk(self, ref):
@@ -326,7 +326,7 @@ def real_side_problem(sc):
         return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
                 "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
     kinds = {action_kind(a) for a in sc.timeline}
-    why = clock_skew_problem(sc) or shaping_problem(sc)
+    why = clock_skew_problem(sc) or shaping_problem(sc) or (synced_disk_problem() if kinds & {"crash", "restart"} else None)
     if why:
         return why
     if kinds & CUT_ACTIONS:
