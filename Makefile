@@ -52,7 +52,7 @@ fuzz: build
 HASH_SEEDS ?= 1 7
 HASHES ?= $(BUILD)/trace-hashes.txt
 hashes: build
-	@: > $(HASHES); for f in scenarios/*.json; do for s in $(HASH_SEEDS); do \
+	@: > $(HASHES); for f in scenarios/*.json scenarios/errata/*.json; do for s in $(HASH_SEEDS); do \
 	  h=$$($(BUILD)/sim --scenario $$f --seed $$s --out $(BUILD)/hashes/$$(basename $$f .json)-$$s --json \
 	       | sed -n 's/.*"trace_sha256": "\([0-9a-f]*\)".*/\1/p'); \
 	  echo "$$(basename $$f) $$s $$h" >> $(HASHES); \
