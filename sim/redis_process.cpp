@@ -10,6 +10,14 @@ namespace rcsim::sim {
 namespace {
 
 constexpr int64_t kCronPeriodMs = 100;
+// What a tick of real Redis takes beyond its 100 ms: the next serverCron is due 100 ms after the last one
+// returned (ae.c: `te->when = now + retval * 1000`, `now` read after the callback), and epoll_wait wakes
+// a little after its timeout. Measured on the reference machine (redis-server 7.0.15, idle): epoll_wait
+// with a 100 ms timeout returns after 100.28 ms (strace -T) and serverCron's own work takes ~0.1 ms.
+// It sets the cadence of the "pong older than T/2" pings: with ticks of exactly 100 ms, 10 ticks are not
+// more than 1000 ms and a node at node timeout 2000 pinged every 11 ticks; real Redis pings every 10
+// (100.85 ms a tick on a real 6-node bus under tools/redis-compare, results/fidelity-real-notes.md).
+constexpr int64_t kCronOverrunUs = 400;
 constexpr int64_t kReplPingBytes = 14;    // "*1\r\n$4\r\nPING\r\n" added to the stream every repl-ping period
 constexpr int64_t kReplGetackBytes = 37;  // "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
 constexpr uint32_t kFullSyncOverheadBytes = 64;
@@ -68,8 +76,8 @@ void RedisProcess::on_cron_timer() {
 }
 
 void RedisProcess::cron() {
-  // processTimeEvents: the next run is due a period after this one ends (a run takes no time here).
-  arm_cron(Duration::millis(kCronPeriodMs));
+  // processTimeEvents: the next run is due a period after this one ends, and the wake comes late.
+  arm_cron(Duration::millis(kCronPeriodMs) + Duration::micros(kCronOverrunUs));
   node_->tick(now_ms());
   if (++cron_count_ % 10 == 0) replication_cron();  // replicationCron runs once a second
   apply_effects();

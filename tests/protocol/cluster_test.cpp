@@ -166,7 +166,7 @@ TEST_CASE("gossip sections: max(3 - N/10) random entries plus every PFAIL node",
   std::map<int, int64_t> pfail_at, fail_at;
   for (const ObservedEvent& e : world.events()) {
     if (e.about != 5 || e.t_us < fault.us) continue;
-    if (e.kind == "pfail") pfail_at.emplace(e.node, e.t_us + 100'000);
+    if (e.kind == "pfail") pfail_at.emplace(e.node, e.t_us + 101'400);  // the next cron: 100.4 ms on, + <= 1 ms late
     if (e.kind == "fail" || e.kind == "fail_received") fail_at.emplace(e.node, e.t_us);
   }
   REQUIRE(pfail_at.size() > 10);
