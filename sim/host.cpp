@@ -34,7 +34,7 @@ std::optional<std::string> Disk::read_synced(const std::string& file) const {
   return it->second.synced;
 }
 
-void Disk::crash() {
+void Disk::lose_unsynced() {
   for (auto it = files_.begin(); it != files_.end();) {
     if (it->second.synced) {
       it->second.current = *it->second.synced;
@@ -76,7 +76,11 @@ void Host::crash() {
   queued_.clear();
   listening_.clear();
   network_.reset_host(id_);
-  disk_.crash();
+}
+
+void Host::power_loss() {
+  crash();
+  disk_.lose_unsynced();
 }
 
 void Host::pause() {

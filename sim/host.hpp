@@ -11,7 +11,8 @@
 //   resume() then runs one loop iteration as aeProcessEvents does: the queued network events in
 //   arrival order (file events first), then the overdue timers in due order, then before_sleep once.
 // - crashed: no process. Its timers are dropped, events for it are dropped, every connection is
-//   reset (Network::reset_host), and the disk loses unsynced writes (Disk::crash). A host that has
+//   reset (Network::reset_host). After kill -9 (crash) the disk keeps every write, as the page cache
+//   does; after a power loss it keeps only what was fsynced (Disk::lose_unsynced). A host that has
 //   never been started is also `crashed`: nothing runs on it.
 #include <cstdint>
 #include <functional>
@@ -28,15 +29,15 @@
 
 namespace rcsim::sim {
 
-// Survives crashes. A write without fsync is visible to reads at once and lost on a crash, as if
-// the machine lost power (a conservative model of kill -9, whose page cache would survive).
+// Survives crashes. A write without fsync is visible to reads at once, survives kill -9 (the page
+// cache is the kernel's) and is lost when the machine loses power.
 class Disk {
  public:
   void write(const std::string& file, std::string contents, bool fsync);
   void fsync(const std::string& file);
   std::optional<std::string> read(const std::string& file) const;
-  std::optional<std::string> read_synced(const std::string& file) const;  // what survives a crash
-  void crash();  // every file reverts to its last synced version, or vanishes
+  std::optional<std::string> read_synced(const std::string& file) const;  // what survives a power loss
+  void lose_unsynced();  // power loss: every file reverts to its last synced version, or vanishes
   void wipe();   // the disk is lost entirely
 
  private:
@@ -72,10 +73,12 @@ class Host final : public NetworkEndpoint {
   HostState state() const { return state_; }
 
   // Lifecycle. start: boot a process (first start, or restart after a crash); it calls listen()
-  // for its ports from on_start. crash: kill -9. pause/resume: SIGSTOP/SIGCONT.
+  // for its ports from on_start. crash: kill -9. power_loss: the machine goes down (kill -9, and
+  // the disk loses unsynced writes). pause/resume: SIGSTOP/SIGCONT.
   void start(std::unique_ptr<Process> process);
   void listen(uint16_t port);
   void crash();
+  void power_loss();
   void pause();
   void resume();
   Process* process() { return process_.get(); }

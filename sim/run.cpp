@@ -186,6 +186,8 @@ void Runner::fire(const Action& action) {
           w.heal();
         } else if constexpr (std::is_same_v<T, action::Crash>) {
           if (const int i = node(a.node, "crash"); i >= 0) w.crash(i);
+        } else if constexpr (std::is_same_v<T, action::PowerLoss>) {
+          if (const int i = node(a.node, "power_loss"); i >= 0) w.power_loss(i);
         } else if constexpr (std::is_same_v<T, action::Restart>) {
           if (const int i = node(a.node, "restart"); i >= 0) w.restart(i);
         } else if constexpr (std::is_same_v<T, action::LoseDisk>) {
@@ -380,8 +382,9 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
             if (c.mode && f.mode != mode_name(*c.mode)) continue;
             const int64_t took_ms = f.promoted_ms - f.fault_ms;
             detail = alias(f.new_master) + " replaced " + alias(old_master) + " (" + f.mode + ") " +
-                     std::to_string(took_ms) + " ms after the fault";
+                     std::to_string(took_ms) + " ms after the fault, epoch " + std::to_string(f.epoch);
             if (c.within && (f.fault_ms < 0 || took_ms < c.within->min.ms() || took_ms > c.within->max.ms())) continue;
+            if (c.epoch && static_cast<uint64_t>(f.epoch) != *c.epoch) continue;
             return true;
           }
           if (detail.empty()) detail = "no failover of " + alias(old_master);

@@ -621,6 +621,7 @@ const ActionKind kActions[] = {
        return action::Heal{};
      }},
     {"crash", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Crash>(v, p, c); }},
+    {"power_loss", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::PowerLoss>(v, p, c); }},
     {"restart", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Restart>(v, p, c); }},
     {"lose_disk", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::LoseDisk>(v, p, c); }},
     {"pause", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::Pause>(v, p, c); }},
@@ -710,7 +711,7 @@ NodeSet parse_node_set(const json& v, const std::string& path, const Ctx& ctx) {
 }
 
 check::Failover parse_failover_check(const json& v, const std::string& path, const Ctx& ctx) {
-  const Obj o(v, path, {"old_master", "new_master", "within", "mode"});
+  const Obj o(v, path, {"old_master", "new_master", "within", "mode", "epoch"});
   check::Failover c;
   c.old_master = as_ref(o.need("old_master"), o.at("old_master"), ctx);
   if (const json* x = o.find("new_master")) {
@@ -725,6 +726,7 @@ check::Failover parse_failover_check(const json& v, const std::string& path, con
     c.within = range;
   }
   if (const json* x = o.find("mode")) c.mode = as_enum(*x, o.at("mode"), kFailoverKinds);
+  if (const json* x = o.find("epoch")) c.epoch = as_u64(*x, o.at("epoch"));
   return c;
 }
 
@@ -1062,7 +1064,7 @@ json action_json(const Action& action) {
           return json{{"between", json::array({ref_json(a.between[0]), ref_json(a.between[1])})},
                       {"period", format_duration(a.period)},
                       {"until", time_text(a.until)}};
-        } else {  // Isolate, Crash, Restart, LoseDisk, Pause, Resume
+        } else {  // Isolate, Crash, PowerLoss, Restart, LoseDisk, Pause, Resume
           return ref_json(a.node);
         }
       },
@@ -1107,6 +1109,7 @@ json check_json(const Check& check) {
           if (c.new_master) out["new_master"] = ref_json(*c.new_master);
           if (c.within) out["within"] = json::array({format_duration(c.within->min), format_duration(c.within->max)});
           if (c.mode) out["mode"] = enum_text(*c.mode, kFailoverKinds);
+          if (c.epoch) out["epoch"] = *c.epoch;
         } else if constexpr (std::is_same_v<C, check::NoFailover>) {
           out["of"] = ref_json(c.of);
         } else if constexpr (std::is_same_v<C, check::Flag>) {

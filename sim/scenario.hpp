@@ -151,6 +151,7 @@ struct Unblock { NodeRef from, to; bool both_ways = false; bool operator==(const
 struct Isolate { NodeRef node; bool operator==(const Isolate&) const = default; };
 struct Heal { bool operator==(const Heal&) const = default; };
 struct Crash { NodeRef node; bool operator==(const Crash&) const = default; };
+struct PowerLoss { NodeRef node; bool operator==(const PowerLoss&) const = default; };
 struct Restart { NodeRef node; bool operator==(const Restart&) const = default; };
 struct LoseDisk { NodeRef node; bool operator==(const LoseDisk&) const = default; };
 struct Pause { NodeRef node; bool operator==(const Pause&) const = default; };
@@ -188,7 +189,7 @@ struct Flap {  // the link between[0] ↔ between[1] goes down at `at`, up at at
 }  // namespace action
 
 using Action = std::variant<action::Partition, action::Block, action::Unblock, action::Isolate,
-                            action::Heal, action::Crash, action::Restart, action::LoseDisk,
+                            action::Heal, action::Crash, action::PowerLoss, action::Restart, action::LoseDisk,
                             action::Pause, action::Resume, action::ClockSkew, action::Failover,
                             action::Meet, action::Forget, action::AddSlots, action::MigrateSlots,
                             action::ConfigSet, action::Link, action::Flap>;
@@ -247,6 +248,7 @@ struct Failover {
   std::optional<NodeRef> new_master;
   std::optional<DurationRange> within;  // from the last fault action touching old_master
   std::optional<FailoverKind> mode;
+  std::optional<uint64_t> epoch;  // the configEpoch it took on promotion: the epoch its election won
   bool operator==(const Failover&) const = default;
 };
 struct NoFailover { NodeRef of; bool operator==(const NoFailover&) const = default; };

@@ -276,7 +276,7 @@ const WritesReport& Workload::check() {
       if (e.about >= 0) replaced[e.about].push_back(e.t_us);
     }
     if (e.kind == "replicating") demotions[e.node].push_back(e.t_us);
-    if (e.kind == "action_crash") crashes[e.node].push_back(e.t_us);
+    if (e.kind == "action_crash" || e.kind == "action_power_loss") crashes[e.node].push_back(e.t_us);
     if (e.kind == "action_restart") restarts[e.node].push_back(e.t_us);
   }
   auto first_at_or_after = [](const std::vector<int64_t>& times, int64_t t) -> int64_t {

@@ -314,16 +314,21 @@ std::optional<int> World::index_of_port(uint16_t port) const {
 
 void World::attach_workload(std::unique_ptr<Workload> workload) { workload_ = std::move(workload); }
 
-void World::crash(int index) {
+void World::crash(int index) { go_down(index, /*power_loss=*/false); }
+
+void World::power_loss(int index) { go_down(index, /*power_loss=*/true); }
+
+void World::go_down(int index, bool power_loss) {
   if (!is_running(index)) return;  // already down: kill -9 finds no process
-  note_fault(index, "crash");
-  trace_action("crash", index);
+  const char* kind = power_loss ? "power_loss" : "crash";
+  note_fault(index, kind);
+  trace_action(kind, index);
   if (const protocol::Node* n = node(index)) {
     for (const auto& [name, entry] : n->nodes()) {
       if (entry->failed_or_pfail()) flag_cleared_us_[{index, name}] = now().us;  // its reports age from now
     }
   }
-  hosts_.at(index)->crash();
+  power_loss ? hosts_.at(index)->power_loss() : hosts_.at(index)->crash();
 }
 
 void World::restart(int index) {

@@ -136,7 +136,8 @@ class World {
   std::pair<int, int> initial_slot_range(int master_index) const;
 
   // Faults and commands (the scenario timeline's vocabulary).
-  void crash(int index);
+  void crash(int index);       // kill -9: the node's nodes.conf keeps every write
+  void power_loss(int index);  // the node's machine loses power: nodes.conf as last fsynced
   void restart(int index);
   void lose_disk(int index);
   // True when Redis by design cannot converge on its own (a replica refused for data age, or a node
@@ -169,6 +170,7 @@ class World {
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
   void note_fault(int index, const char* kind = "fault");
+  void go_down(int index, bool power_loss);  // crash and power_loss
 
   // Clients (sim/workload.hpp). A client host placed beside a node shares its network fate:
   // partition, isolate, block and unblock of the node apply to it too.

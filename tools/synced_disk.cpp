@@ -1,10 +1,11 @@
-// LD_PRELOAD shim for tools/redis-compare: gives a real redis-server the simulator's disk, where a crash
-// keeps only what was fsynced (sim/host.hpp, Disk::crash). After every successful fsync() of the cluster
-// config file (nodes-<port>.conf, which Redis 7.0's clusterSaveConfig syncs with fsync()), the file's
-// bytes are copied to nodes-<port>.conf.synced (written beside it, then renamed over, so the copy is
-// never torn). On crash and restart the tool puts the .synced copy back in place of nodes-<port>.conf
-// (or removes nodes-<port>.conf when nothing was ever synced): the node boots from what a power loss
-// would have left, as in the simulator. Nothing else in the process changes.
+// LD_PRELOAD shim for tools/redis-compare: lets a real redis-server lose power the way the simulator's
+// nodes do (sim/host.hpp, Disk::lose_unsynced: only what was fsynced survives). After every successful
+// fsync() of the cluster config file (nodes-<port>.conf, which Redis 7.0's clusterSaveConfig syncs with
+// fsync()), the file's bytes are copied to nodes-<port>.conf.synced (written beside it, then renamed
+// over, so the copy is never torn). The tool's power_loss puts the .synced copy back in place of
+// nodes-<port>.conf (or removes nodes-<port>.conf when nothing was ever synced) before the node boots
+// again; a plain crash (kill -9) leaves nodes.conf as the page cache has it. Nothing else in the
+// process changes.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>

@@ -153,7 +153,7 @@ TEST_CASE("a crash drops the process - its timers and connections - a restart bo
   CHECK(reborn.at(2) == "accepted@20300");
 }
 
-TEST_CASE("the disk keeps synced writes across a crash and loses the rest", "[host][disk]") {
+TEST_CASE("the disk keeps every write across kill -9, and only synced ones across a power loss", "[host][disk]") {
   World w;
   Disk& disk = w.b.disk();
   disk.write("nodes.conf", "v1", true);
@@ -163,6 +163,12 @@ TEST_CASE("the disk keeps synced writes across a crash and loses the rest", "[ho
   disk.fsync("later");
   CHECK(disk.read("nodes.conf") == "v2");  // unsynced writes are visible
   w.b.crash();
+  CHECK(disk.read("nodes.conf") == "v2");  // the page cache outlives the process
+  CHECK(disk.read("temp") == "t");
+  Log reborn;
+  w.b.start(std::make_unique<LogProcess>(w.b, reborn));
+  w.b.power_loss();
+  CHECK(w.b.state() == HostState::crashed);
   CHECK(disk.read("nodes.conf") == "v1");
   CHECK_FALSE(disk.read("temp"));
   CHECK(disk.read("later") == "l1");

@@ -54,7 +54,8 @@ const char* const kFullScenario = R"json({
     {"at": "14s", "config_set": {"node": "all", "name": "cluster-slave-no-failover", "value": true}},
     {"at": "14s", "config_set": {"node": "m2", "name": "cluster-node-timeout", "value": "3000"}},
     {"at": "15s", "link": {"from": "m1", "to": "m2", "latency": "10ms", "both_ways": true}},
-    {"at": "16s", "flap": {"between": ["m1", {"replica_of": "m1"}], "period": "500ms", "until": "18s"}}
+    {"at": "16s", "flap": {"between": ["m1", {"replica_of": "m1"}], "period": "500ms", "until": "18s"}},
+    {"at": "19s", "power_loss": "m3"}
   ],
   "run_until": "1m",
   "expect": [
@@ -66,7 +67,7 @@ const char* const kFullScenario = R"json({
     {"slot_owner": {"slot": 0, "is": "m1"}},
     {"current_epoch": {"node": "all", "min": 3, "max": 9}},
     {"config_epoch": {"node": "m2", "is": 2}},
-    {"failover": {"old_master": "m1", "new_master": "r1", "within": ["1s", "20s"], "mode": "auto"}},
+    {"failover": {"old_master": "m1", "new_master": "r1", "within": ["1s", "20s"], "mode": "auto", "epoch": 7}},
     {"no_failover": {"of": "m3"}},
     {"flag": {"seen_by": "m2", "node": "m1", "lacks": "fail?"}},
     {"flag": {"node": "m1", "has": "master"}},
@@ -149,7 +150,8 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK(s.workload->wait == WaitSpec{1, Duration::millis(50)});
   CHECK(s.workload->placement == std::vector<std::string>{"m1", "r2"});
 
-  REQUIRE(s.timeline.size() == 20);
+  REQUIRE(s.timeline.size() == 21);
+  CHECK(std::get<action::PowerLoss>(s.timeline[20].action).node == alias("m3"));
   std::set<std::string_view> actions;
   for (const TimelineEntry& e : s.timeline) actions.insert(action_name(e.action));
   CHECK(actions.size() == std::variant_size_v<Action>);
@@ -221,6 +223,7 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK(failover.new_master == alias("r1"));
   CHECK(failover.within == DurationRange{Duration::seconds(1), Duration::seconds(20)});
   CHECK(failover.mode == FailoverKind::Auto);
+  CHECK(failover.epoch == 7u);
   CHECK(std::get<check::NoFailover>(s.expect[9].check).of == alias("m3"));
   CHECK(std::get<check::Flag>(s.expect[10].check) == check::Flag{alias("m2"), alias("m1"), false, "fail?"});
   CHECK_FALSE(std::get<check::Flag>(s.expect[11].check).seen_by);
@@ -496,4 +499,13 @@ TEST_CASE("scenario: never throws on truncated or mutated input", "[scenario]") 
       CHECK_THAT(err.message, !Catch::Contains("internal error"));
     }
   }
+}
+
+TEST_CASE("scenario: power_loss is its own action, apart from crash", "[scenario]") {
+  const Scenario s = parse_ok(R"({"name": "x", "cluster": {"masters": 1}, "run_until": "2s",
+    "timeline": [{"at": "0s", "crash": "m1"}, {"at": "1s", "power_loss": "m1"}]})");
+  CHECK(std::get<action::Crash>(s.timeline[0].action).node == NodeRef::of_alias("m1"));
+  CHECK(std::get<action::PowerLoss>(s.timeline[1].action).node == NodeRef::of_alias("m1"));
+  CHECK(parse_ok(to_json(s).dump()) == s);
+  CHECK(to_json(s)["timeline"][1].contains("power_loss"));
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A real node crashed by tools/redis-compare comes back with the simulator's disk: nodes.conf as last
-fsynced (tools/synced_disk.cpp keeps that copy), not with what kill -9 leaves in the page cache.
+"""A real node that tools/redis-compare crashes (kill -9) comes back with every write to nodes.conf, as the
+page cache keeps them; one whose machine loses power (power_loss) comes back with nodes.conf as last fsynced
+(tools/synced_disk.cpp keeps that copy), as the simulator's disk does.
 
 Needs redis-server and redis-cli (`make deps-real`) and the built shim (RCSIM_SYNCED_DISK, set by CTest);
 exits 77 (skipped under CTest) without them.
@@ -63,7 +64,13 @@ def main():
         assert " 1-4" in conf.read_text(), conf.read_text()
         assert " 1-3" in Path(str(conf) + ".synced").read_text()
 
-        cluster.crash("m1")
+        cluster.kill("m1")  # crash: kill -9
+        assert " 1-4" in conf.read_text(), conf.read_text()
+        cluster.start("m1")
+        wait_up()
+        assert myself_line().split()[8:] == ["1-4"]
+
+        cluster.power_loss("m1")
         assert " 1-3" in conf.read_text() and " 1-4" not in conf.read_text(), conf.read_text()
         cluster.start("m1")
         wait_up()
@@ -71,7 +78,7 @@ def main():
         assert line[0] == node_id, (line, node_id)   # same node: its nodes.conf survived
         assert line[6] == "1" and line[8:] == ["1-3"], line  # configEpoch 1, slot 4 lost with the page cache
 
-        cluster.crash("m1")
+        cluster.kill("m1")
         cluster.lose_disk("m1")
         assert not conf.exists() and not Path(str(conf) + ".synced").exists()
         cluster.start("m1")
@@ -80,7 +87,7 @@ def main():
     finally:
         cluster.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
-    print("ok: crash keeps the last fsynced nodes.conf; lose_disk removes it")
+    print("ok: kill -9 keeps every write, a power loss the last fsynced nodes.conf; lose_disk removes both")
     return 0
 
 

@@ -100,13 +100,21 @@ def test_matrix_summary():
                {"quantity": "ping received /node/s, first 10 s", "real": None, "sim": None, "ratio": None,
                 "verdict": "n/a"}]}
     refused = {"scenario": "scenarios/b.json", "status": "refused", "reason": "network chaos ..."}
-    text = compare_all.matrix([ran, refused])
+    erratum = {"scenario": "scenarios/errata/noaddr_master_reachable.json", "trials": 5, "seeds": 20, "rows": [],
+               "expectation_rows": [
+                   {"expectation": "the peers still count it reachable", "at": "end", "real": {"passed": 2, "n": 5},
+                    "sim": {"passed": 20, "n": 20}, "verdict": "DIFFERS"}]}
+    text = compare_all.matrix([ran, refused], [erratum])
     for line in ("- scenarios run on real Redis: 1 of 2 (not run: scenarios/b.json (refused))",
                  "- expectation verdicts agreeing: 1 of 2 (50%; target ≥ 95%)",
                  "- timing, loss and rate rows within tolerance: 1 of 2",
                  "| scenarios/a.json | 3 trials | 1/2 | 1/2 |",
                  "| scenarios/b.json | refused | - | - |",
-                 "| lost_writes #1 | end | 0/3 | 19/20 | DIFFERS |"):
+                 "| lost_writes #1 | end | 0/3 | 19/20 | DIFFERS |",
+                 "| NOADDR masters never time out and count as reachable | noaddr_master_reachable | "
+                 "the peers still count it reachable | 2/5 | 20/20 | confirmed |",
+                 "| two replicas win the same epoch | two_winners_one_epoch | r2 won epoch 7 too, with stale votes | "
+                 "- | - | not run |"):
         check(f"matrix has {line!r}", line in text.splitlines(), True)
 
 

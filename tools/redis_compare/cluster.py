@@ -24,7 +24,7 @@ def synced_disk_path():
 def synced_disk_problem():
     """None when nodes can run on the simulator's disk (only fsynced nodes.conf survives a crash), else why not."""
     if not os.path.exists(synced_disk_path()):
-        return f"crash and restart need {synced_disk_path()} (tools/synced_disk.cpp; `make build` makes it)"
+        return f"power_loss needs {synced_disk_path()} (tools/synced_disk.cpp; `make build` makes it)"
     return None
 
 
@@ -91,8 +91,10 @@ class RealCluster:
         # sim's disk holds nodes.conf only: a node boots without data (a replica's last full sync wrote one).
         self._remove(f"dump-{port}.rdb")
         env = self.clocks.env(alias, port) if self.clocks else dict(os.environ)
-        # synced_disk keeps a copy of nodes.conf as last fsynced, for crash() to put back.
-        env["LD_PRELOAD"] = " ".join(filter(None, [synced_disk_path(), env.get("LD_PRELOAD", "")]))
+        # synced_disk keeps a copy of nodes.conf as last fsynced, for power_loss() to put back (a scenario
+        # with power_loss is refused without it).
+        if os.path.exists(synced_disk_path()):
+            env["LD_PRELOAD"] = " ".join(filter(None, [synced_disk_path(), env.get("LD_PRELOAD", "")]))
         proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         proc.guard_token = guard.track_pid(proc.pid)
@@ -107,10 +109,10 @@ class RealCluster:
         for name in (f"nodes-{port}.conf", f"nodes-{port}.conf.synced", f"dump-{port}.rdb"):
             self._remove(name)
 
-    def crash(self, alias):
-        """kill -9, and the disk as the simulator's crash leaves it (sim/host.hpp, Disk::crash): nodes-P.conf
-        as last fsynced (synced_disk's copy), or none if it never was. A kill -9 alone would keep every write
-        in the page cache; the simulator models the harsher power loss, and the real side follows it."""
+    def power_loss(self, alias):
+        """kill -9, and the disk as a power loss leaves it (sim/host.hpp, Disk::lose_unsynced): nodes-P.conf
+        as last fsynced (synced_disk's copy), or none if it never was; kill -9 alone keeps every write in
+        the page cache."""
         self.kill(alias)
         conf = os.path.join(self.dir, f"nodes-{self.ports[alias]}.conf")
         if os.path.exists(conf + ".synced"):

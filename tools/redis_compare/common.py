@@ -23,7 +23,7 @@ EXIT_SKIPPED = 3
 
 # Actions after which the trouble that a failover answers begins; the fault of a failover is the last of
 # these, at or before the promotion, that touched the old master or the new one.
-FAULT_ACTIONS = {"crash", "pause", "isolate", "partition", "block", "flap", "failover"}
+FAULT_ACTIONS = {"crash", "power_loss", "pause", "isolate", "partition", "block", "flap", "failover"}
 # Actions that end a fault: the recovery rows (old master demoted, every node ok) count from the last of them.
 # A flap ends with its link up at `until` (the real side fires that edge as "_flap_edge").
 RECOVERY_ACTIONS = {"heal", "unblock", "resume", "restart"}

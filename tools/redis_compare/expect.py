@@ -16,11 +16,14 @@ MANUAL_FAILOVER_TIMEOUT_MS = 5000 + 2 * POLL_INTERVAL_S * 1000
 FAILOVER_MODES = {"default": "manual", "force": "force", "takeover": "takeover"}
 # Actions sim's World::note_fault marks on every node they touch (a flap's down edges are blocks); a
 # `failover` marks the master of the replica it is sent to.
-FAULT_KINDS = {"crash", "pause", "isolate", "partition", "block"}
+FAULT_KINDS = {"crash", "power_loss", "pause", "isolate", "partition", "block"}
 # Redis logs a replica's refusal for data age (clusterLogCantFailover) only once its master has been FAIL
 # for node timeout + 5 s; sim's "cant_failover" event comes at the first refusal. Its wording in sim:
 DATA_AGE_REASON = "Disconnected from master for longer than allowed"
 LOG_LINE = re.compile(r"^\d+:\w (\d+ \w+ \d+ [\d:.]+) . Currently unable to failover: " + DATA_AGE_REASON)
+# What a replica logs as it promotes itself after winning an election (clusterHandleSlaveFailover): the epoch
+# it won. The polls may only see the configEpoch after a collision moved it on.
+ELECTION_WON = re.compile(r"configEpoch set to (\d+) after successful failover")
 
 
 def check_kind(expectation):
@@ -78,7 +81,9 @@ class ExpectJudge:
         self.pinned = None    # expect index -> alias of failover.old_master / no_failover.of, at the first round
         self.views = {}       # the last round's {alias: View}
         self.roles = RoleWatch()
-        self.promotions = []  # {"old", "new", "mode", "promoted_ms", "fault_ms"}, in the order seen
+        # {"old", "new", "mode", "promoted_ms", "fault_ms", "polled_epoch", "election": n-th election the new
+        # master won, None for a takeover}, in the order seen
+        self.promotions = []
         self.fault_ms = {}    # alias -> time of the last fault action that touched it (sim's fault_ms_)
         self.failover_sent = {}  # alias -> (time, mode) of the last CLUSTER FAILOVER sent to it
         self.slot_owner_lost_disk = False
@@ -144,8 +149,11 @@ class ExpectJudge:
                 sent = self.failover_sent.pop(alias, None)
                 manual = sent is not None and t - sent[0] <= MANUAL_FAILOVER_TIMEOUT_MS
                 old = self.rec.alias_of_id.get(before.master_id)
-                self.promotions.append({"old": old, "new": alias, "mode": sent[1] if manual else "auto",
-                                        "promoted_ms": t, "fault_ms": self.fault_ms.get(old, -1)})
+                mode = sent[1] if manual else "auto"
+                elections = sum(p["new"] == alias and p["mode"] != "takeover" for p in self.promotions)
+                self.promotions.append({"old": old, "new": alias, "mode": mode, "promoted_ms": t,
+                                        "fault_ms": self.fault_ms.get(old, -1), "polled_epoch": now.config_epoch,
+                                        "election": None if mode == "takeover" else elections})
 
     # -- what sim's world.node(i) and node_set() give
 
@@ -253,8 +261,11 @@ class ExpectJudge:
             if f["old"] != old or ("new_master" in c and f["new"] != new) or ("mode" in c and f["mode"] != c["mode"]):
                 continue
             took_ms = f["promoted_ms"] - f["fault_ms"]
-            detail = f"{f['new']} replaced {name(old)} ({f['mode']}) {took_ms:.0f} ms after the fault"
+            epoch = self._promotion_epoch(f)
+            detail = f"{f['new']} replaced {name(old)} ({f['mode']}) {took_ms:.0f} ms after the fault, epoch {epoch}"
             if within and (f["fault_ms"] < 0 or not within[0] <= took_ms <= within[1]):
+                continue
+            if "epoch" in c and epoch != c["epoch"]:
                 continue
             return True, detail
         return False, detail or f"no failover of {name(old)}"
@@ -335,17 +346,27 @@ class ExpectJudge:
                     problems.append(f"{a} and {other} share configEpoch {v.own.config_epoch}")
         return problems
 
+    def _promotion_epoch(self, promotion):
+        """The epoch a promotion's election won, from the new master's log (its n-th "after successful
+        failover" line); a takeover wins no election: the configEpoch the polls saw."""
+        won = [int(m.group(1)) for m in map(ELECTION_WON.search, self._log_lines(promotion["new"])) if m]
+        n = promotion["election"]
+        return won[n] if n is not None and n < len(won) else promotion["polled_epoch"]
+
+    def _log_lines(self, alias):
+        try:
+            with open(os.path.join(self.cl.dir, f"{self.cl.ports[alias]}.log"), errors="replace") as f:
+                return f.readlines()
+        except FileNotFoundError:
+            return []
+
     def _liveness_exemption(self):
         if self.slot_owner_lost_disk:
             return "a node serving slots lost its nodes.conf"
         refusals = []
         for a in self.cl.sc.aliases:
-            try:
-                with open(os.path.join(self.cl.dir, f"{self.cl.ports[a]}.log"), errors="replace") as f:
-                    refusals += [(datetime.datetime.strptime(m.group(1), "%d %b %Y %H:%M:%S.%f"), a)
-                                 for m in map(LOG_LINE.match, f) if m]
-            except FileNotFoundError:
-                pass
+            refusals += [(datetime.datetime.strptime(m.group(1), "%d %b %Y %H:%M:%S.%f"), a)
+                         for m in map(LOG_LINE.match, self._log_lines(a)) if m]
         return f"{min(refusals)[1]} cannot fail over: {DATA_AGE_REASON}" if refusals else None
 
 

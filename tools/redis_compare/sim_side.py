@@ -121,7 +121,7 @@ def sim_recovery(summary, events, run_until_ms, old_master):
             ok[node] = ev == "state_ok"
         elif ev == "boot":
             ok[node] = False  # a node boots with cluster_state fail
-        elif ev in ("crash", "pause"):
+        elif ev in ("crash", "power_loss", "pause"):
             live[node] = False
         elif ev in ("restart", "resume"):
             live[node] = True

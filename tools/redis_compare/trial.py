@@ -144,14 +144,20 @@ class TrialRunner:
     def do_crash(self, ref):
         a = self.node(ref, "crash")
         if a:
-            self.cl.crash(a)
+            self.cl.kill(a)
+        return [a] if a else []
+
+    def do_power_loss(self, ref):
+        a = self.node(ref, "power_loss")
+        if a:
+            self.cl.power_loss(a)
         return [a] if a else []
 
     def do_restart(self, ref):
         a = self.node(ref, "restart")
         if a:
-            self.cl.crash(a)
-            self.cl.start(a)  # nodes-P.conf as last fsynced: same name, epochs and slots; no data, as in sim
+            self.cl.kill(a)
+            self.cl.start(a)  # same nodes-P.conf: same name, epochs and slots; no data, as in sim
         return [a] if a else []
 
     def do_lose_disk(self, ref):
@@ -326,7 +332,7 @@ def real_side_problem(sc):
         return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
                 "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
     kinds = {action_kind(a) for a in sc.timeline}
-    why = clock_skew_problem(sc) or shaping_problem(sc) or (synced_disk_problem() if kinds & {"crash", "restart"} else None)
+    why = clock_skew_problem(sc) or shaping_problem(sc) or (synced_disk_problem() if "power_loss" in kinds else None)
     if why:
         return why
     if kinds & CUT_ACTIONS:

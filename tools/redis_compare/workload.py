@@ -278,7 +278,7 @@ class RealWorkload:
     def judge(self, writes, reads, finals, owner, fired):
         """sim/workload.cpp's Workload::check on the logged writes."""
         alias_of_port = {port: a for a, port in self.cl.ports.items()}
-        crashes = events_of(fired, {"crash"})
+        crashes = events_of(fired, {"crash", "power_loss"})
         restarts = events_of(fired, {"restart"})
         resumes = events_of(fired, {"resume"})
         for t, alias in self.resumes:
