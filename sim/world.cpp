@@ -343,6 +343,9 @@ void World::restart(int index) {
   for (int64_t& since : minority_since_us_) {
     if (since >= 0) since = now().us;
   }
+  // A process started on its own runs its first serverCron 1 ms after it starts (initServer:
+  // aeCreateTimeEvent(serverCron, 1 ms)), whatever phase the cluster's first boot had.
+  cron_phase_.at(index) = Duration::millis(1);
   start_process(index);
 }
 
