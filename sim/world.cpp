@@ -57,7 +57,7 @@ World::World(const WorldOptions& options)
   clock_step_at_us_.assign(total, -1'000'000'000'000);
   names_.assign(total, protocol::NodeName{});
   max_current_epoch_.assign(total, 0);
-  for (int i = 0; i < total; ++i) start_process(i);
+  for (int i = 0; i < total; ++i) start_process(i, cron_phase_[i]);
   if (options_.check_minority_bound) {
     // Sampled on the cron period: the bound is in hundreds of milliseconds.
     scheduler_.after(Duration::millis(100), [this] { check_minority_masters(); });
@@ -66,12 +66,12 @@ World::World(const WorldOptions& options)
 
 World::~World() { trace_.flush(); }
 
-void World::start_process(int index) {
+void World::start_process(int index, Duration first_cron) {
   RedisProcessOptions process_options;
   process_options.config = options_.config;
   process_options.address = addresses_[index];
   process_options.bugs = options_.bugs;
-  process_options.cron_phase = cron_phase_[index];
+  process_options.cron_phase = first_cron;
   process_options.clock_base_ms = clock_base_ms_;
   RedisProcess::Callbacks callbacks;
   callbacks.resolve = [this](const protocol::Address& address) -> std::optional<HostId> {
@@ -245,7 +245,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     conf += vars;
     hosts_[i]->crash();
     hosts_[i]->disk().write("nodes.conf", std::move(conf), /*fsync=*/true);
-    start_process(i);
+    start_process(i, cron_phase_[i]);
     assert(names_[i] == node(i)->name());
   }
   const bool ok = run_until_cluster_ok(now() + limit);
@@ -345,8 +345,7 @@ void World::restart(int index) {
   }
   // A process started on its own runs its first serverCron 1 ms after it starts (initServer:
   // aeCreateTimeEvent(serverCron, 1 ms)), whatever phase the cluster's first boot had.
-  cron_phase_.at(index) = Duration::millis(1);
-  start_process(index);
+  start_process(index, Duration::millis(1));
 }
 
 void World::lose_disk(int index) {

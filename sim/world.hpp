@@ -189,7 +189,8 @@ class World {
   const WorldOptions& options() const { return options_; }
 
  private:
-  void start_process(int index);
+  // first_cron: when the process's first serverCron runs after it starts.
+  void start_process(int index, Duration first_cron);
   void reindex_name(const protocol::NodeName& name);
   void on_node_event(int index, const protocol::NodeEvent& event);
   void on_message(int to, const protocol::Message& message);
@@ -223,7 +224,7 @@ class World {
   std::vector<protocol::Address> addresses_;
   std::map<uint16_t, int> index_by_cport_;
   std::map<uint16_t, int> index_by_port_;
-  std::vector<Duration> cron_phase_;
+  std::vector<Duration> cron_phase_;  // first serverCron of each node when the cluster boots together
   int64_t clock_base_ms_ = 0;
 
   std::vector<ObservedEvent> events_;
