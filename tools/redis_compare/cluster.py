@@ -22,7 +22,7 @@ def synced_disk_path():
 
 
 def synced_disk_problem():
-    """None when nodes can run on the simulator's disk (only fsynced nodes.conf survives a crash), else why not."""
+    """None when a node can lose power as in the simulator (only its fsynced nodes.conf survives), else why not."""
     if not os.path.exists(synced_disk_path()):
         return f"power_loss needs {synced_disk_path()} (tools/synced_disk.cpp; `make build` makes it)"
     return None
