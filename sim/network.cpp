@@ -358,8 +358,7 @@ void Network::on_deliver(Conn& c, int side) {
 // ---- Nagle (client→server) ----
 
 void Network::nagle_send(Conn& c, Packet packet) {
-  const bool acked = c.ack_at_us <= scheduler_.now().us && path_open(c.host[kServer], c.host[kClient]);
-  if (c.nagle_outstanding && !acked) {
+  if (c.nagle_outstanding && !ack_arrived(c)) {
     c.unsent.push_back(std::move(packet));
     arm_nagle(c);
     return;
@@ -371,6 +370,14 @@ void Network::nagle_send(Conn& c, Packet packet) {
   }
   c.unsent.push_back(std::move(packet));  // behind what waited for the same ACK
   flush_unsent(c);
+}
+
+// The ACK for what is outstanding arrived if its time has come and the server→client path was open
+// then: a block that came after it does not take it back.
+bool Network::ack_arrived(const Conn& c) const {
+  if (c.ack_at_us > scheduler_.now().us) return false;
+  const auto block = blocked_.find({c.host[kServer], c.host[kClient]});
+  return block == blocked_.end() || block->second.us > c.ack_at_us;
 }
 
 // Data from the server carries the ACK for what it has received.
@@ -530,7 +537,7 @@ bool Network::path_open(HostId from, HostId to) const {
 
 void Network::block(HostId from, HostId to) {
   assert(from < hosts_.size() && to < hosts_.size() && from != to);
-  blocked_.insert({from, to});
+  blocked_.emplace(std::make_pair(from, to), scheduler_.now());  // an existing block keeps its time
 }
 
 void Network::unblock(HostId from, HostId to) {

@@ -21,9 +21,10 @@
 // - Nagle (client→server only, when connect() asks for it; Redis's outbound bus links): a message
 //   sent while an earlier one is unacknowledged waits. The server ACKs by sending data back on the
 //   connection (the ACK rides with that data) or when its delayed-ACK timer (the client→server
-//   profile's delayed_ack) fires after arrival. An ACK needs the server→client path open; if it is
-//   blocked the ACK is retried with RTO backoff. The waiting messages then leave as one segment.
-//   Pure ACKs are not subject to loss. Server→client never waits (Redis sets TCP_NODELAY there).
+//   profile's delayed_ack) fires after arrival. An ACK needs the server→client path open when it
+//   arrives (a later block does not take it back); if it is blocked the ACK is retried with RTO
+//   backoff. The waiting messages then leave as one segment. Pure ACKs are not subject to loss.
+//   Server→client never waits (Redis sets TCP_NODELAY there).
 // - close(by): what `by` already sent still arrives (Nagle-held data leaves at once), then the peer
 //   gets net_closed (FIN). Data in flight toward `by`, and anything the peer sends later, is lost.
 //   Closing while connecting abandons the handshake silently.
@@ -205,6 +206,7 @@ class Network {
   bool chaos_keeps(Conn& c, int side, Packet& packet, bool& duplicate);
   void on_deliver(Conn& c, int side);
   void nagle_send(Conn& c, Packet packet);
+  bool ack_arrived(const Conn& c) const;
   void on_nagle_ack(Conn& c);
   void note_server_send(Conn& c, int64_t arrival_us);
   void arm_nagle(Conn& c);
@@ -226,7 +228,7 @@ class Network {
   std::vector<ConnStats> stats_;              // by id - 1; kept for the whole run
   LinkProfile default_profile_;
   std::map<std::pair<HostId, HostId>, LinkProfile> link_profiles_;
-  std::set<std::pair<HostId, HostId>> blocked_;
+  std::map<std::pair<HostId, HostId>, Instant> blocked_;  // directed path -> when it was blocked
   std::vector<PendingRst> pending_rsts_;  // RSTs waiting for a blocked path, in reset order
   ChaosOptions chaos_;
   bool chaos_on_ = false;

@@ -319,6 +319,30 @@ TEST_CASE("Nagle: messages held behind an unacknowledged one leave together", "[
   CHECK(data[1].at - data[0].at == Duration::micros(40'200));
 }
 
+TEST_CASE("Nagle: an ACK that arrived before a one-way block is not taken back by it", "[network]") {
+  // asymmetric_partition's peers: their PING was answered before the server->client cut, so their
+  // next PING leaves at once; only what is sent after the cut waits for an ACK that cannot come.
+  TwoHosts t;
+  t.b.on_data = [&t](ConnId c, const Packet& p) {
+    if (tag_of(p) == 1) t.net.send(c, t.hb, message(100, 10));  // the reply carries the ACK
+  };
+  const ConnId c = t.connected(true);
+  t.net.send(c, t.ha, message(1, 10));
+  t.run_for(Duration::millis(500));
+  REQUIRE(t.a.tags() == std::vector<uint64_t>{100});
+  t.net.block(t.hb, t.ha);
+  const Instant cut = t.sched.now();
+  t.net.send(c, t.ha, message(2, 10));
+  t.net.send(c, t.ha, message(3, 10));
+  t.run_for(Duration::seconds(5));
+  const auto data = t.b.named("data");
+  REQUIRE(t.b.tags() == std::vector<uint64_t>{1, 2});  // 3 waits for 2's ACK, lost to the block
+  CHECK(data[1].at - cut == Duration::micros(100));
+  t.net.unblock(t.hb, t.ha);
+  t.run_for(Duration::seconds(10));
+  CHECK(t.b.tags() == std::vector<uint64_t>{1, 2, 3});
+}
+
 TEST_CASE("Nagle keeps order when a send meets the ACK's instant - and close flushes what waits", "[network]") {
   TwoHosts t;
   const ConnId c = t.connected(true);
