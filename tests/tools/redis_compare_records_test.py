@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The pieces of tools/redis-compare and tools/compare-all that need no Redis: reading a sim trace and
-the recovery records from it, redis-cli's slot split on the real side, and the matrix's summary counts."""
+the recovery records from it, redis-cli's slot split on the real side, the matrix's summary counts, and
+merging real trials from several --real-json files."""
 
 import importlib.machinery
 import importlib.util
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,9 +26,9 @@ def check(what, got, want):
         FAILURES.append(f"{what}: got {got!r}, want {want!r}")
 
 
-def load_compare_all():
-    loader = importlib.machinery.SourceFileLoader("compare_all", str(REPO / "tools" / "compare-all"))
-    spec = importlib.util.spec_from_loader("compare_all", loader)
+def load_script(name):
+    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(REPO / "tools" / name))
+    spec = importlib.util.spec_from_loader(name.replace("-", "_"), loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
@@ -85,7 +87,7 @@ def test_slot_split():
 
 
 def test_matrix_summary():
-    compare_all = load_compare_all()
+    compare_all = load_script("compare-all")
     ran = {"scenario": "scenarios/a.json", "trials": 3, "seeds": 20,
            "expectation_rows": [
                {"expectation": "failover #0", "at": "end", "real": {"passed": 3, "n": 3},
@@ -118,8 +120,37 @@ def test_matrix_summary():
         check(f"matrix has {line!r}", line in text.splitlines(), True)
 
 
+def test_real_json_merge():
+    # Trials added by a later run (--first-trial) are merged by giving --real-json once per file.
+    compare = load_script("redis-compare")
+    with tempfile.TemporaryDirectory() as tmp:
+        def stored(name, scenario, trials, set_=None):
+            path = Path(tmp) / name
+            path.write_text(json.dumps({"scenario": scenario, "set": set_ or {},
+                                        "real": [{"trial": t} for t in trials]}))
+            return str(path)
+        first = stored("a.json", "scenarios/split_brain.json", [1, 2, 3])
+        added = stored("b.json", "scenarios/split_brain.json", [16, 17])
+        other = stored("c.json", "scenarios/master_crash.json", [1])
+        otherset = stored("d.json", "scenarios/split_brain.json", [1], {"cluster-node-timeout": "5000"})
+        args = compare.parse_args(["--real-json", first, "--real-json", added])
+        real = compare.load_real_jsons(args.real_json, args)
+        check("merged trials, in order", [r["trial"] for r in real], [1, 2, 3, 16, 17])
+        check("trials counts every file's", args.trials, 5)
+        check("scenario from the first file", args.scenario.endswith("scenarios/split_brain.json"), True)
+        for bad, says in ((other, "holds trials of scenarios/master_crash.json"), (otherset, "was made with --set")):
+            args = compare.parse_args(["--real-json", first, "--real-json", bad])
+            try:
+                compare.load_real_jsons(args.real_json, args)
+                check(f"{bad} refused", "no error", says)
+            except compare.CompareError as e:
+                check(f"{bad} refused: {e}", says in str(e), True)
+    args = compare.parse_args(["--scenario", "scenarios/split_brain.json", "--trials", "10", "--first-trial", "16"])
+    check("--first-trial", (args.first_trial, args.trials), (16, 10))
+
+
 def main():
-    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary):
+    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge):
         test()
     for failure in FAILURES:
         print(f"FAILED {failure}")
