@@ -30,6 +30,7 @@ constexpr int64_t kMaxDurationUs = 1'000'000'000'000'000;  // ~31.7 years
 constexpr int kMaxClients = 100000;
 constexpr double kMaxRatePerS = 1e7;
 constexpr double kMaxDriftPpm = 500000;
+constexpr std::string_view kNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
 // Internal only: a validation failure unwinds to parse_scenario, which turns it into a value.
 struct Failure {
@@ -361,8 +362,113 @@ void parse_cluster_config(const json& v, const std::string& path, ClusterSpec& c
   sort_settings(cluster.config);
 }
 
+// ---- zones and hosts ------------------------------------------------------------------------------
+
+std::string as_domain_name(const json& v, const std::string& path, std::string_view kind) {
+  if (!v.is_string()) fail(path, "expected a " + std::string(kind) + " name, got " + type_name(v));
+  const std::string& name = v.get_ref<const std::string&>();
+  if (name.empty() || name.size() > 40 || name.find_first_not_of(kNameChars) != std::string::npos) {
+    fail(path, std::string(kind) + " name " + quote(name) + ": expected 1-40 characters of [A-Za-z0-9_.-]");
+  }
+  return name;
+}
+
+// Domains (zones or hosts) renumbered in the order of their first node, so that a layout reads back
+// the same from the file form to_json writes.
+void canonical_domains(std::vector<std::string>& names, std::vector<int>& domain_of) {
+  std::vector<int> renumbered(names.size(), -1);
+  std::vector<std::string> ordered;
+  for (int& d : domain_of) {
+    if (renumbered[d] < 0) {
+      renumbered[d] = static_cast<int>(ordered.size());
+      ordered.push_back(names[d]);
+    }
+    d = renumbered[d];
+  }
+  names = std::move(ordered);
+}
+
+// {"name": [aliases], ...}: every node of the cluster in exactly one domain.
+void parse_domain_lists(const json& v, const std::string& path, std::string_view kind, const ClusterSpec& c,
+                        std::vector<std::string>& names, std::vector<int>& domain_of) {
+  domain_of.assign(c.node_count(), -1);
+  for (const auto& [name, members] : v.items()) {
+    const std::string p = child(path, name);
+    names.push_back(as_domain_name(json(name), p, kind));
+    if (!members.is_array() || members.empty()) {
+      fail(p, "expected a non-empty array of the node aliases on this " + std::string(kind) + ", got " + got(members));
+    }
+    for (size_t i = 0; i < members.size(); ++i) {
+      const std::string mp = child(p, i);
+      if (!members[i].is_string()) fail(mp, "expected a node alias such as \"m1\", got " + type_name(members[i]));
+      const std::string& alias = members[i].get_ref<const std::string&>();
+      const std::optional<int> index = c.index_of(alias);
+      if (!index) fail(mp, "unknown node '" + alias.substr(0, 60) + "' (this cluster has " + c.alias_summary() + ")");
+      if (domain_of[*index] >= 0) {
+        fail(mp, "node '" + alias + "' is already on " + std::string(kind) + " " + names[domain_of[*index]]);
+      }
+      domain_of[*index] = static_cast<int>(names.size()) - 1;
+    }
+  }
+  for (int i = 0; i < c.node_count(); ++i) {
+    if (domain_of[i] < 0) fail(path, "node '" + c.alias(i) + "' is on no " + std::string(kind) + " (every node needs one)");
+  }
+}
+
+void parse_zones(const json& v, const std::string& path, ClusterSpec& c) {
+  Placement& p = c.placement;
+  if (v.is_array()) {
+    if (v.empty()) fail(path, "expected at least one zone name");
+    for (size_t i = 0; i < v.size(); ++i) {
+      const std::string name = as_domain_name(v[i], child(path, i), "zone");
+      if (std::find(p.zones.begin(), p.zones.end(), name) != p.zones.end()) {
+        fail(child(path, i), "zone " + quote(name) + " is listed twice");
+      }
+      p.zones.push_back(name);
+    }
+    p.zone_of = zones_by_rule(static_cast<int>(p.zones.size()), c.masters, c.replicas_per_master, c.spares);
+    for (int z = 0; z < static_cast<int>(p.zones.size()); ++z) {
+      if (p.nodes_in_zone(z).empty()) {
+        fail(path, "zone " + quote(p.zones[z]) + " gets no node: " + std::to_string(p.zones.size()) +
+                       " zones need at least as many masters");
+      }
+    }
+  } else if (v.is_object()) {
+    if (v.empty()) fail(path, "expected at least one zone");
+    parse_domain_lists(v, path, "zone", c, p.zones, p.zone_of);
+  } else {
+    fail(path, "expected an array of zone names (masters round-robin over them, each replica in another zone "
+               "than its master) or an object {\"zone\": [node aliases]}, got " + type_name(v));
+  }
+  canonical_domains(p.zones, p.zone_of);
+}
+
+void parse_hosts(const json& v, const std::string& path, ClusterSpec& c) {
+  Placement& p = c.placement;
+  if (v.is_object() && v.size() == 1 && v.contains("nodes_per_host")) {
+    const int per_host = as_small_int(v["nodes_per_host"], child(path, "nodes_per_host"), 1, c.node_count());
+    hosts_by_rule(p, c.node_count(), per_host);
+    canonical_domains(p.hosts, p.host_of);
+    for (size_t h = 0; h < p.hosts.size(); ++h) p.hosts[h] = "h" + std::to_string(h + 1);  // h1 holds m1
+  } else if (v.is_object() && !v.empty()) {
+    parse_domain_lists(v, path, "host", c, p.hosts, p.host_of);
+    for (int i = 0; p.has_zones() && i < c.node_count(); ++i) {
+      const int first = p.nodes_on_host(p.host_of[i]).front();
+      if (p.zone_of[i] != p.zone_of[first]) {
+        fail(child(path, p.hosts[p.host_of[i]]), "host " + p.hosts[p.host_of[i]] + " spans zones " +
+                                                     p.zones[p.zone_of[first]] + " (" + c.alias(first) + ") and " +
+                                                     p.zones[p.zone_of[i]] + " (" + c.alias(i) + ")");
+      }
+    }
+    canonical_domains(p.hosts, p.host_of);
+  } else {
+    fail(path, "expected {\"nodes_per_host\": N} (nodes fill hosts in alias order, zone by zone) or an object "
+               "{\"host\": [node aliases]}, got " + got(v));
+  }
+}
+
 ClusterSpec parse_cluster(const json& v, const std::string& path) {
-  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config"});
+  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config", "zones", "hosts"});
   ClusterSpec c;
   c.masters = as_small_int(o.need("masters"), o.at("masters"), 1, kScenarioMaxMasters);
   if (const json* x = o.find("replicas_per_master")) {
@@ -372,7 +478,47 @@ ClusterSpec parse_cluster(const json& v, const std::string& path) {
   if (const json* x = o.find("timer_phase")) c.timer_phase = as_enum(*x, o.at("timer_phase"), kTimerPhases);
   if (const json* x = o.find("create")) c.create = as_enum(*x, o.at("create"), kCreateModes);
   if (const json* x = o.find("config")) parse_cluster_config(*x, o.at("config"), c);
+  if (const json* x = o.find("zones")) parse_zones(*x, o.at("zones"), c);
+  if (const json* x = o.find("hosts")) parse_hosts(*x, o.at("hosts"), c);
   return c;
+}
+
+struct LinkFields {  // a profile's optional fields, as in a link override
+  std::optional<Duration> latency, jitter;
+  std::optional<LatencyShape> shape;
+  std::optional<double> loss;
+  bool any() const { return latency || jitter || shape || loss; }
+  void over(const LinkFields& o) {  // o's set fields win
+    if (o.latency) latency = o.latency;
+    if (o.jitter) jitter = o.jitter;
+    if (o.shape) shape = o.shape;
+    if (o.loss) loss = o.loss;
+  }
+};
+
+void parse_link_fields(const Obj& o, LinkFields& f) {
+  if (const json* x = o.find("latency")) f.latency = as_duration(*x, o.at("latency"));
+  if (const json* x = o.find("jitter")) f.jitter = as_duration(*x, o.at("jitter"));
+  if (const json* x = o.find("shape")) f.shape = as_enum(*x, o.at("shape"), kShapes);
+  if (const json* x = o.find("loss")) f.loss = as_probability(*x, o.at("loss"));
+}
+
+int as_zone(const json& v, const std::string& path, const ClusterSpec& c) {
+  if (!c.placement.has_zones()) fail(path, "this cluster declares no zones (cluster.zones)");
+  if (!v.is_string()) fail(path, "expected a zone name, got " + type_name(v));
+  const auto& zones = c.placement.zones;
+  const auto it = std::find(zones.begin(), zones.end(), v.get_ref<const std::string&>());
+  if (it == zones.end()) fail(path, "unknown zone " + quote(v.get_ref<const std::string&>()) + " (zones: " + join(zones) + ")");
+  return static_cast<int>(it - zones.begin());
+}
+
+int as_host(const json& v, const std::string& path, const ClusterSpec& c) {
+  if (!c.placement.has_hosts()) fail(path, "this cluster declares no hosts (cluster.hosts)");
+  if (!v.is_string()) fail(path, "expected a host name, got " + type_name(v));
+  const auto& hosts = c.placement.hosts;
+  const auto it = std::find(hosts.begin(), hosts.end(), v.get_ref<const std::string&>());
+  if (it == hosts.end()) fail(path, "unknown host " + quote(v.get_ref<const std::string&>()) + " (hosts: " + join(hosts) + ")");
+  return static_cast<int>(it - hosts.begin());
 }
 
 LinkOverride parse_link_override(const json& v, const std::string& path, const Ctx& ctx) {
@@ -381,24 +527,71 @@ LinkOverride parse_link_override(const json& v, const std::string& path, const C
   l.from = as_alias(o.need("from"), o.at("from"), ctx);
   l.to = as_alias(o.need("to"), o.at("to"), ctx);
   if (l.from == l.to) fail(o.at("to"), "from and to name the same node '" + l.to + "'");
-  if (const json* x = o.find("latency")) l.latency = as_duration(*x, o.at("latency"));
-  if (const json* x = o.find("jitter")) l.jitter = as_duration(*x, o.at("jitter"));
-  if (const json* x = o.find("shape")) l.shape = as_enum(*x, o.at("shape"), kShapes);
-  if (const json* x = o.find("loss")) l.loss = as_probability(*x, o.at("loss"));
+  LinkFields f;
+  parse_link_fields(o, f);
+  l.latency = f.latency;
+  l.jitter = f.jitter;
+  l.shape = f.shape;
+  l.loss = f.loss;
   if (const json* x = o.find("both_ways")) l.both_ways = as_bool(*x, o.at("both_ways"));
   return l;
 }
 
+// network.zones: the latency (and jitter, shape, loss) between nodes on different hosts of one zone
+// (`within`) and of two zones (`between`, `pairs` for particular ones), written out as one directed link
+// override per pair of nodes. Nodes on one host keep the network-wide profile (loopback).
+std::vector<LinkOverride> parse_zone_network(const json& v, const std::string& path, const ClusterSpec& c) {
+  const Obj o(v, path, {"within", "between", "pairs"});
+  if (!c.placement.has_zones()) fail(path, "network zones need zones: this cluster declares none (cluster.zones)");
+  const std::vector<std::string> fields = {"latency", "jitter", "shape", "loss"};
+  LinkFields within, between;
+  if (const json* x = o.find("within")) parse_link_fields(Obj(*x, o.at("within"), fields), within);
+  if (const json* x = o.find("between")) parse_link_fields(Obj(*x, o.at("between"), fields), between);
+  const int zones = static_cast<int>(c.placement.zones.size());
+  std::vector<LinkFields> pair(static_cast<size_t>(zones * zones));  // [a * zones + b]: between, then the pair's
+  for (LinkFields& f : pair) f = between;
+  if (const json* x = o.find("pairs")) {
+    if (!x->is_array()) fail(o.at("pairs"), "expected an array of {\"zones\": [a, b], latency...}, got " + type_name(*x));
+    for (size_t i = 0; i < x->size(); ++i) {
+      const std::string p = child(o.at("pairs"), i);
+      const Obj po((*x)[i], p, {"zones", "latency", "jitter", "shape", "loss"});
+      const json& names = po.need("zones");
+      if (!names.is_array() || names.size() != 2) fail(po.at("zones"), "expected two zone names, got " + got(names));
+      const int a = as_zone(names[0], child(po.at("zones"), 0), c);
+      const int b = as_zone(names[1], child(po.at("zones"), 1), c);
+      if (a == b) fail(po.at("zones"), "a pair names two different zones; use \"within\" for one zone");
+      LinkFields f;
+      parse_link_fields(po, f);
+      pair[static_cast<size_t>(a * zones + b)].over(f);
+      pair[static_cast<size_t>(b * zones + a)].over(f);
+    }
+  }
+  std::vector<LinkOverride> out;
+  const Placement& pl = c.placement;
+  for (int from = 0; from < c.node_count(); ++from) {
+    for (int to = 0; to < c.node_count(); ++to) {
+      if (pl.same_host(from, to)) continue;
+      const int za = pl.zone_of[from], zb = pl.zone_of[to];
+      const LinkFields& f = za == zb ? within : pair[static_cast<size_t>(za * zones + zb)];
+      if (!f.any()) continue;
+      if (out.size() == kMaxLinks) fail(path, "expands to more than " + std::to_string(kMaxLinks) + " node-to-node links");
+      out.push_back(LinkOverride{c.alias(from), c.alias(to), f.latency, f.jitter, f.shape, f.loss, false});
+    }
+  }
+  return out;
+}
+
 NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx) {
-  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "links", "chaos"});
+  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "zones", "links", "chaos"});
   NetworkSpec n;
   if (const json* x = o.find("latency")) n.latency = as_duration(*x, o.at("latency"));
   if (const json* x = o.find("jitter")) n.jitter = as_duration(*x, o.at("jitter"));
   if (const json* x = o.find("shape")) n.shape = as_enum(*x, o.at("shape"), kShapes);
   if (const json* x = o.find("loss")) n.loss = as_probability(*x, o.at("loss"));
+  if (const json* x = o.find("zones")) n.links = parse_zone_network(*x, o.at("zones"), ctx.cluster);
   if (const json* x = o.find("links")) {
     if (!x->is_array()) fail(o.at("links"), "expected an array of link overrides, got " + type_name(*x));
-    if (x->size() > kMaxLinks) fail(o.at("links"), "more than " + std::to_string(kMaxLinks) + " links");
+    if (x->size() + n.links.size() > kMaxLinks) fail(o.at("links"), "more than " + std::to_string(kMaxLinks) + " links");
     for (size_t i = 0; i < x->size(); ++i) n.links.push_back(parse_link_override((*x)[i], child(o.at("links"), i), ctx));
   }
   if (const json* x = o.find("chaos")) {
@@ -473,6 +666,23 @@ std::vector<SlotRange> parse_slots(const json& v, const std::string& path) {
   return out;
 }
 
+std::vector<NodeRef> aliases_of(const std::vector<int>& nodes, const ClusterSpec& c) {
+  std::vector<NodeRef> out;
+  for (const int i : nodes) out.push_back(NodeRef::of_alias(c.alias(i)));
+  return out;
+}
+
+// A node reference, or {"zone": name} / {"host": name} for every node placed there.
+std::vector<NodeRef> as_refs(const json& v, const std::string& path, const Ctx& ctx) {
+  if (v.is_object() && v.size() == 1 && v.contains("zone")) {
+    return aliases_of(ctx.cluster.placement.nodes_in_zone(as_zone(v["zone"], child(path, "zone"), ctx.cluster)), ctx.cluster);
+  }
+  if (v.is_object() && v.size() == 1 && v.contains("host")) {
+    return aliases_of(ctx.cluster.placement.nodes_on_host(as_host(v["host"], child(path, "host"), ctx.cluster)), ctx.cluster);
+  }
+  return {as_ref(v, path, ctx)};
+}
+
 action::Partition parse_partition(const json& v, const std::string& path, const Ctx& ctx) {
   if (!v.is_array()) fail(path, "expected an array of node groups, got " + type_name(v));
   if (v.size() < 2) fail(path, "expected at least 2 node groups, got " + std::to_string(v.size()));
@@ -484,11 +694,12 @@ action::Partition parse_partition(const json& v, const std::string& path, const 
     if (v[g].empty()) fail(gp, "a group must not be empty");
     std::vector<NodeRef> group;
     for (size_t i = 0; i < v[g].size(); ++i) {
-      NodeRef ref = as_ref(v[g][i], child(gp, i), ctx);
-      if (ref.is_alias() && !seen.insert(ref.alias).second) {
-        fail(child(gp, i), "node '" + ref.alias + "' appears more than once in the partition");
+      for (NodeRef& ref : as_refs(v[g][i], child(gp, i), ctx)) {
+        if (ref.is_alias() && !seen.insert(ref.alias).second) {
+          fail(child(gp, i), "node '" + ref.alias + "' appears more than once in the partition");
+        }
+        group.push_back(std::move(ref));
       }
-      group.push_back(std::move(ref));
     }
     a.groups.push_back(std::move(group));
   }
@@ -638,12 +849,50 @@ const ActionKind kActions[] = {
 };
 static_assert(std::size(kActions) == std::variant_size_v<Action>);
 
-// An entry {"at": ..., <one key from `kinds`>, <optional extra keys>}: returns the one key.
-template <typename Kinds>
-std::string single_kind_key(const json& v, const std::string& path, const Kinds& kinds,
+// Actions on every node of a zone or host at once, written out as the per-node actions they are (the
+// file form keeps those): crash_zone "a" is a crash of each node in zone a, in alias order, at one instant.
+template <typename A>
+std::vector<Action> each_node(const std::vector<int>& nodes, const ClusterSpec& c) {
+  std::vector<Action> out;
+  for (const int i : nodes) out.push_back(A{NodeRef::of_alias(c.alias(i))});
+  return out;
+}
+
+std::vector<Action> isolate_zone(const json& v, const std::string& path, const ClusterSpec& c) {
+  const std::vector<int> inside = c.placement.nodes_in_zone(as_zone(v, path, c));
+  std::vector<int> outside;
+  for (int i = 0; i < c.node_count(); ++i) {
+    if (std::find(inside.begin(), inside.end(), i) == inside.end()) outside.push_back(i);
+  }
+  if (outside.empty()) fail(path, "zone " + quote(v.get_ref<const std::string&>()) + " holds every node: nothing to isolate it from");
+  return {action::Partition{{aliases_of(inside, c), aliases_of(outside, c)}}};
+}
+
+using GroupActionParser = std::vector<Action> (*)(const json&, const std::string&, const ClusterSpec&);
+struct GroupActionKind {
+  const char* name;
+  GroupActionParser parse;
+};
+
+const GroupActionKind kGroupActions[] = {
+    {"crash_zone", [](const json& v, const std::string& p, const ClusterSpec& c) {
+       return each_node<action::Crash>(c.placement.nodes_in_zone(as_zone(v, p, c)), c);
+     }},
+    {"restart_zone", [](const json& v, const std::string& p, const ClusterSpec& c) {
+       return each_node<action::Restart>(c.placement.nodes_in_zone(as_zone(v, p, c)), c);
+     }},
+    {"isolate_zone", isolate_zone},
+    {"crash_host", [](const json& v, const std::string& p, const ClusterSpec& c) {
+       return each_node<action::Crash>(c.placement.nodes_on_host(as_host(v, p, c)), c);
+     }},
+    {"restart_host", [](const json& v, const std::string& p, const ClusterSpec& c) {
+       return each_node<action::Restart>(c.placement.nodes_on_host(as_host(v, p, c)), c);
+     }},
+};
+
+// An entry {"at": ..., <one key from `names`>, <optional extra keys>}: returns the one key.
+std::string single_kind_key(const json& v, const std::string& path, const std::vector<std::string>& names,
                             const std::vector<std::string>& extra, std::string_view what) {
-  std::vector<std::string> names;
-  for (const auto& k : kinds) names.emplace_back(k.name);
   if (!v.is_object()) fail(path, "expected an object with " + join(extra, " ") + " and one " + std::string(what) + ", got " + type_name(v));
   std::vector<std::string> found;
   for (const auto& [key, unused] : v.items()) {
@@ -661,13 +910,20 @@ std::string single_kind_key(const json& v, const std::string& path, const Kinds&
   return found.front();
 }
 
+std::vector<std::string> action_names() {
+  std::vector<std::string> names;
+  for (const ActionKind& k : kActions) names.emplace_back(k.name);
+  for (const GroupActionKind& k : kGroupActions) names.emplace_back(k.name);
+  return names;
+}
+
 std::vector<TimelineEntry> parse_timeline(const json& v, const std::string& path, const Ctx& ctx) {
   if (!v.is_array()) fail(path, "expected an array of actions, got " + type_name(v));
   if (v.size() > kMaxTimeline) fail(path, "more than " + std::to_string(kMaxTimeline) + " actions");
   std::vector<TimelineEntry> out;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = child(path, i);
-    const std::string key = single_kind_key(v[i], p, kActions, {"at"}, "action");
+    const std::string key = single_kind_key(v[i], p, action_names(), {"at"}, "action");
     const auto at_it = v[i].find("at");
     if (at_it == v[i].end()) fail(p, "missing required field \"at\"");
     const Instant at = as_time(*at_it, child(p, "at"));
@@ -678,6 +934,11 @@ std::vector<TimelineEntry> parse_timeline(const json& v, const std::string& path
     for (const ActionKind& kind : kActions) {
       if (key == kind.name) out.push_back({at, kind.parse(v[i][key], child(p, key), ctx, at)});
     }
+    for (const GroupActionKind& kind : kGroupActions) {
+      if (key != kind.name) continue;
+      for (Action& action : kind.parse(v[i][key], child(p, key), ctx.cluster)) out.push_back({at, std::move(action)});
+    }
+    if (out.size() > kMaxTimeline) fail(p, "the timeline has more than " + std::to_string(kMaxTimeline) + " node actions");
   }
   return out;
 }
@@ -821,13 +1082,19 @@ const CheckKind kChecks[] = {
 };
 static_assert(std::size(kChecks) == std::variant_size_v<Check>);
 
+std::vector<std::string> check_names() {
+  std::vector<std::string> names;
+  for (const auto& k : kChecks) names.emplace_back(k.name);
+  return names;
+}
+
 std::vector<Expectation> parse_expect(const json& v, const std::string& path, const Ctx& ctx, Instant run_until) {
   if (!v.is_array()) fail(path, "expected an array of expectations, got " + type_name(v));
   if (v.size() > kMaxExpect) fail(path, "more than " + std::to_string(kMaxExpect) + " expectations");
   std::vector<Expectation> out;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = child(path, i);
-    const std::string key = single_kind_key(v[i], p, kChecks, {"at", "label"}, "check");
+    const std::string key = single_kind_key(v[i], p, check_names(), {"at", "label"}, "check");
     Expectation e;
     if (const auto it = v[i].find("at"); it != v[i].end()) {
       e.at = as_time(*it, child(p, "at"));
@@ -849,8 +1116,7 @@ std::vector<Expectation> parse_expect(const json& v, const std::string& path, co
 std::string as_scenario_name(const json& v, const std::string& path) {
   const std::string name = as_string(v, path);
   const bool safe = !name.empty() && name.size() <= 100 && name != "." && name != ".." &&
-                    name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
-                        std::string::npos;
+                    name.find_first_not_of(kNameChars) == std::string::npos;
   if (!safe) fail(path, "a name is 1-100 letters, digits, '_', '.' or '-' (it names a results directory), " + got(v));
   return name;
 }
@@ -1129,15 +1395,26 @@ json check_json(const Check& check) {
       check);
 }
 
+json domains_json(const std::vector<std::string>& names, const std::vector<int>& domain_of, const ClusterSpec& c) {
+  json out = json::object();
+  for (const std::string& name : names) out[name] = json::array();
+  for (int i = 0; i < static_cast<int>(domain_of.size()); ++i) out[names[domain_of[i]]].push_back(c.alias(i));
+  return out;
+}
+
 json cluster_json(const ClusterSpec& c) {
   json config = json::object();
   for (const ConfigSetting& s : c.config) config[s.name] = setting_value_json(s.value);
-  return json{{"masters", c.masters},
-              {"replicas_per_master", c.replicas_per_master},
-              {"spares", c.spares},
-              {"timer_phase", enum_text(c.timer_phase, kTimerPhases)},
-              {"create", enum_text(c.create, kCreateModes)},
-              {"config", std::move(config)}};
+  json out{{"masters", c.masters},
+           {"replicas_per_master", c.replicas_per_master},
+           {"spares", c.spares},
+           {"timer_phase", enum_text(c.timer_phase, kTimerPhases)},
+           {"create", enum_text(c.create, kCreateModes)},
+           {"config", std::move(config)}};
+  const Placement& p = c.placement;
+  if (p.has_zones()) out["zones"] = domains_json(p.zones, p.zone_of, c);
+  if (p.has_hosts()) out["hosts"] = domains_json(p.hosts, p.host_of, c);
+  return out;
 }
 
 json network_json(const NetworkSpec& n) {

@@ -20,6 +20,7 @@
 #include "protocol/config.hpp"
 #include "protocol/time.hpp"
 #include "sim/network.hpp"  // LatencyShape
+#include "sim/placement.hpp"
 
 namespace rcsim::sim {
 
@@ -71,6 +72,7 @@ struct ClusterSpec {
   TimerPhase timer_phase = TimerPhase::InPhase;
   CreateMode create = CreateMode::RedisCli;
   std::vector<ConfigSetting> config;  // applied on every node at boot; unique names, sorted by name
+  Placement placement;                // cluster.zones / cluster.hosts; zones and hosts in order of first node
 
   int replicas() const { return masters * replicas_per_master; }
   int node_count() const { return masters + replicas() + spares; }

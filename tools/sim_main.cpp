@@ -72,6 +72,8 @@ int run_main(int argc, char** argv) {
       ("set", po::value<std::vector<std::string>>()->composing(), "override a Redis setting: NAME=VALUE (repeatable)")
       ("quiet,q", "print only the verdict line")
       ("json", "print summary.json to stdout instead of the human summary")
+      ("print-scenario", "print the scenario as sim reads it and exit: the file form with zones and hosts "
+                         "resolved, zone latencies written out as links, zone and host actions as per-node ones")
       ("messages-from", po::value<std::string>(), "message-sequence diagram window start (scenario time)")
       ("messages-to", po::value<std::string>(), "message-sequence diagram window end (scenario time)")
       ("no-message-trace", "leave the one record per delivered bus message out of trace.jsonl: the same run, a "
@@ -96,6 +98,10 @@ int run_main(int argc, char** argv) {
     for (const std::string& setting : vm["set"].as<std::vector<std::string>>()) {
       if (auto error = sim::apply_config_override(scenario, setting)) return bad_input(*error);
     }
+  }
+  if (vm.count("print-scenario")) {
+    std::cout << sim::to_json(scenario).dump(1) << "\n";
+    return kExitPass;
   }
   std::string flag_error;
   const auto until = parse_time_flag(vm, "until", flag_error);

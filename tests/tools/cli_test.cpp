@@ -161,3 +161,36 @@ TEST_CASE("sim fuzz trace hashes: one line per seed in seed order, the same for 
   CHECK(seeds == std::vector<std::string>{"11", "12", "13", "14"});
   CHECK(run_sim("fuzz --seeds 1 --trace-hashes /no/such/dir/h.txt").exit_code == 2);
 }
+
+TEST_CASE("zones: the summary gives each node's place, the layout's risks and each shard's outcome", "[cli][placement]") {
+  const auto lost = temp_dir("zone-majority");
+  REQUIRE(run_sim("--scenario " + source("scenarios/zone_majority_lost.json") + " --out " + lost.string() + " --quiet").exit_code == 0);
+  const auto s = summary(lost);
+  CHECK(s["placement"]["m3"]["zone"] == "a");
+  CHECK(s["placement"]["r1"]["zone"] == "b");
+  REQUIRE(s["placement_risks"].size() == 1);
+  CHECK(s["placement_risks"][0] == "zone a holds 2 of 3 masters: losing it leaves no majority to fail over");
+  for (const auto& shard : s["shards"]) CHECK(shard["outcome"] == "kept");  // the zone came back; no failover
+
+  const auto outage = temp_dir("zone-outage");
+  const Result r = run_sim("--scenario " + source("scenarios/zone_outage.json") + " --out " + outage.string());
+  REQUIRE(r.exit_code == 0);
+  const auto shards = summary(outage)["shards"];
+  REQUIRE(shards.size() == 3);
+  CHECK(shards[0]["master"] == "m1");
+  CHECK(shards[0]["outcome"] == "failed_over");
+  CHECK((shards[0]["served_by"] == "r1" || shards[0]["served_by"] == "r4"));  // m1's replicas, in zones b and c
+  CHECK(shards[1]["outcome"] == "kept");
+  CHECK(summary(outage)["placement_risks"].empty());
+  CHECK_THAT(r.output, Catch::Contains("m2's slots 5461-10922: kept its master"));
+  CHECK_THAT(r.output, Catch::Contains("zone a: m1 r3 r5"));
+
+  // The real side reads the resolved form: zone actions as per-node ones, zone latencies as links.
+  const Result printed = run_sim("--scenario " + source("scenarios/zone_outage.json") + " --print-scenario");
+  REQUIRE(printed.exit_code == 0);
+  const auto doc = nlohmann::json::parse(printed.output);
+  CHECK(doc["timeline"].size() == 3);
+  CHECK(doc["timeline"][0]["crash"] == "m1");
+  CHECK(doc["network"]["links"].size() == 9 * 8);
+  CHECK(doc["cluster"]["zones"]["a"] == nlohmann::json({"m1", "r3", "r5"}));
+}

@@ -105,6 +105,61 @@ std::string lost_writes_jsonl(const sim::RunResult& result) {
   return out;
 }
 
+namespace {
+
+// Per shard (an initial master's slot range and its replicas): who serves its first slot at the end.
+struct ShardOutcome {
+  int master = 0;
+  std::pair<int, int> slots;
+  std::vector<int> replicas;
+  int served_by = -1;   // -1: no live node serves the slots
+  bool all_down = false;  // every node of the shard is down
+  std::string outcome() const { return served_by < 0 ? "no_master" : served_by == master ? "kept" : "failed_over"; }
+};
+
+std::vector<ShardOutcome> shard_outcomes(const sim::World& world) {
+  std::vector<ShardOutcome> out;
+  for (int m = 0; m < world.options().masters; ++m) {
+    ShardOutcome shard;
+    shard.master = m;
+    shard.slots = world.initial_slot_range(m);
+    for (int r = world.options().masters; r < world.members(); ++r) {
+      if (world.initial_master_of(r) == m) shard.replicas.push_back(r);
+    }
+    shard.served_by = world.current_master_of_slot(shard.slots.first);
+    shard.all_down = world.node(m) == nullptr;
+    for (const int r : shard.replicas) shard.all_down = shard.all_down && world.node(r) == nullptr;
+    out.push_back(std::move(shard));
+  }
+  return out;
+}
+
+std::string shard_text(const sim::World& world, const ShardOutcome& shard) {
+  std::string text = world.alias(shard.master) + "'s slots " + std::to_string(shard.slots.first) + "-" +
+                     std::to_string(shard.slots.second) + ": ";
+  if (shard.served_by == shard.master) return text + "kept its master";
+  if (shard.served_by >= 0) return text + "failed over, served by " + world.alias(shard.served_by);
+  text += "no master";
+  if (shard.all_down) {
+    text += " (" + world.alias(shard.master);
+    for (const int r : shard.replicas) text += ", " + world.alias(r);
+    text += " all down: the shard's data is gone with them)";
+  }
+  return text;
+}
+
+std::vector<std::string> placement_risks_of(const sim::ClusterSpec& cluster) {
+  std::vector<std::string> aliases;
+  std::vector<int> master_of;
+  for (int i = 0; i < cluster.node_count(); ++i) {
+    aliases.push_back(cluster.alias(i));
+    master_of.push_back(cluster.initial_master_of(i).value_or(-1));
+  }
+  return sim::placement_risks(cluster.placement, aliases, cluster.masters, master_of);
+}
+
+}  // namespace
+
 nlohmann::json summary_json(const sim::RunResult& result, const RunContext& context) {
   const sim::World& world = *result.world;
   json summary;
@@ -162,6 +217,27 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
     nodes[world.alias(i)] = entry;
   }
   summary["nodes"] = nodes;
+  json shards = json::array();
+  for (const ShardOutcome& shard : shard_outcomes(world)) {
+    shards.push_back({{"master", world.alias(shard.master)},
+                      {"slots", std::to_string(shard.slots.first) + "-" + std::to_string(shard.slots.second)},
+                      {"outcome", shard.outcome()},
+                      {"served_by", shard.served_by < 0 ? json(nullptr) : json(world.alias(shard.served_by))},
+                      {"all_down", shard.all_down}});
+  }
+  summary["shards"] = shards;
+  const sim::ClusterSpec& cluster = context.scenario->cluster;
+  if (cluster.placement.has_zones() || cluster.placement.has_hosts()) {
+    json placement = json::object();
+    for (int i = 0; i < cluster.node_count(); ++i) {
+      json where = json::object();
+      if (cluster.placement.has_zones()) where["zone"] = cluster.placement.zones[cluster.placement.zone_of[i]];
+      if (cluster.placement.has_hosts()) where["host"] = cluster.placement.hosts[cluster.placement.host_of[i]];
+      placement[cluster.alias(i)] = where;
+    }
+    summary["placement"] = placement;
+    summary["placement_risks"] = placement_risks_of(cluster);
+  }
   return summary;
 }
 
@@ -268,6 +344,36 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
   }
   if (as_created > 0) out << (as_created < world.node_count() ? "; " : " ") << as_created << " other nodes in their first role, ok";
   out << "\n";
+  // Shards: every one in a small cluster; in a large one those that did not keep their master.
+  std::vector<std::string> shard_lines;
+  int shards_kept = 0;
+  for (const ShardOutcome& shard : shard_outcomes(world)) {
+    if (large && shard.served_by == shard.master) {
+      ++shards_kept;
+      continue;
+    }
+    shard_lines.push_back(shard_text(world, shard));
+  }
+  out << "\nshards:";
+  for (const std::string& line : shard_lines) out << "\n  " << line;
+  if (shards_kept > 0) out << "\n  " << shards_kept << " other shards kept their master";
+  out << "\n";
+  const sim::ClusterSpec& cluster = context.scenario->cluster;
+  if (cluster.placement.has_zones() || cluster.placement.has_hosts()) {
+    out << "\nplacement:";
+    const sim::Placement& p = cluster.placement;
+    const std::vector<std::string>& names = p.has_zones() ? p.zones : p.hosts;
+    for (int d = 0; d < static_cast<int>(names.size()); ++d) {
+      out << "\n  " << (p.has_zones() ? "zone " : "host ") << names[d] << ":";
+      for (int i : p.has_zones() ? p.nodes_in_zone(d) : p.nodes_on_host(d)) {
+        out << " " << cluster.alias(i) << (p.has_zones() && p.has_hosts() ? "@" + p.hosts[p.host_of[i]] : "");
+      }
+    }
+    const std::vector<std::string> risks = placement_risks_of(cluster);
+    for (const std::string& risk : risks) out << "\n  RISK: " << risk;
+    if (risks.empty()) out << "\n  no zone or host holds a majority of the masters, or a master with all its replicas";
+    out << "\n";
+  }
   for (const auto& error : result.action_errors) out << "action error: " << error << "\n";
   for (const auto& v : world.violations()) out << "INVARIANT VIOLATED " << v.invariant << ": " << v.detail << "\n";
   for (const auto& p : result.liveness_problems) out << "not converged: " << p << "\n";

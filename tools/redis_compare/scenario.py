@@ -1,6 +1,7 @@
 """The scenario fields the comparison reads (`sim` validates the file fully)."""
 
 import json
+import subprocess
 from dataclasses import dataclass
 
 from .common import CompareError, duration_ms
@@ -39,13 +40,31 @@ class Scenario:
         return min((duration_ms(a["at"]) for a in self.timeline), default=self.run_until_ms)
 
 
-def load_scenario(path):
-    """Reads the fields the comparison needs; `sim` validates the file fully, so this stays lenient."""
+GROUP_ACTIONS = ("crash_zone", "restart_zone", "isolate_zone", "crash_host", "restart_host")
+
+
+def uses_placement(doc):
+    """Zones or hosts: sim resolves them (placement rules, zone latencies, zone and host actions)."""
+    if "zones" in doc.get("cluster", {}) or "hosts" in doc.get("cluster", {}) or "zones" in doc.get("network", {}):
+        return True
+    return any(kind in entry for entry in doc.get("timeline", []) for kind in GROUP_ACTIONS)
+
+
+def load_scenario(path, sim=None):
+    """Reads the fields the comparison needs; `sim` validates the file fully, so this stays lenient. A file
+    with zones or hosts is read as `sim --print-scenario` writes it: per-node actions and links only."""
     try:
         with open(path) as f:
             doc = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise CompareError(f"{path}: {e}")
+    if uses_placement(doc):
+        if sim is None:
+            raise CompareError(f"{path}: has zones or hosts, which only sim can resolve (no sim binary given)")
+        r = subprocess.run([sim, "--scenario", path, "--print-scenario"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise CompareError(f"{sim} --scenario {path} --print-scenario: {r.stderr.strip()}")
+        doc = json.loads(r.stdout)
     cluster = doc["cluster"]
     return Scenario(path=path, name=doc["name"], masters=cluster["masters"],
                     replicas_per_master=cluster.get("replicas_per_master", 1),
