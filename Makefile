@@ -8,10 +8,11 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohmann-json3-dev catch2 \
                    libgraphviz-dev graphviz gnuplot-nox libnetfilter-queue-dev
 
-# The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests.
-REAL_PACKAGES := redis-server redis-tools iptables faketime
+# The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests; chromium for
+# the browser check of report.html (tests/tools/report_html_test.py).
+REAL_PACKAGES := redis-server redis-tools iptables faketime chromium
 
-.PHONY: all deps deps-real configure build run test bench fuzz sweep compare compare-all hashes clean
+.PHONY: all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
 
 all: build
 
@@ -73,11 +74,16 @@ COMPARE_SEEDS = $(if $(filter file,$(origin SEEDS)),20,$(SEEDS))
 compare: build
 	tools/redis-compare --scenario $(SCENARIO) --trials $(or $(TRIALS),5) --seeds $(COMPARE_SEEDS) --sim $(BUILD)/sim
 
-# Every scenario of scenarios/ on real Redis (TRIALS each, default 3) and in sim (SEEDS, default 20) ->
-# results/fidelity-real/scenarios/*.json and the matrix results/fidelity-real.md. As root: installs what
-# the real side needs first. ONLY="split_brain master_crash" narrows it.
+# Every scenario of scenarios/ on real Redis (TRIALS each, default 3) and in sim (SEEDS, default 100; 20 for
+# the 100-node ones) -> results/fidelity-real/scenarios/*.json and the matrix results/fidelity-real.md. As
+# root: installs what the real side needs first. ONLY="split_brain master_crash" narrows it.
+# compare-all-sim: only the simulator side again, the stored real trials kept (after a change to sim).
+COMPARE_ALL_SEEDS = $(if $(filter file,$(origin SEEDS)),100,$(SEEDS))
 compare-all: deps-real build
-	tools/compare-all --trials $(or $(TRIALS),3) --seeds $(COMPARE_SEEDS) --sim $(BUILD)/sim $(if $(ONLY),--only $(ONLY))
+	tools/compare-all --trials $(or $(TRIALS),3) --seeds $(COMPARE_ALL_SEEDS) --sim $(BUILD)/sim $(if $(ONLY),--only $(ONLY))
+
+compare-all-sim: build
+	tools/compare-all --sim-only --seeds $(COMPARE_ALL_SEEDS) --sim $(BUILD)/sim $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(BUILD)

@@ -474,6 +474,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   world.run_for(Duration::micros(static_cast<int64_t>(Rng(result.seed).fork("scenario-origin").below(1'000'000))));
   result.create_done = world.now();
   world.set_network(world_opts.default_link, world_opts.link_overrides, world_opts.chaos);
+  if (options.sample_shards && scenario.cluster.masters <= kShardSamplingMaxMasters) world.start_shard_sampling();
   const Instant origin = result.create_done;
   const Instant until = origin + Duration::micros(options.until.value_or(scenario.run_until).us);
   auto at = [&](Instant scenario_time) { return origin + Duration::micros(scenario_time.us); };

@@ -21,12 +21,17 @@ struct ExpectationResult {
   std::string detail;  // what was seen
 };
 
+inline constexpr int kShardSamplingMaxMasters = 200;
+
 struct RunOptions {
   std::optional<uint64_t> seed;   // overrides the scenario's
   std::optional<Instant> until;   // overrides run_until
   std::string trace_path;         // trace.jsonl; empty = hash only
   protocol::KnownBugs bugs;
   bool trace_messages = true;
+  // Sample which shards are served every 100 ms from scenario time 0 (World::shard_availability), for
+  // report.html; clusters of at most kShardSamplingMaxMasters masters (it costs masters x shards a sample).
+  bool sample_shards = false;
   // After run_until: heal everything, restart crashed nodes, resume paused ones, wait this long and
   // require convergence (the fuzzer's liveness check). Zero = no liveness phase.
   Duration liveness_quiet{};

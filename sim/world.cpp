@@ -799,6 +799,28 @@ void World::check_election_start(int candidate, const ObservedEvent& e) {
   }
 }
 
+void World::start_shard_sampling() {
+  assert(shard_availability_.empty() && "sampling starts once");
+  shard_availability_.resize(options_.masters);
+  sample_shards();
+}
+
+void World::sample_shards() {
+  scheduler_.after(Duration::millis(100), [this] { sample_shards(); });
+  std::vector<char> served(options_.masters, 0);
+  for (int i = 0; i < node_count(); ++i) {
+    const protocol::Node* n = node(i);
+    if (n == nullptr || !is_up(i) || !n->myself().is_master() || n->myself().numslots == 0 || !n->state_ok()) continue;
+    for (int m = 0; m < options_.masters; ++m) {
+      if (!served[m] && n->slot_owner(initial_slot_range(m).first) == &n->myself()) served[m] = 1;
+    }
+  }
+  for (int m = 0; m < options_.masters; ++m) {
+    std::vector<ShardSample>& samples = shard_availability_[m];
+    if (samples.empty() || samples.back().served != (served[m] != 0)) samples.push_back({now().us, served[m] != 0});
+  }
+}
+
 void World::check_minority_masters() {
   scheduler_.after(Duration::millis(100), [this] { check_minority_masters(); });
   // A master serving slots that cannot exchange messages with a majority of the masters must stop

@@ -185,6 +185,15 @@ class World {
   // Live-node agreement on every slot's owner, all slots served, distinct configEpochs, state ok.
   std::vector<std::string> convergence_problems() const;
   int current_master_of_slot(int slot, int seen_by = -1) const;
+  // Per initial shard (master m's slot range, by m): when it was served, i.e. some up master in
+  // cluster_state ok claimed its first slot. Only the changes, sampled every 100 ms from
+  // start_shard_sampling() on (for report.html; it reads state only, so the run is the same).
+  struct ShardSample {
+    int64_t t_us = 0;
+    bool served = false;
+  };
+  void start_shard_sampling();
+  const std::vector<std::vector<ShardSample>>& shard_availability() const { return shard_availability_; }
   std::string cluster_nodes(int index) const;
   const WorldOptions& options() const { return options_; }
 
@@ -224,6 +233,8 @@ class World {
   std::vector<protocol::Address> addresses_;
   std::map<uint16_t, int> index_by_cport_;
   std::map<uint16_t, int> index_by_port_;
+  std::vector<std::vector<ShardSample>> shard_availability_;
+  void sample_shards();
   std::vector<Duration> cron_phase_;  // first serverCron of each node when the cluster boots together
   int64_t clock_base_ms_ = 0;
 

@@ -5,12 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "sim/run.hpp"
 #include "sim/time.hpp"
 #include "tools/lib/fuzz_cli.hpp"
 #include "tools/lib/huge_pages.hpp"
 #include "tools/lib/report.hpp"
+#include "tools/lib/report_html.hpp"
 #include "tools/lib/sweep_cli.hpp"
 #include "tools/lib/timeline_dot.hpp"
 
@@ -38,6 +40,15 @@ examples:
 
 Exit codes: 0 every expectation and invariant held, 1 some did not, 2 bad input.
 )";
+
+// The file's text, or empty when it cannot be read (timeline.svg is not drawn without Graphviz's dot).
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 bool write_file(const std::filesystem::path& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -119,6 +130,7 @@ int run_main(int argc, char** argv) {
   run_options.seed = vm.count("seed") ? std::optional<uint64_t>(vm["seed"].as<uint64_t>()) : std::nullopt;
   run_options.until = until;
   run_options.trace_messages = vm.count("no-message-trace") == 0;
+  run_options.sample_shards = true;  // for report.html
   const uint64_t seed = run_options.seed.value_or(scenario.seed);
   const std::filesystem::path out_dir = vm.count("out")
       ? std::filesystem::path(vm["out"].as<std::string>())
@@ -145,6 +157,7 @@ int run_main(int argc, char** argv) {
     timeline.messages_to = result.create_done + Duration::micros(messages_to->us);
   }
   written = written && tools::write_timeline(*result.world, timeline, out_dir);
+  written = written && write_file(out_dir / "report.html", tools::report_html(result, context, read_file(out_dir / "timeline.svg")));
   if (!written) {
     std::cerr << "sim: could not write results under " << out_dir << "\n";
     return kExitFail;
