@@ -503,22 +503,24 @@ void parse_link_fields(const Obj& o, LinkFields& f) {
   if (const json* x = o.find("loss")) f.loss = as_probability(*x, o.at("loss"));
 }
 
+// A zone or host name the cluster declares: its index in `names`.
+int as_domain(const json& v, const std::string& path, const std::vector<std::string>& names, std::string_view kind) {
+  const std::string kinds = std::string(kind) + "s";
+  if (names.empty()) fail(path, "this cluster declares no " + kinds + " (cluster." + kinds + ")");
+  if (!v.is_string()) fail(path, "expected a " + std::string(kind) + " name, got " + type_name(v));
+  const auto it = std::find(names.begin(), names.end(), v.get_ref<const std::string&>());
+  if (it == names.end()) {
+    fail(path, "unknown " + std::string(kind) + " " + quote(v.get_ref<const std::string&>()) + " (" + kinds + ": " + join(names) + ")");
+  }
+  return static_cast<int>(it - names.begin());
+}
+
 int as_zone(const json& v, const std::string& path, const ClusterSpec& c) {
-  if (!c.placement.has_zones()) fail(path, "this cluster declares no zones (cluster.zones)");
-  if (!v.is_string()) fail(path, "expected a zone name, got " + type_name(v));
-  const auto& zones = c.placement.zones;
-  const auto it = std::find(zones.begin(), zones.end(), v.get_ref<const std::string&>());
-  if (it == zones.end()) fail(path, "unknown zone " + quote(v.get_ref<const std::string&>()) + " (zones: " + join(zones) + ")");
-  return static_cast<int>(it - zones.begin());
+  return as_domain(v, path, c.placement.zones, "zone");
 }
 
 int as_host(const json& v, const std::string& path, const ClusterSpec& c) {
-  if (!c.placement.has_hosts()) fail(path, "this cluster declares no hosts (cluster.hosts)");
-  if (!v.is_string()) fail(path, "expected a host name, got " + type_name(v));
-  const auto& hosts = c.placement.hosts;
-  const auto it = std::find(hosts.begin(), hosts.end(), v.get_ref<const std::string&>());
-  if (it == hosts.end()) fail(path, "unknown host " + quote(v.get_ref<const std::string&>()) + " (hosts: " + join(hosts) + ")");
-  return static_cast<int>(it - hosts.begin());
+  return as_domain(v, path, c.placement.hosts, "host");
 }
 
 LinkOverride parse_link_override(const json& v, const std::string& path, const Ctx& ctx) {
