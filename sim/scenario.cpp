@@ -966,7 +966,9 @@ NodeSet parse_node_set(const json& v, const std::string& path, const Ctx& ctx) {
   else if (v.is_string() && v.get_ref<const std::string&>() == "live") set.kind = NodeSet::Kind::Live;
   else if (v.is_array() && !v.empty()) {
     set.kind = NodeSet::Kind::List;
-    for (size_t i = 0; i < v.size(); ++i) set.list.push_back(as_ref(v[i], child(path, i), ctx));
+    for (size_t i = 0; i < v.size(); ++i) {
+      for (NodeRef& ref : as_refs(v[i], child(path, i), ctx)) set.list.push_back(std::move(ref));
+    }
   } else {
     fail(path, "expected \"all\", \"live\" or a non-empty array of nodes, " + got(v));
   }

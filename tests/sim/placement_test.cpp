@@ -112,6 +112,12 @@ TEST_CASE("zone and host actions are the per-node actions they stand for", "[pla
   const auto& partition = std::get<action::Partition>(s.timeline[7].action);
   CHECK(aliases(partition.groups[0]) == std::vector<std::string>{"m1", "m3", "r2"});
 
+  const Scenario with_check = scenario_from(R"({"name": "p", "run_until": "9s",
+      "cluster": {"masters": 3, "replicas_per_master": 1, "zones": ["a", "b"]},
+      "expect": [{"cluster_state": {"nodes": [{"zone": "b"}, "m1"], "is": "ok"}}]})");
+  const auto& nodes = std::get<check::ClusterState>(with_check.expect[0].check).nodes;
+  CHECK(aliases(nodes.list) == std::vector<std::string>{"m2", "r1", "r3", "m1"});
+
   // The file form holds the resolved layout and the per-node actions, and reads back the same.
   CHECK(scenario_from(to_json(s).dump()) == s);
   const Scenario explicit_zones = scenario_from(R"({"name": "p", "run_until": "1s",
