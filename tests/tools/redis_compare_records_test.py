@@ -16,14 +16,9 @@ sys.path.insert(0, str(REPO / "tools"))
 from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
 from redis_compare.sim_side import read_trace, sim_recovery  # noqa: E402
 
-FAILURES = []
-CHECKS = [0]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import check, summary  # noqa: E402
 
-
-def check(what, got, want):
-    CHECKS[0] += 1
-    if got != want:
-        FAILURES.append(f"{what}: got {got!r}, want {want!r}")
 
 
 def load_script(name):
@@ -152,10 +147,7 @@ def test_real_json_merge():
 def main():
     for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge):
         test()
-    for failure in FAILURES:
-        print(f"FAILED {failure}")
-    print(f"{CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -14,15 +14,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SIM = os.environ.get("RCSIM_SIM_BINARY", str(REPO / "build" / "sim"))
-FAILURES = []
-CHECKS = [0]
-
-
-def check(what, ok):
-    CHECKS[0] += 1
-    if not ok:
-        FAILURES.append(what)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import check, summary  # noqa: E402
 
 def browser():
     for name in ("chromium", "chromium-browser"):
@@ -73,10 +66,7 @@ def main():
                 check(f"{scenario}: no client plot", "No clients in this scenario." in dom)
                 check(f"{scenario}: no failover", "<p>No failover.</p>" in dom)
                 check(f"{scenario}: two shards unserved while zone a is down", dom.count('class="unserved"') >= 2)
-    for failure in FAILURES:
-        print(f"FAILED {failure}")
-    print(f"{CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return summary()
 
 
 if __name__ == "__main__":
