@@ -487,7 +487,6 @@ struct LinkFields {  // a profile's optional fields, as in a link override
   std::optional<Duration> latency, jitter;
   std::optional<LatencyShape> shape;
   std::optional<double> loss;
-  bool any() const { return latency || jitter || shape || loss; }
   void over(const LinkFields& o) {  // o's set fields win
     if (o.latency) latency = o.latency;
     if (o.jitter) jitter = o.jitter;
@@ -496,7 +495,14 @@ struct LinkFields {  // a profile's optional fields, as in a link override
   }
 };
 
-void parse_link_fields(const Obj& o, LinkFields& f) {
+template <typename Fields>
+bool sets_link_fields(const Fields& f) {
+  return f.latency || f.jitter || f.shape || f.loss;
+}
+
+// The optional latency, jitter, shape and loss of a link override, a link action or a zone profile.
+template <typename Fields>
+void parse_link_fields(const Obj& o, Fields& f) {
   if (const json* x = o.find("latency")) f.latency = as_duration(*x, o.at("latency"));
   if (const json* x = o.find("jitter")) f.jitter = as_duration(*x, o.at("jitter"));
   if (const json* x = o.find("shape")) f.shape = as_enum(*x, o.at("shape"), kShapes);
@@ -529,12 +535,7 @@ LinkOverride parse_link_override(const json& v, const std::string& path, const C
   l.from = as_alias(o.need("from"), o.at("from"), ctx);
   l.to = as_alias(o.need("to"), o.at("to"), ctx);
   if (l.from == l.to) fail(o.at("to"), "from and to name the same node '" + l.to + "'");
-  LinkFields f;
-  parse_link_fields(o, f);
-  l.latency = f.latency;
-  l.jitter = f.jitter;
-  l.shape = f.shape;
-  l.loss = f.loss;
+  parse_link_fields(o, l);
   if (const json* x = o.find("both_ways")) l.both_ways = as_bool(*x, o.at("both_ways"));
   return l;
 }
@@ -575,7 +576,7 @@ std::vector<LinkOverride> parse_zone_network(const json& v, const std::string& p
       if (pl.same_host(from, to)) continue;
       const int za = pl.zone_of[from], zb = pl.zone_of[to];
       const LinkFields& f = za == zb ? within : pair[static_cast<size_t>(za * zones + zb)];
-      if (!f.any()) continue;
+      if (!sets_link_fields(f)) continue;
       if (out.size() == kMaxLinks) fail(path, "expands to more than " + std::to_string(kMaxLinks) + " node-to-node links");
       out.push_back(LinkOverride{c.alias(from), c.alias(to), f.latency, f.jitter, f.shape, f.loss, false});
     }
@@ -788,12 +789,9 @@ action::Link parse_link_action(const json& v, const std::string& path, const Ctx
   a.from = as_ref(o.need("from"), o.at("from"), ctx);
   a.to = as_ref(o.need("to"), o.at("to"), ctx);
   require_distinct(a.from, a.to, o.at("to"), "from and to");
-  if (const json* x = o.find("latency")) a.latency = as_duration(*x, o.at("latency"));
-  if (const json* x = o.find("jitter")) a.jitter = as_duration(*x, o.at("jitter"));
-  if (const json* x = o.find("shape")) a.shape = as_enum(*x, o.at("shape"), kShapes);
-  if (const json* x = o.find("loss")) a.loss = as_probability(*x, o.at("loss"));
+  parse_link_fields(o, a);
   if (const json* x = o.find("both_ways")) a.both_ways = as_bool(*x, o.at("both_ways"));
-  if (!a.latency && !a.jitter && !a.shape && !a.loss) fail(path, "nothing to change: give latency, jitter, shape or loss");
+  if (!sets_link_fields(a)) fail(path, "nothing to change: give latency, jitter, shape or loss");
   return a;
 }
 
@@ -912,10 +910,13 @@ std::string single_kind_key(const json& v, const std::string& path, const std::v
   return found.front();
 }
 
-std::vector<std::string> action_names() {
-  std::vector<std::string> names;
-  for (const ActionKind& k : kActions) names.emplace_back(k.name);
-  for (const GroupActionKind& k : kGroupActions) names.emplace_back(k.name);
+const std::vector<std::string>& action_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const ActionKind& k : kActions) out.emplace_back(k.name);
+    for (const GroupActionKind& k : kGroupActions) out.emplace_back(k.name);
+    return out;
+  }();
   return names;
 }
 
@@ -1086,9 +1087,12 @@ const CheckKind kChecks[] = {
 };
 static_assert(std::size(kChecks) == std::variant_size_v<Check>);
 
-std::vector<std::string> check_names() {
-  std::vector<std::string> names;
-  for (const auto& k : kChecks) names.emplace_back(k.name);
+const std::vector<std::string>& check_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& k : kChecks) out.emplace_back(k.name);
+    return out;
+  }();
   return names;
 }
 
@@ -1485,6 +1489,16 @@ std::optional<int> ClusterSpec::index_of(std::string_view alias) const {
 std::optional<int> ClusterSpec::initial_master_of(int index) const {
   if (index < masters || index >= masters + replicas()) return std::nullopt;
   return (index - masters) % masters;
+}
+
+std::vector<std::string> ClusterSpec::placement_risks() const {
+  std::vector<std::string> aliases;
+  std::vector<int> master_of;
+  for (int i = 0; i < node_count(); ++i) {
+    aliases.push_back(alias(i));
+    master_of.push_back(initial_master_of(i).value_or(-1));
+  }
+  return sim::placement_risks(placement, aliases, masters, master_of);
 }
 
 std::string ClusterSpec::alias_summary() const {

@@ -84,6 +84,8 @@ struct ClusterSpec {
   std::optional<int> initial_master_of(int index) const;
   // "m1..m3, r1..r3" (+ ", s1..s2"): what error messages list.
   std::string alias_summary() const;
+  // What the zones and hosts risk (sim/placement.hpp), by alias; empty without zones or hosts.
+  std::vector<std::string> placement_risks() const;
   bool operator==(const ClusterSpec&) const = default;
 };
 

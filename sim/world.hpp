@@ -170,7 +170,6 @@ class World {
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
   void note_fault(int index, const char* kind = "fault");
-  void go_down(int index, bool power_loss);  // crash and power_loss
 
   // Clients (sim/workload.hpp). A client host placed beside a node shares its network fate:
   // partition, isolate, block and unblock of the node apply to it too.
@@ -200,6 +199,8 @@ class World {
  private:
   // first_cron: when the process's first serverCron runs after it starts.
   void start_process(int index, Duration first_cron);
+  void go_down(int index, bool power_loss);  // crash and power_loss
+  void sample_shards();
   void reindex_name(const protocol::NodeName& name);
   void on_node_event(int index, const protocol::NodeEvent& event);
   void on_message(int to, const protocol::Message& message);
@@ -234,7 +235,6 @@ class World {
   std::map<uint16_t, int> index_by_cport_;
   std::map<uint16_t, int> index_by_port_;
   std::vector<std::vector<ShardSample>> shard_availability_;
-  void sample_shards();
   std::vector<Duration> cron_phase_;  // first serverCron of each node when the cluster boots together
   int64_t clock_base_ms_ = 0;
 

@@ -17,16 +17,6 @@ std::vector<std::string> aliases(const std::vector<NodeRef>& refs) {
   return out;
 }
 
-std::vector<std::string> risks(const ClusterSpec& c) {
-  std::vector<std::string> names;
-  std::vector<int> master_of;
-  for (int i = 0; i < c.node_count(); ++i) {
-    names.push_back(c.alias(i));
-    master_of.push_back(c.initial_master_of(i).value_or(-1));
-  }
-  return placement_risks(c.placement, names, c.masters, master_of);
-}
-
 }  // namespace
 
 TEST_CASE("zones by rule: masters round-robin, each replica in another zone than its master", "[placement]") {
@@ -57,16 +47,16 @@ TEST_CASE("hosts by rule fill machines zone by zone, in alias order", "[placemen
 TEST_CASE("placement risks: a zone with a majority of masters, a host with a master and all its replicas", "[placement]") {
   const Scenario two_zones = scenario_from(R"({"name": "p", "run_until": "1s",
       "cluster": {"masters": 3, "replicas_per_master": 1, "zones": ["a", "b"]}})");
-  CHECK(risks(two_zones.cluster) ==
+  CHECK(two_zones.cluster.placement_risks() ==
         std::vector<std::string>{"zone a holds 2 of 3 masters: losing it leaves no majority to fail over"});
 
   const Scenario three_zones = scenario_from(R"({"name": "p", "run_until": "1s",
       "cluster": {"masters": 3, "replicas_per_master": 1, "zones": ["a", "b", "c"]}})");
-  CHECK(risks(three_zones.cluster).empty());
+  CHECK(three_zones.cluster.placement_risks().empty());
 
   const Scenario paired = scenario_from(R"({"name": "p", "run_until": "1s",
       "cluster": {"masters": 3, "replicas_per_master": 1, "hosts": {"h1": ["m1", "r1"], "h2": ["m2", "r3"], "h3": ["m3", "r2"]}}})");
-  CHECK(risks(paired.cluster) ==
+  CHECK(paired.cluster.placement_risks() ==
         std::vector<std::string>{"host h1 holds m1 and all its replicas (r1): losing it loses m1's slots"});
 }
 

@@ -17,4 +17,7 @@ inline bool crowd_event_kind(const std::string& kind) {
          kind == "state_ok" || kind == "state_fail";
 }
 
+// The timeline actions that end a node's process: kill -9, or its machine losing power.
+inline bool kills_process(const std::string& action) { return action == "crash" || action == "power_loss"; }
+
 }  // namespace rcsim::tools

@@ -148,16 +148,6 @@ std::string shard_text(const sim::World& world, const ShardOutcome& shard) {
   return text;
 }
 
-std::vector<std::string> placement_risks_of(const sim::ClusterSpec& cluster) {
-  std::vector<std::string> aliases;
-  std::vector<int> master_of;
-  for (int i = 0; i < cluster.node_count(); ++i) {
-    aliases.push_back(cluster.alias(i));
-    master_of.push_back(cluster.initial_master_of(i).value_or(-1));
-  }
-  return sim::placement_risks(cluster.placement, aliases, cluster.masters, master_of);
-}
-
 }  // namespace
 
 nlohmann::json summary_json(const sim::RunResult& result, const RunContext& context) {
@@ -236,7 +226,7 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
       placement[cluster.alias(i)] = where;
     }
     summary["placement"] = placement;
-    summary["placement_risks"] = placement_risks_of(cluster);
+    summary["placement_risks"] = cluster.placement_risks();
   }
   return summary;
 }
@@ -369,7 +359,7 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
         out << " " << cluster.alias(i) << (p.has_zones() && p.has_hosts() ? "@" + p.hosts[p.host_of[i]] : "");
       }
     }
-    const std::vector<std::string> risks = placement_risks_of(cluster);
+    const std::vector<std::string> risks = cluster.placement_risks();
     for (const std::string& risk : risks) out << "\n  RISK: " << risk;
     if (risks.empty()) out << "\n  no zone or host holds a majority of the masters, or a master with all its replicas";
     out << "\n";

@@ -143,7 +143,7 @@ std::string clients_plot(const sim::Workload& workload, const sim::World& world,
 // Per client: writes, and the longest stretch (from scenario time 0 to the end) without an acknowledged one.
 std::string clients_table(const sim::Workload& workload, const Axis& axis) {
   const int clients = workload.client_count();
-  std::vector<int64_t> acked(clients, 0), failed(clients, 0), last_ok(clients, 0), longest(clients, 0);
+  std::vector<int64_t> acked(clients, 0), failed(clients, 0);
   std::vector<std::vector<int64_t>> ok_times(clients);
   for (const sim::WriteRecord& w : workload.writes()) {
     if (w.client < 0 || w.client >= clients || w.done_us < axis.origin_us) continue;

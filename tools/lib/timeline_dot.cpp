@@ -160,7 +160,7 @@ std::optional<Look> look_of(const sim::World& world, const sim::ObservedEvent& e
     l.text = upper_words(name);
     if (const std::string detail = squeeze(e.detail); !detail.empty()) l.text += "\\n" + esc(detail);
     l.bold = true;
-    if (name == "crash" || name == "power_loss" || name == "lose_disk") {
+    if (kills_process(name) || name == "lose_disk") {
       l.fill = "#404040";
       l.fontcolor = "white";
     } else if (name == "partition" || name == "isolate" || name == "block" || name == "heal" || name == "unblock") {
@@ -374,8 +374,8 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
       pfail_seen.erase({e.node, e.about});
       fail_told_seen.erase({e.node, e.about});
     }
-    if ((e.kind == "action_crash" || e.kind == "action_power_loss" || e.kind == "action_restart" ||
-         e.kind == "action_lose_disk") && e.node >= 0) {
+    if (e.kind.rfind("action_", 0) == 0 && e.node >= 0 &&
+        (kills_process(e.kind.substr(7)) || e.kind == "action_restart" || e.kind == "action_lose_disk")) {
       std::erase_if(pfail_seen, [&](const auto& p) { return p.first == e.node; });
       std::erase_if(fail_told_seen, [&](const auto& p) { return p.first == e.node; });
     }
@@ -426,7 +426,7 @@ std::string timeline_dot(const sim::World& world, const TimelineOptions& options
       cuts.apply(e);
       if (e.node >= 0) {
         uint8_t& f = next[lane_of_node[e.node]];
-        if (name == "crash" || name == "power_loss") f = static_cast<uint8_t>((f | kDown) & ~kPaused);
+        if (kills_process(name)) f = static_cast<uint8_t>((f | kDown) & ~kPaused);
         else if (name == "restart") f = static_cast<uint8_t>(f & ~kDown);
         else if (name == "pause") f = static_cast<uint8_t>(f | kPaused);
         else if (name == "resume") f = static_cast<uint8_t>(f & ~kPaused);
