@@ -1,10 +1,11 @@
-"""The scenario fields the comparison reads (`sim` validates the file fully)."""
+"""The scenario fields the comparison reads, from sim's own reading of the file."""
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 
-from .common import CompareError, duration_ms
+from .common import REPO, CompareError, duration_ms
 
 @dataclass
 class Scenario:
@@ -40,31 +41,23 @@ class Scenario:
         return min((duration_ms(a["at"]) for a in self.timeline), default=self.run_until_ms)
 
 
-GROUP_ACTIONS = ("crash_zone", "restart_zone", "isolate_zone", "crash_host", "restart_host")
-
-
-def uses_placement(doc):
-    """Zones or hosts: sim resolves them (placement rules, zone latencies, zone and host actions)."""
-    if "zones" in doc.get("cluster", {}) or "hosts" in doc.get("cluster", {}) or "zones" in doc.get("network", {}):
-        return True
-    return any(kind in entry for entry in doc.get("timeline", []) for kind in GROUP_ACTIONS)
+def default_sim():
+    """The sim binary of the build under test (RCSIM_SIM_BINARY, which CTest sets), else the default build's."""
+    return os.environ.get("RCSIM_SIM_BINARY", str(REPO / "build" / "sim"))
 
 
 def load_scenario(path, sim=None):
-    """Reads the fields the comparison needs; `sim` validates the file fully, so this stays lenient. A file
-    with zones or hosts is read as `sim --print-scenario` writes it: per-node actions and links only."""
+    """The scenario as `sim --print-scenario` writes it: validated by sim, defaults filled in, zones and hosts
+    resolved (zone latencies as links, zone and host actions as the per-node ones they stand for), so the
+    real side runs exactly what sim runs."""
+    sim = sim or default_sim()
     try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise CompareError(f"{path}: {e}")
-    if uses_placement(doc):
-        if sim is None:
-            raise CompareError(f"{path}: has zones or hosts, which only sim can resolve (no sim binary given)")
         r = subprocess.run([sim, "--scenario", path, "--print-scenario"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise CompareError(f"{sim} --scenario {path} --print-scenario: {r.stderr.strip()}")
-        doc = json.loads(r.stdout)
+    except OSError as e:
+        raise CompareError(f"{sim}: {e}")
+    if r.returncode != 0:
+        raise CompareError(f"{sim} --scenario {path} --print-scenario: {r.stderr.strip()}")
+    doc = json.loads(r.stdout)
     cluster = doc["cluster"]
     return Scenario(path=path, name=doc["name"], masters=cluster["masters"],
                     replicas_per_master=cluster.get("replicas_per_master", 1),
