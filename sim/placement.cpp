@@ -51,14 +51,15 @@ void domain_risks(std::vector<std::string>& out, const std::vector<int>& domain_
 std::vector<int> Placement::nodes_in_zone(int zone) const { return members_of(zone_of, zone); }
 std::vector<int> Placement::nodes_on_host(int host) const { return members_of(host_of, host); }
 
-std::vector<int> zones_by_rule(int zone_count, int masters, int replicas_per_master, int spares) {
+std::vector<int> zones_by_rule(int zone_count, int masters, const std::vector<int>& master_of_replica, int spares) {
   assert(zone_count >= 1);
   std::vector<int> zone_of;
   for (int m = 0; m < masters; ++m) zone_of.push_back(m % zone_count);
-  for (int j = 0; j < masters * replicas_per_master; ++j) {
-    const int master_zone = zone_of[j % masters];
-    const int rank = j / masters;  // replica j starts under master j mod masters (ClusterSpec)
-    zone_of.push_back(zone_count == 1 ? 0 : (master_zone + 1 + rank % (zone_count - 1)) % zone_count);
+  std::vector<int> replicas_so_far(masters, 0);
+  for (const int master : master_of_replica) {
+    assert(master >= 0 && master < masters);
+    const int rank = replicas_so_far[master]++;  // this replica's place among its master's
+    zone_of.push_back(zone_count == 1 ? 0 : (zone_of[master] + 1 + rank % (zone_count - 1)) % zone_count);
   }
   for (int s = 0; s < spares; ++s) zone_of.push_back(s % zone_count);
   return zone_of;

@@ -24,9 +24,10 @@ struct Placement {
 };
 
 // The operators' rule for a list of zone names: masters round-robin over the zones in order; replica k
-// (0-based) of a master in zone z goes to zone z+1+(k mod (Z-1)) (mod Z): never its master's zone when
-// there are 2 or more zones; spares round-robin. Node indexes as in ClusterSpec (masters, replicas, spares).
-std::vector<int> zones_by_rule(int zone_count, int masters, int replicas_per_master, int spares);
+// (0-based, among its master's) of a master in zone z goes to zone z+1+(k mod (Z-1)) (mod Z): never its
+// master's zone when there are 2 or more zones; spares round-robin. Node indexes as in ClusterSpec
+// (masters, replicas, spares); `master_of_replica`: each replica's master, in replica order.
+std::vector<int> zones_by_rule(int zone_count, int masters, const std::vector<int>& master_of_replica, int spares);
 
 // Several nodes per host, as create-cluster runs them: within each zone (or over all nodes, without
 // zones) the nodes in alias order fill hosts of `nodes_per_host` (named h1, h2, ... zone after zone; the

@@ -117,6 +117,7 @@ WorldOptions world_options(const Scenario& scenario, uint64_t seed) {
   options.seed = seed;
   options.masters = scenario.cluster.masters;
   options.replicas_per_master = scenario.cluster.replicas_per_master;
+  if (scenario.cluster.imported) options.layout = scenario.cluster.imported->layout;
   options.spares = scenario.cluster.spares;
   options.staggered_timers = scenario.cluster.timer_phase == TimerPhase::Staggered;
   options.config = node_config(scenario.cluster);

@@ -36,10 +36,28 @@ constexpr std::string_view kNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm
 struct Failure {
   std::string path;
   std::string message;
+  std::string file;  // the file at fault when not the scenario's own (an imported CLUSTER NODES file)
 };
 
 [[noreturn]] void fail(const std::string& path, std::string message) {
-  throw Failure{path, std::move(message)};
+  throw Failure{path, std::move(message), ""};
+}
+
+// A whole text file, or why it cannot be read (`error` set).
+struct TextFile {
+  std::string text;
+  std::string error;
+};
+TextFile read_text_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return {"", ec ? "cannot read: " + ec.message() : "cannot read: not a regular file"};
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return {"", "cannot read: " + ec.message()};
+  if (size > kMaxFileBytes) return {"", "file is larger than 16 MiB"};
+  std::ifstream in(path, std::ios::binary);
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in || !in.read(text.data(), static_cast<std::streamsize>(text.size()))) return {"", "cannot read the file"};
+  return {std::move(text), ""};
 }
 
 // ---- small text helpers ---------------------------------------------------------------------------
@@ -402,12 +420,23 @@ void parse_domain_lists(const json& v, const std::string& path, std::string_view
       const std::string mp = child(p, i);
       if (!members[i].is_string()) fail(mp, "expected a node alias such as \"m1\", got " + type_name(members[i]));
       const std::string& alias = members[i].get_ref<const std::string&>();
-      const std::optional<int> index = c.index_of(alias);
-      if (!index) fail(mp, "unknown node '" + alias.substr(0, 60) + "' (this cluster has " + c.alias_summary() + ")");
-      if (domain_of[*index] >= 0) {
-        fail(mp, "node '" + alias + "' is already on " + std::string(kind) + " " + names[domain_of[*index]]);
+      std::vector<int> nodes;
+      if (const std::optional<int> index = c.index_of(alias)) {
+        nodes.push_back(*index);
+      } else if (const auto& hosts = c.placement.hosts;
+                 kind == "zone" && std::find(hosts.begin(), hosts.end(), alias) != hosts.end()) {
+        // An imported cluster's host (its ip): every node on it.
+        nodes = c.placement.nodes_on_host(static_cast<int>(std::find(hosts.begin(), hosts.end(), alias) - hosts.begin()));
+      } else {
+        fail(mp, "unknown node '" + alias.substr(0, 60) + "' (this cluster has " + c.alias_summary() +
+                     (kind == "zone" && c.placement.has_hosts() ? "; hosts " + join(c.placement.hosts) : std::string()) + ")");
       }
-      domain_of[*index] = static_cast<int>(names.size()) - 1;
+      for (const int index : nodes) {
+        if (domain_of[index] >= 0) {
+          fail(mp, "node '" + c.alias(index) + "' is already on " + std::string(kind) + " " + names[domain_of[index]]);
+        }
+        domain_of[index] = static_cast<int>(names.size()) - 1;
+      }
     }
   }
   for (int i = 0; i < c.node_count(); ++i) {
@@ -426,7 +455,9 @@ void parse_zones(const json& v, const std::string& path, ClusterSpec& c) {
       }
       p.zones.push_back(name);
     }
-    p.zone_of = zones_by_rule(static_cast<int>(p.zones.size()), c.masters, c.replicas_per_master, c.spares);
+    std::vector<int> master_of_replica;
+    for (int r = c.masters; r < c.masters + c.replicas(); ++r) master_of_replica.push_back(*c.initial_master_of(r));
+    p.zone_of = zones_by_rule(static_cast<int>(p.zones.size()), c.masters, master_of_replica, c.spares);
     for (int z = 0; z < static_cast<int>(p.zones.size()); ++z) {
       if (p.nodes_in_zone(z).empty()) {
         fail(path, "zone " + quote(p.zones[z]) + " gets no node: " + std::to_string(p.zones.size()) +
@@ -443,6 +474,19 @@ void parse_zones(const json& v, const std::string& path, ClusterSpec& c) {
   canonical_domains(p.zones, p.zone_of);
 }
 
+// A host is one machine: all of it in one zone. `where(host)`: the JSON path to blame.
+template <typename Where>
+void check_hosts_within_zones(const ClusterSpec& c, const Where& where) {
+  const Placement& p = c.placement;
+  for (int i = 0; p.has_zones() && p.has_hosts() && i < c.node_count(); ++i) {
+    const int first = p.nodes_on_host(p.host_of[i]).front();
+    if (p.zone_of[i] != p.zone_of[first]) {
+      fail(where(p.hosts[p.host_of[i]]), "host " + p.hosts[p.host_of[i]] + " spans zones " + p.zones[p.zone_of[first]] +
+                                             " (" + c.alias(first) + ") and " + p.zones[p.zone_of[i]] + " (" + c.alias(i) + ")");
+    }
+  }
+}
+
 void parse_hosts(const json& v, const std::string& path, ClusterSpec& c) {
   Placement& p = c.placement;
   if (v.is_object() && v.size() == 1 && v.contains("nodes_per_host")) {
@@ -452,14 +496,7 @@ void parse_hosts(const json& v, const std::string& path, ClusterSpec& c) {
     for (size_t h = 0; h < p.hosts.size(); ++h) p.hosts[h] = "h" + std::to_string(h + 1);  // h1 holds m1
   } else if (v.is_object() && !v.empty()) {
     parse_domain_lists(v, path, "host", c, p.hosts, p.host_of);
-    for (int i = 0; p.has_zones() && i < c.node_count(); ++i) {
-      const int first = p.nodes_on_host(p.host_of[i]).front();
-      if (p.zone_of[i] != p.zone_of[first]) {
-        fail(child(path, p.hosts[p.host_of[i]]), "host " + p.hosts[p.host_of[i]] + " spans zones " +
-                                                     p.zones[p.zone_of[first]] + " (" + c.alias(first) + ") and " +
-                                                     p.zones[p.zone_of[i]] + " (" + c.alias(i) + ")");
-      }
-    }
+    check_hosts_within_zones(c, [&](const std::string& host) { return child(path, host); });
     canonical_domains(p.hosts, p.host_of);
   } else {
     fail(path, "expected {\"nodes_per_host\": N} (nodes fill hosts in alias order, zone by zone) or an object "
@@ -467,19 +504,110 @@ void parse_hosts(const json& v, const std::string& path, ClusterSpec& c) {
   }
 }
 
-ClusterSpec parse_cluster(const json& v, const std::string& path) {
-  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config", "zones", "hosts"});
+// cluster.from_cluster_nodes (a file, relative to the scenario's directory) or cluster.cluster_nodes (its
+// text, as the file form writes it): the cluster of an operator's CLUSTER NODES output.
+void parse_import(const Obj& o, ClusterSpec& c, const std::filesystem::path& base_dir) {
+  const json* from_file = o.find("from_cluster_nodes");
+  const json* inline_text = o.find("cluster_nodes");
+  if (from_file == nullptr && inline_text == nullptr) return;
+  if (from_file != nullptr && inline_text != nullptr) {
+    fail(o.at("cluster_nodes"), "expected from_cluster_nodes (a file) or cluster_nodes (its text), not both");
+  }
+  for (const char* key : {"masters", "replicas_per_master"}) {
+    if (o.find(key) != nullptr) fail(o.at(key), std::string(key) + " comes from the imported cluster: leave it out");
+  }
+  if (const json* x = o.find("create"); x != nullptr && as_enum(*x, o.at("create"), kCreateModes) != CreateMode::NodesConf) {
+    fail(o.at("create"), "an imported cluster boots from the nodes.conf files written for it: create is nodes_conf");
+  }
+  std::string text;
+  std::filesystem::path file;
+  if (from_file != nullptr) {
+    file = as_string(*from_file, o.at("from_cluster_nodes"));
+    if (file.is_relative()) file = base_dir / file;
+    TextFile read = read_text_file(file);
+    if (!read.error.empty()) fail(o.at("from_cluster_nodes"), file.string() + ": " + read.error);
+    text = std::move(read.text);
+  } else {
+    text = as_string(*inline_text, o.at("cluster_nodes"));
+  }
+  ImportedCluster imported;
+  if (const std::optional<ImportError> error = parse_cluster_nodes(text, imported)) {
+    if (from_file != nullptr) throw Failure{"", error->text(), file.string()};
+    fail(o.at("cluster_nodes"), error->text());
+  }
+  constexpr int kMaxMembers = kScenarioMaxMasters * (1 + kScenarioMaxReplicasPerMaster);
+  if (imported.layout.size() > kMaxMembers) {
+    fail(o.at(from_file != nullptr ? "from_cluster_nodes" : "cluster_nodes"),
+         "the cluster has " + std::to_string(imported.layout.size()) + " nodes; at most " + std::to_string(kMaxMembers));
+  }
+  c.masters = imported.layout.masters;
+  c.replicas_per_master = 0;
+  c.create = CreateMode::NodesConf;
+  c.imported = std::move(imported);
+}
+
+// With cluster-require-full-coverage yes (the default) a cluster with a slot nobody serves never reaches
+// cluster_state ok: refused, since the run starts from an ok cluster.
+void check_imported_coverage(const Obj& o, const ClusterSpec& c) {
+  if (!c.imported || !node_config(c).cluster_require_full_coverage) return;
+  std::vector<char> served(kScenarioSlots, 0);
+  for (const MemberLayout& member : c.imported->layout.members) {
+    for (const SlotRange& range : member.slots) std::fill(served.begin() + range.first, served.begin() + range.last + 1, 1);
+  }
+  std::vector<SlotRange> missing;
+  for (int slot = 0; slot < kScenarioSlots; ++slot) {
+    if (served[slot]) continue;
+    if (!missing.empty() && missing.back().last == slot - 1) missing.back().last = slot;
+    else missing.push_back({slot, slot});
+  }
+  if (!missing.empty()) {
+    fail(o.at(o.find("from_cluster_nodes") != nullptr ? "from_cluster_nodes" : "cluster_nodes"),
+         "no master serves slots " + slot_ranges_text(missing).substr(0, 200) +
+             ": the cluster would never be ok (set cluster-require-full-coverage no to run it anyway)");
+  }
+}
+
+// An imported cluster's nodes sharing an ip share a host (named by it), spares each on their own.
+void hosts_from_imported_ips(ClusterSpec& c) {
+  Placement& p = c.placement;
+  p.host_of.assign(c.node_count(), -1);
+  for (int i = 0; i < c.node_count(); ++i) {
+    const std::string name = i < static_cast<int>(c.imported->ips.size()) ? c.imported->ips[i] : c.alias(i);
+    const auto it = std::find(p.hosts.begin(), p.hosts.end(), name);
+    p.host_of[i] = static_cast<int>(it - p.hosts.begin());
+    if (it == p.hosts.end()) p.hosts.push_back(name);
+  }
+}
+
+ClusterSpec parse_cluster(const json& v, const std::string& path, const std::filesystem::path& base_dir) {
+  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config", "zones", "hosts",
+                        "from_cluster_nodes", "cluster_nodes"});
   ClusterSpec c;
-  c.masters = as_small_int(o.need("masters"), o.at("masters"), 1, kScenarioMaxMasters);
-  if (const json* x = o.find("replicas_per_master")) {
-    c.replicas_per_master = as_small_int(*x, o.at("replicas_per_master"), 0, kScenarioMaxReplicasPerMaster);
+  parse_import(o, c, base_dir);
+  if (!c.imported) {
+    c.masters = as_small_int(o.need("masters"), o.at("masters"), 1, kScenarioMaxMasters);
+    if (const json* x = o.find("replicas_per_master")) {
+      c.replicas_per_master = as_small_int(*x, o.at("replicas_per_master"), 0, kScenarioMaxReplicasPerMaster);
+    }
   }
   if (const json* x = o.find("spares")) c.spares = as_small_int(*x, o.at("spares"), 0, kScenarioMaxSpares);
   if (const json* x = o.find("timer_phase")) c.timer_phase = as_enum(*x, o.at("timer_phase"), kTimerPhases);
-  if (const json* x = o.find("create")) c.create = as_enum(*x, o.at("create"), kCreateModes);
+  if (const json* x = o.find("create"); x != nullptr && !c.imported) c.create = as_enum(*x, o.at("create"), kCreateModes);
   if (const json* x = o.find("config")) parse_cluster_config(*x, o.at("config"), c);
-  if (const json* x = o.find("zones")) parse_zones(*x, o.at("zones"), c);
-  if (const json* x = o.find("hosts")) parse_hosts(*x, o.at("hosts"), c);
+  check_imported_coverage(o, c);
+  const json* zones = o.find("zones");
+  const json* hosts = o.find("hosts");
+  // The file's machines, unless the scenario lays out hosts itself or zones by the rule (which places
+  // nodes, not machines: a machine could land in two zones). Zone lists may then name them.
+  const bool hosts_by_ip = c.imported && hosts == nullptr && !(zones != nullptr && zones->is_array()) &&
+                           std::set<std::string>(c.imported->ips.begin(), c.imported->ips.end()).size() > 1;
+  if (hosts_by_ip) hosts_from_imported_ips(c);
+  if (zones != nullptr) parse_zones(*zones, o.at("zones"), c);
+  if (hosts_by_ip) {
+    check_hosts_within_zones(c, [&](const std::string&) { return o.at("zones"); });
+    canonical_domains(c.placement.hosts, c.placement.host_of);
+  }
+  if (hosts != nullptr) parse_hosts(*hosts, o.at("hosts"), c);
   return c;
 }
 
@@ -1154,7 +1282,7 @@ std::vector<std::string> parse_known_bugs(const json& v, const std::string& path
   return names;
 }
 
-Scenario parse_document(const json& root) {
+Scenario parse_document(const json& root, const std::filesystem::path& base_dir) {
   const Obj o(root, "",
               {"name", "description", "seed", "cluster", "network", "workload", "timeline", "run_until", "expect",
                "known_bugs"},
@@ -1163,7 +1291,7 @@ Scenario parse_document(const json& root) {
   s.name = as_scenario_name(o.need("name"), o.at("name"));
   if (const json* x = o.find("description")) s.description = as_string(*x, o.at("description"));
   if (const json* x = o.find("seed")) s.seed = as_u64(*x, o.at("seed"));
-  s.cluster = parse_cluster(o.need("cluster"), o.at("cluster"));
+  s.cluster = parse_cluster(o.need("cluster"), o.at("cluster"), base_dir);
   const Ctx ctx{s.cluster};
   if (const json* x = o.find("network")) s.network = parse_network(*x, o.at("network"), ctx);
   if (const json* x = o.find("workload")) s.workload = parse_workload(*x, o.at("workload"), ctx);
@@ -1236,7 +1364,7 @@ json parse_json_text(std::string_view text) {
         ParseFrame& f = frames.back();
         f.token = parsed.get<std::string>();
         if (!f.keys.insert(f.token).second && !duplicate) {
-          duplicate = Failure{frames_path(frames), "duplicate key " + quote(f.token) + " in this object"};
+          duplicate = Failure{frames_path(frames), "duplicate key " + quote(f.token) + " in this object", ""};
         }
         break;
       }
@@ -1413,12 +1541,14 @@ json domains_json(const std::vector<std::string>& names, const std::vector<int>&
 json cluster_json(const ClusterSpec& c) {
   json config = json::object();
   for (const ConfigSetting& s : c.config) config[s.name] = setting_value_json(s.value);
-  json out{{"masters", c.masters},
-           {"replicas_per_master", c.replicas_per_master},
-           {"spares", c.spares},
-           {"timer_phase", enum_text(c.timer_phase, kTimerPhases)},
-           {"create", enum_text(c.create, kCreateModes)},
-           {"config", std::move(config)}};
+  json out{{"spares", c.spares}, {"timer_phase", enum_text(c.timer_phase, kTimerPhases)}, {"config", std::move(config)}};
+  if (c.imported) {
+    out["cluster_nodes"] = c.imported->text;
+  } else {
+    out["masters"] = c.masters;
+    out["replicas_per_master"] = c.replicas_per_master;
+    out["create"] = enum_text(c.create, kCreateModes);
+  }
   const Placement& p = c.placement;
   if (p.has_zones()) out["zones"] = domains_json(p.zones, p.zone_of, c);
   if (p.has_hosts()) out["hosts"] = domains_json(p.hosts, p.host_of, c);
@@ -1488,7 +1618,7 @@ std::optional<int> ClusterSpec::index_of(std::string_view alias) const {
 
 std::optional<int> ClusterSpec::initial_master_of(int index) const {
   if (index < masters || index >= masters + replicas()) return std::nullopt;
-  return (index - masters) % masters;
+  return imported ? imported->layout.members[index].master : (index - masters) % masters;
 }
 
 std::vector<std::string> ClusterSpec::placement_risks() const {
@@ -1537,10 +1667,20 @@ std::string ScenarioError::text() const {
   return json_path.empty() ? file + ": " + message : file + ": " + json_path + ": " + message;
 }
 
-std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text, const std::string& file_label) {
+std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text, const std::string& file_label,
+                                                     const std::string& cluster_nodes_path) {
   try {
-    return parse_document(parse_json_text(json_text));
+    json root = parse_json_text(json_text);
+    const std::filesystem::path base_dir = std::filesystem::path(file_label).parent_path();
+    if (!cluster_nodes_path.empty() && root.is_object() && root.contains("cluster") && root["cluster"].is_object()) {
+      // --cluster-nodes: that cluster in place of the file's masters × replicas (or its import).
+      json& cluster = root["cluster"];
+      for (const char* key : {"masters", "replicas_per_master", "create", "cluster_nodes"}) cluster.erase(key);
+      cluster["from_cluster_nodes"] = std::filesystem::absolute(cluster_nodes_path).string();
+    }
+    return parse_document(root, base_dir);
   } catch (const Failure& f) {
+    if (!f.file.empty()) return ScenarioError{f.file, "", f.message};
     return ScenarioError{file_label, f.path, f.message};
   } catch (const std::exception& e) {  // a bug in this file; still a value, never a crash
     return ScenarioError{file_label, "", std::string("internal error while reading the scenario: ") + e.what()};
@@ -1549,20 +1689,10 @@ std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text,
   }
 }
 
-std::variant<Scenario, ScenarioError> load_scenario_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return ScenarioError{path, "", ec ? "cannot read: " + ec.message() : "cannot read: not a regular file"};
-  }
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) return ScenarioError{path, "", "cannot read: " + ec.message()};
-  if (size > kMaxFileBytes) return ScenarioError{path, "", "file is larger than 16 MiB"};
-  std::ifstream in(path, std::ios::binary);
-  std::string text(static_cast<size_t>(size), '\0');
-  if (!in || !in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
-    return ScenarioError{path, "", "cannot read the file"};
-  }
-  return parse_scenario(text, path);
+std::variant<Scenario, ScenarioError> load_scenario_file(const std::string& path, const std::string& cluster_nodes_path) {
+  const TextFile file = read_text_file(path);
+  if (!file.error.empty()) return ScenarioError{path, "", file.error};
+  return parse_scenario(file.text, path, cluster_nodes_path);
 }
 
 nlohmann::json to_json(const Scenario& s) {

@@ -5,6 +5,7 @@
 // Node aliases are fixed by the cluster shape (ClusterSpec): masters m1..mN (ports 30001..), then
 // replicas r1..rK (K = N × replicas_per_master, ports continue), then spares s1..sS. Replica rk
 // starts replicating master m(((k-1) mod N) + 1). Node index i (0-based, that order) has port 30001+i.
+// An imported cluster numbers its masters and its replicas each in the file's order.
 // References to nodes in actions and expectations are NodeRefs: an alias, or a selector resolved by
 // the world when the action fires (or the expectation is checked).
 #include <array>
@@ -19,6 +20,7 @@
 
 #include "protocol/config.hpp"
 #include "protocol/time.hpp"
+#include "sim/cluster_layout.hpp"
 #include "sim/network.hpp"  // LatencyShape
 #include "sim/placement.hpp"
 
@@ -66,15 +68,19 @@ struct ConfigSetting {
 };
 
 struct ClusterSpec {
-  int masters = 3;              // 1..1000 (required in the file)
-  int replicas_per_master = 1;  // 0..5
+  int masters = 3;              // 1..1000 (required in the file, unless imported)
+  int replicas_per_master = 1;  // 0..5; 0 when imported
   int spares = 0;               // 0..100: empty nodes outside the cluster, for `meet`
   TimerPhase timer_phase = TimerPhase::InPhase;
-  CreateMode create = CreateMode::RedisCli;
+  CreateMode create = CreateMode::RedisCli;  // NodesConf when imported
   std::vector<ConfigSetting> config;  // applied on every node at boot; unique names, sorted by name
   Placement placement;                // cluster.zones / cluster.hosts; zones and hosts in order of first node
+  // cluster.from_cluster_nodes / cluster.cluster_nodes: the cluster an operator runs, taken from its
+  // CLUSTER NODES text (masters is then its master count). Its addresses are kept for display and hosts:
+  // the simulated nodes listen on 127.0.0.1:30001.. like every scenario's (the network routes by port).
+  std::optional<ImportedCluster> imported;
 
-  int replicas() const { return masters * replicas_per_master; }
+  int replicas() const { return imported ? imported->layout.size() - masters : masters * replicas_per_master; }
   int node_count() const { return masters + replicas() + spares; }
   // Node index (0-based: masters, replicas, spares) ↔ alias. index_of: nullopt if no such node.
   std::string alias(int index) const;
@@ -140,11 +146,6 @@ struct WorkloadSpec {
 };
 
 // ---- timeline -------------------------------------------------------------------------------------
-
-struct SlotRange {  // inclusive; a single slot has first == last
-  int first = 0, last = 0;
-  bool operator==(const SlotRange&) const = default;
-};
 
 enum class FailoverMode : uint8_t { Default, Force, Takeover };
 
@@ -309,8 +310,11 @@ struct ScenarioError {
 };
 
 // Load and validate. Never throws, on any input.
-std::variant<Scenario, ScenarioError> load_scenario_file(const std::string& path);
-std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text, const std::string& file_label);
+// `cluster_nodes_path` (sim --cluster-nodes): boot the cluster of that CLUSTER NODES file instead of the
+// scenario's own. A relative cluster.from_cluster_nodes is read from the scenario file's directory.
+std::variant<Scenario, ScenarioError> load_scenario_file(const std::string& path, const std::string& cluster_nodes_path = "");
+std::variant<Scenario, ScenarioError> parse_scenario(std::string_view json_text, const std::string& file_label,
+                                                     const std::string& cluster_nodes_path = "");
 
 // The file form of a scenario: parse_scenario(to_json(s).dump(), ...) == s.
 nlohmann::json to_json(const Scenario& scenario);

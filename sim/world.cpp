@@ -16,8 +16,11 @@ constexpr uint16_t kBusPortIncrement = 10000;
 }  // namespace
 
 World::World(const WorldOptions& options)
-    : options_(options), rng_(options.seed), node_rng_(rng_.fork("nodes")) {
-  assert(options_.masters >= 1 && options_.replicas_per_master >= 0 && options_.spares >= 0);
+    : options_(options),
+      layout_(options.layout ? *options.layout : layout_by_rule(options.masters, options.replicas_per_master)),
+      rng_(options.seed),
+      node_rng_(rng_.fork("nodes")) {
+  assert(layout_.masters >= 1 && layout_.masters <= layout_.size() && options_.spares >= 0);
   if (!options_.trace_path.empty()) trace_.open_file(options_.trace_path);
   network_ = std::make_unique<Network>(scheduler_, rng_);
   Rng setup = rng_.fork("setup");
@@ -27,10 +30,9 @@ World::World(const WorldOptions& options)
   const int total = members() + options_.spares;
   for (int i = 0; i < total; ++i) {
     std::string alias;
-    const int replicas = options_.masters * options_.replicas_per_master;
-    if (i < options_.masters) alias = "m" + std::to_string(i + 1);
-    else if (i < options_.masters + replicas) alias = "r" + std::to_string(i - options_.masters + 1);
-    else alias = "s" + std::to_string(i - options_.masters - replicas + 1);
+    if (i < masters()) alias = "m" + std::to_string(i + 1);
+    else if (i < members()) alias = "r" + std::to_string(i - masters() + 1);
+    else alias = "s" + std::to_string(i - members() + 1);
     aliases_.push_back(alias);
     const auto port = static_cast<uint16_t>(kFirstPort + i);
     addresses_.push_back(protocol::Address{"127.0.0.1", port, static_cast<uint16_t>(port + kBusPortIncrement)});
@@ -145,44 +147,31 @@ protocol::Node* World::node(int index) {
 }
 
 int World::initial_master_of(int replica_index) const {
-  assert(replica_index >= options_.masters);
-  return (replica_index - options_.masters) % options_.masters;
+  assert(replica_index >= masters() && replica_index < members());
+  return layout_.members[replica_index].master;
 }
 
-std::pair<int, int> World::initial_slot_range(int master_index) const {
-  assert(master_index >= 0 && master_index < options_.masters);
-  // redis-cli's clusterManagerCommandCreate: a float cursor advanced by 16384/masters per master, each
-  // range ending at lround(cursor + slots_per_node - 1), the last one at 16383. With 3 masters that is
-  // 0-5460, 5461-10922, 10923-16383 (exact division would give 5461-10921, 10922-16383). Float, as there:
-  // the rounding at .5 boundaries depends on it.
-  const int masters = options_.masters;
-  const float slots_per_node = static_cast<float>(protocol::kClusterSlots) / static_cast<float>(masters);
-  float cursor = 0.0f;
-  long first = 0;
-  for (int m = 0;; ++m) {
-    long last = std::lround(cursor + slots_per_node - 1);
-    if (last > protocol::kClusterSlots || m == masters - 1) last = protocol::kClusterSlots - 1;
-    if (last < first) last = first;
-    if (m == master_index) return {static_cast<int>(first), static_cast<int>(last)};
-    first = last + 1;
-    cursor += slots_per_node;
-  }
+const std::vector<SlotRange>& World::initial_slots(int master_index) const {
+  assert(master_index >= 0 && master_index < masters());
+  return layout_.members[master_index].slots;
 }
 
 bool World::create_cluster(Duration limit) {
   // redis-cli --cluster create: slots, config epochs, MEET with the first node, then REPLICATE.
-  const int masters = options_.masters;
+  const int masters = this->masters();
   const int cluster_nodes = members();
   run_for(Duration::millis(10));
   for (int m = 0; m < masters; ++m) {
-    const auto [first, last] = initial_slot_range(m);
     std::vector<int> slots;
-    for (int s = first; s <= last; ++s) slots.push_back(s);
+    for (const SlotRange& range : initial_slots(m)) {
+      for (int s = range.first; s <= range.last; ++s) slots.push_back(s);
+    }
     const auto result = add_slots(m, slots);
     assert(result.ok);
   }
   for (int i = 0; i < cluster_nodes; ++i) {
-    process(i)->command([i](protocol::Node& n, int64_t now) { return n.set_config_epoch(static_cast<uint64_t>(i + 1), now); });
+    const uint64_t epoch = layout_.members[i].config_epoch;
+    process(i)->command([epoch](protocol::Node& n, int64_t now) { return n.set_config_epoch(epoch, now); });
   }
   for (int i = 1; i < cluster_nodes; ++i) meet(i, 0);
   const Instant deadline = now() + limit;
@@ -214,31 +203,41 @@ bool World::create_cluster(Duration limit) {
 }
 
 bool World::restart_as_created_cluster(Duration limit) {
-  // What create_cluster leaves on every disk (slot ranges, configEpoch i+1, replica k of master
-  // k mod masters, currentEpoch = members), written directly: the MEET/handshake phase costs
-  // O(N^2) messages of O(N) gossip, minutes of wall time at 1000 nodes.
-  const int masters = options_.masters;
+  // What create_cluster leaves on every disk (the layout's slots, configEpochs, replicas and
+  // currentEpoch), written directly: the MEET/handshake phase costs O(N^2) messages of O(N) gossip,
+  // minutes of wall time at 1000 nodes. An imported layout names its nodes; the rule's keep the names
+  // they drew at first boot.
   const int cluster_nodes = members();
+  std::vector<protocol::NodeName> names(cluster_nodes);
+  for (int j = 0; j < cluster_nodes; ++j) {
+    const std::string& name = layout_.members[j].name;
+    names[j] = names_[j];
+    if (!name.empty()) {
+      [[maybe_unused]] const bool parsed = protocol::NodeName::parse(name, names[j]);
+      assert(parsed && "imported names were validated at load");
+    }
+  }
   // Per member: "<name> <address> " and what follows its flags.
   std::vector<std::string> heads(cluster_nodes);
   std::vector<std::string> tails(cluster_nodes);
   for (int j = 0; j < cluster_nodes; ++j) {
     const protocol::Address& address = addresses_[j];
-    const bool is_master = j < masters;
-    const int master = is_master ? j : initial_master_of(j);
-    heads[j] = names_[j].str() + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" +
+    const MemberLayout& member = layout_.members[j];
+    const bool is_master = member.master < 0;
+    heads[j] = names[j].str() + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" +
                std::to_string(address.cport) + " ";
     std::string& tail = tails[j];
-    tail = is_master ? "master - " : "slave " + names_[master].str() + " ";
-    // Any non-zero pong time loads as "now" (clusterLoadConfig).
-    tail += "0 " + std::to_string(clock_base_ms_) + " " + std::to_string(master + 1) + " connected";
-    if (is_master) {
-      const auto [first, last] = initial_slot_range(j);
-      tail += " " + std::to_string(first) + (last > first ? "-" + std::to_string(last) : "");
-    }
+    tail = is_master ? "master" : "slave";
+    if (member.no_failover) tail += ",nofailover";
+    tail += is_master ? " - " : " " + names[member.master].str() + " ";
+    // Any non-zero pong time loads as "now" (clusterLoadConfig). A replica's epoch field is its master's.
+    const uint64_t epoch = is_master ? member.config_epoch : layout_.members[member.master].config_epoch;
+    tail += "0 " + std::to_string(clock_base_ms_) + " " + std::to_string(epoch) + " connected";
+    if (is_master && !member.slots.empty()) tail += " " + slot_ranges_text(member.slots, ' ');
     tail += "\n";
   }
-  const std::string vars = "vars currentEpoch " + std::to_string(cluster_nodes) + " lastVoteEpoch 0\n";
+  const std::string vars = "vars currentEpoch " + std::to_string(layout_.current_epoch) + " lastVoteEpoch " +
+                           std::to_string(layout_.last_vote_epoch) + "\n";
   for (int i = 0; i < cluster_nodes; ++i) {
     std::string conf;
     for (int j = 0; j < cluster_nodes; ++j) conf += heads[j] + (j == i ? "myself," : "") + tails[j];
@@ -246,7 +245,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     hosts_[i]->crash();
     hosts_[i]->disk().write("nodes.conf", std::move(conf), /*fsync=*/true);
     start_process(i, cron_phase_[i]);
-    assert(names_[i] == node(i)->name());
+    assert(names_[i] == node(i)->name() && names_[i] == names[i]);
   }
   const bool ok = run_until_cluster_ok(now() + limit);
   trace_action("cluster_created", -1, ok ? "ok (restarted from nodes.conf)" : "not converged");
@@ -255,7 +254,7 @@ bool World::restart_as_created_cluster(Duration limit) {
 
 bool World::run_until_cluster_ok(Instant deadline) {
   // cluster_state ok everywhere, and every replica has finished its first sync.
-  const int masters = options_.masters;
+  const int masters = this->masters();
   auto node_ok = [&](int i) { return node(i)->state_ok() && (i < masters || process(i)->replication_ok()); };
   return run_until_every_member(node_ok, deadline);
 }
@@ -801,21 +800,25 @@ void World::check_election_start(int candidate, const ObservedEvent& e) {
 
 void World::start_shard_sampling() {
   assert(shard_availability_.empty() && "sampling starts once");
-  shard_availability_.resize(options_.masters);
+  shard_availability_.resize(masters());
   sample_shards();
 }
 
 void World::sample_shards() {
   scheduler_.after(Duration::millis(100), [this] { sample_shards(); });
-  std::vector<char> served(options_.masters, 0);
+  std::vector<char> served(masters(), 0);
   for (int i = 0; i < node_count(); ++i) {
     const protocol::Node* n = node(i);
     if (n == nullptr || !is_up(i) || !n->myself().is_master() || n->myself().numslots == 0 || !n->state_ok()) continue;
-    for (int m = 0; m < options_.masters; ++m) {
-      if (!served[m] && n->slot_owner(initial_slot_range(m).first) == &n->myself()) served[m] = 1;
+    for (int m = 0; m < masters(); ++m) {
+      // A shard is known by its first slot; a master that boots without slots has no shard.
+      if (!served[m] && !initial_slots(m).empty() && n->slot_owner(initial_slots(m).front().first) == &n->myself()) {
+        served[m] = 1;
+      }
     }
   }
-  for (int m = 0; m < options_.masters; ++m) {
+  for (int m = 0; m < masters(); ++m) {
+    if (initial_slots(m).empty()) continue;
     std::vector<ShardSample>& samples = shard_availability_[m];
     if (samples.empty() || samples.back().served != (served[m] != 0)) samples.push_back({now().us, served[m] != 0});
   }

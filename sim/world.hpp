@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocol/node.hpp"
+#include "sim/cluster_layout.hpp"
 #include "sim/host.hpp"
 #include "sim/network.hpp"
 #include "sim/redis_process.hpp"
@@ -28,6 +29,7 @@ struct WorldOptions {
   uint64_t seed = 1;
   int masters = 3;
   int replicas_per_master = 1;
+  std::optional<ClusterLayout> layout;  // an imported cluster: replaces masters × replicas_per_master
   int spares = 0;                 // started empty, outside the cluster (for MEET)
   bool staggered_timers = false;  // cron phases spread over the whole 100 ms (else within 5 ms)
   protocol::Config config;
@@ -130,10 +132,13 @@ class World {
   protocol::Node* node(int index);
   RedisProcess* process(int index);
   const protocol::Address& address(int index) const { return addresses_.at(index); }
+  // The layout the cluster boots with (WorldOptions::layout, else redis-cli's for masters × replicas).
+  const ClusterLayout& layout() const { return layout_; }
+  int masters() const { return layout_.masters; }  // at boot: node indexes 0..masters()-1
   int initial_master_of(int replica_index) const;
-  int members() const { return options_.masters * (1 + options_.replicas_per_master); }  // masters + replicas, not spares
-  // The slots create_cluster gives master m, as redis-cli does: near-equal ranges in order, [first, last].
-  std::pair<int, int> initial_slot_range(int master_index) const;
+  int members() const { return layout_.size(); }  // masters + replicas, not spares
+  // The slots master m boots with, ascending.
+  const std::vector<SlotRange>& initial_slots(int master_index) const;
 
   // Faults and commands (the scenario timeline's vocabulary).
   void crash(int index);       // kill -9: the node's nodes.conf keeps every write
@@ -223,6 +228,7 @@ class World {
   std::vector<HostId> hosts_with_beside(int index) const;
 
   WorldOptions options_;
+  ClusterLayout layout_;
   Rng rng_;
   Rng node_rng_;
   protocol::Interner interner_;  // names and addresses of every node's tables (protocol/interner.hpp)

@@ -28,13 +28,15 @@ constexpr int kExitBadInput = 2;
 const char* kUsage = R"(sim: a deterministic simulator of Redis Cluster 7.0
 
 usage:
-  sim --scenario FILE [--seed N] [--until T] [--out DIR] [--set NAME=VALUE ...] [--quiet] [--json]
+  sim --scenario FILE [--cluster-nodes FILE] [--seed N] [--until T] [--out DIR] [--set NAME=VALUE ...]
+      [--quiet] [--json]
   sim fuzz --help
   sim sweep --help
 
 examples:
   sim --scenario scenarios/split_brain.json
   sim --scenario scenarios/master_crash.json --seed 7 --set cluster-node-timeout=5000
+  sim --scenario scenarios/zone_outage.json --cluster-nodes my-cluster-nodes.txt
   sim --scenario scenarios/manual_failover.json --messages-from 10s --messages-to 10.2s
   sim sweep --scenario scenarios/master_crash.json --param cluster-node-timeout --values 1000,5000,15000
 
@@ -77,6 +79,9 @@ int run_main(int argc, char** argv) {
   options.add_options()
       ("help,h", "show this help")
       ("scenario", po::value<std::string>(), "scenario file (JSON)")
+      ("cluster-nodes", po::value<std::string>(), "boot the cluster of this file (the output of redis-cli cluster "
+                                                  "nodes, or a nodes.conf) instead of the scenario's: its ids, roles, "
+                                                  "slots and epochs; aliases m1.., r1.. in the file's order")
       ("seed", po::value<uint64_t>(), "override the scenario's seed")
       ("until", po::value<std::string>(), "override run_until (e.g. 90s)")
       ("out", po::value<std::string>(), "results directory (default results/<name>/seed-<N>)")
@@ -102,7 +107,7 @@ int run_main(int argc, char** argv) {
   }
   if (!vm.count("scenario")) return bad_input("--scenario FILE is required (see sim --help)");
   const std::string file = vm["scenario"].as<std::string>();
-  auto loaded = sim::load_scenario_file(file);
+  auto loaded = sim::load_scenario_file(file, vm.count("cluster-nodes") ? vm["cluster-nodes"].as<std::string>() : "");
   if (auto* error = std::get_if<sim::ScenarioError>(&loaded)) return bad_input(error->text());
   sim::Scenario scenario = std::get<sim::Scenario>(std::move(loaded));
   if (vm.count("set")) {

@@ -46,9 +46,9 @@ TEST_CASE("create-cluster forms a 3+3 cluster with redis-cli's epochs", "[cluste
   CHECK(world.node(3)->myself().is_replica());
   CHECK(world.node(3)->myself().master->name == world.node(0)->name());
   // As redis-cli splits them (a real 3-master create-cluster: 0-5460, 5461-10922, 10923-16383).
-  CHECK(world.initial_slot_range(0) == std::pair{0, 5460});
-  CHECK(world.initial_slot_range(1) == std::pair{5461, 10922});
-  CHECK(world.initial_slot_range(2) == std::pair{10923, 16383});
+  CHECK(world.initial_slots(0) == std::vector{sim::SlotRange{0, 5460}});
+  CHECK(world.initial_slots(1) == std::vector{sim::SlotRange{5461, 10922}});
+  CHECK(world.initial_slots(2) == std::vector{sim::SlotRange{10923, 16383}});
   CHECK(world.node(0)->myself().numslots == 5461);
   CHECK(world.node(1)->myself().numslots == 5462);
   CHECK(world.node(2)->myself().numslots == 5461);

@@ -21,10 +21,12 @@ std::vector<std::string> aliases(const std::vector<NodeRef>& refs) {
 
 TEST_CASE("zones by rule: masters round-robin, each replica in another zone than its master", "[placement]") {
   // 3 masters x 2 replicas over a, b, c: r1-r3 are the first replicas of m1-m3, r4-r6 the second ones.
-  CHECK(zones_by_rule(3, 3, 2, 0) == std::vector<int>{0, 1, 2, 1, 2, 0, 2, 0, 1});
+  CHECK(zones_by_rule(3, 3, {0, 1, 2, 0, 1, 2}, 0) == std::vector<int>{0, 1, 2, 1, 2, 0, 2, 0, 1});
   // Two zones: every replica in the other zone, the third master back in the first.
-  CHECK(zones_by_rule(2, 3, 1, 1) == std::vector<int>{0, 1, 0, 1, 0, 1, 0});
-  CHECK(zones_by_rule(1, 2, 1, 0) == std::vector<int>{0, 0, 0, 0});
+  CHECK(zones_by_rule(2, 3, {0, 1, 2}, 1) == std::vector<int>{0, 1, 0, 1, 0, 1, 0});
+  CHECK(zones_by_rule(1, 2, {0, 1}, 0) == std::vector<int>{0, 0, 0, 0});
+  // An imported cluster's uneven replicas (m1 has three, m2 none): m1's go to b, c, b.
+  CHECK(zones_by_rule(3, 2, {0, 0, 0}, 0) == std::vector<int>{0, 1, 1, 2, 1});
 }
 
 TEST_CASE("hosts by rule fill machines zone by zone, in alias order", "[placement]") {

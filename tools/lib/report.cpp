@@ -107,10 +107,11 @@ std::string lost_writes_jsonl(const sim::RunResult& result) {
 
 namespace {
 
-// Per shard (an initial master's slot range and its replicas): who serves its first slot at the end.
+// Per shard (an initial master's slots and its replicas): who serves its first slot at the end. A master
+// that boots without slots has no shard.
 struct ShardOutcome {
   int master = 0;
-  std::pair<int, int> slots;
+  std::vector<sim::SlotRange> slots;
   std::vector<int> replicas;
   int served_by = -1;   // -1: no live node serves the slots
   bool all_down = false;  // every node of the shard is down
@@ -119,14 +120,15 @@ struct ShardOutcome {
 
 std::vector<ShardOutcome> shard_outcomes(const sim::World& world) {
   std::vector<ShardOutcome> out;
-  for (int m = 0; m < world.options().masters; ++m) {
+  for (int m = 0; m < world.masters(); ++m) {
+    if (world.initial_slots(m).empty()) continue;
     ShardOutcome shard;
     shard.master = m;
-    shard.slots = world.initial_slot_range(m);
-    for (int r = world.options().masters; r < world.members(); ++r) {
+    shard.slots = world.initial_slots(m);
+    for (int r = world.masters(); r < world.members(); ++r) {
       if (world.initial_master_of(r) == m) shard.replicas.push_back(r);
     }
-    shard.served_by = world.current_master_of_slot(shard.slots.first);
+    shard.served_by = world.current_master_of_slot(shard.slots.front().first);
     shard.all_down = world.node(m) == nullptr;
     for (const int r : shard.replicas) shard.all_down = shard.all_down && world.node(r) == nullptr;
     out.push_back(std::move(shard));
@@ -135,8 +137,7 @@ std::vector<ShardOutcome> shard_outcomes(const sim::World& world) {
 }
 
 std::string shard_text(const sim::World& world, const ShardOutcome& shard) {
-  std::string text = world.alias(shard.master) + "'s slots " + std::to_string(shard.slots.first) + "-" +
-                     std::to_string(shard.slots.second) + ": ";
+  std::string text = world.alias(shard.master) + "'s slots " + sim::slot_ranges_text(shard.slots) + ": ";
   if (shard.served_by == shard.master) return text + "kept its master";
   if (shard.served_by >= 0) return text + "failed over, served by " + world.alias(shard.served_by);
   text += "no master";
@@ -204,13 +205,16 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
       entry["slots"] = n->myself().numslots;
       entry["counters"] = counters_json(*n);
     }
+    if (const auto& imported = context.scenario->cluster.imported; imported && i < imported->layout.size()) {
+      entry["imported_address"] = imported->addresses[i];
+    }
     nodes[world.alias(i)] = entry;
   }
   summary["nodes"] = nodes;
   json shards = json::array();
   for (const ShardOutcome& shard : shard_outcomes(world)) {
     shards.push_back({{"master", world.alias(shard.master)},
-                      {"slots", std::to_string(shard.slots.first) + "-" + std::to_string(shard.slots.second)},
+                      {"slots", sim::slot_ranges_text(shard.slots)},
                       {"outcome", shard.outcome()},
                       {"served_by", shard.served_by < 0 ? json(nullptr) : json(world.alias(shard.served_by))},
                       {"all_down", shard.all_down}});
@@ -277,11 +281,35 @@ std::string describe_event(const sim::World& world, const sim::ObservedEvent& e)
 
 }  // namespace
 
+namespace {
+
+// An imported cluster's aliases with the file's ids and addresses (the simulated nodes listen on
+// 127.0.0.1:30001..); "" for any other.
+std::string imported_text(const sim::Scenario& scenario) {
+  const sim::ClusterSpec& cluster = scenario.cluster;
+  if (!cluster.imported) return "";
+  const sim::ImportedCluster& imported = *cluster.imported;
+  std::ostringstream out;
+  out << "imported cluster (" << imported.layout.size() << " nodes, currentEpoch " << imported.layout.current_epoch << "):\n";
+  for (int i = 0; i < imported.layout.size(); ++i) {
+    const sim::MemberLayout& member = imported.layout.members[i];
+    out << "  " << cluster.alias(i) << " = " << member.name << " " << imported.addresses[i] << " (port "
+        << sim::kScenarioFirstPort + i << "): ";
+    if (member.master < 0) out << "master, epoch " << member.config_epoch << ", slots " << (member.slots.empty() ? "none" : sim::slot_ranges_text(member.slots));
+    else out << "replica of " << cluster.alias(member.master);
+    out << (member.no_failover ? ", nofailover" : "") << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
 std::string human_summary(const sim::RunResult& result, const RunContext& context) {
   const sim::World& world = *result.world;
   std::ostringstream out;
   out << context.scenario->name << " (seed " << result.seed << "): " << context.scenario->description << "\n";
-  out << "cluster created in " << result.create_done.ms() << " ms; times below are from then\n\n";
+  out << "cluster created in " << result.create_done.ms() << " ms; times below are from then\n";
+  out << imported_text(*context.scenario) << "\n";
   // First occurrence per (kind, node, about) keeps PFAIL noise down: 5 nodes flag the same master.
   std::set<std::tuple<std::string, int, int, int64_t>> seen;
   // In a large cluster the crowd's events (event_kinds.hpp) get the first few lines of each kind
@@ -322,7 +350,7 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
   int as_created = 0;
   for (int i = 0; i < world.node_count(); ++i) {
     const protocol::Node* n = world.node(i);
-    const bool first_role_master = i < world.options().masters || i >= world.members();
+    const bool first_role_master = i < world.masters() || i >= world.members();
     if (large && n != nullptr && n->state_ok() && n->myself().is_master() == first_role_master) {
       ++as_created;
       continue;

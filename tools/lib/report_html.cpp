@@ -83,7 +83,7 @@ std::string shards_plot(const sim::World& world, const Axis& axis) {
       << height << "\">\n";
   for (size_t m = 0; m < availability.size(); ++m) {
     const int y = static_cast<int>(m) * (kLaneHeight + kLaneGap);
-    const auto [first, last] = world.initial_slot_range(static_cast<int>(m));
+    const std::string slots = sim::slot_ranges_text(world.initial_slots(static_cast<int>(m)));
     svg << "<text x=\"4\" y=\"" << y + kLaneHeight - 4 << "\" font-size=\"11\">" << world.alias(static_cast<int>(m))
         << "</text>\n";
     const auto& samples = availability[m];
@@ -93,7 +93,7 @@ std::string shards_plot(const sim::World& world, const Axis& axis) {
       const double x0 = axis.x(from), x1 = axis.x(to);
       svg << "<rect class=\"" << (samples[i].served ? "served" : "unserved") << "\" x=\"" << x0 << "\" y=\"" << y
           << "\" width=\"" << std::max(x1 - x0, 0.5) << "\" height=\"" << kLaneHeight << "\" fill=\""
-          << (samples[i].served ? "#4a4" : "#d33") << "\"><title>slots " << first << "-" << last << ": "
+          << (samples[i].served ? "#4a4" : "#d33") << "\"><title>slots " << slots << ": "
           << (samples[i].served ? "served" : "no master in cluster_state ok") << " from " << seconds(from)
           << "</title></rect>\n";
     }

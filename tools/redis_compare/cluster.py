@@ -41,7 +41,7 @@ def port_in_use(port):
 def redis_cli_slot_range(master_index, masters):
     """The slots `redis-cli --cluster create` gives its master_index-th master, as (first, last):
     a float cursor advanced by 16384/masters per master, each range ending at lround(cursor +
-    slots_per_node - 1) in float arithmetic, the last at 16383 (sim/world.cpp's initial_slot_range)."""
+    slots_per_node - 1) in float arithmetic, the last at 16383 (sim/cluster_layout.cpp's layout_by_rule)."""
     def f32(x):
         return struct.unpack("f", struct.pack("f", x))[0]
     slots_per_node, cursor, first = f32(CLUSTER_SLOTS / masters), 0.0, 0
