@@ -16,17 +16,20 @@ std::vector<int> members_of(const std::vector<int>& owner_of, int owner) {
 
 // The risks of one kind of failure domain (zones or hosts): `domain_of` by node index, `kind` "zone"/"host".
 void domain_risks(std::vector<std::string>& out, const std::vector<int>& domain_of, const std::vector<std::string>& names,
-                  std::string_view kind, const std::vector<std::string>& aliases, int masters,
+                  std::string_view kind, const std::vector<std::string>& aliases, const std::vector<int>& voters,
                   const std::vector<int>& master_of) {
+  // An election needs the votes of more than half of the masters serving slots: losing half of them
+  // already stops every failover.
+  const int masters = static_cast<int>(voters.size());
   for (int d = 0; d < static_cast<int>(names.size()); ++d) {
     int held = 0;
-    for (int m = 0; m < masters; ++m) held += domain_of[m] == d ? 1 : 0;
-    if (2 * held > masters) {
+    for (const int m : voters) held += domain_of[m] == d ? 1 : 0;
+    if (held > 0 && 2 * held >= masters) {
       out.push_back(std::string(kind) + " " + names[d] + " holds " + std::to_string(held) + " of " +
                     std::to_string(masters) + " masters: losing it leaves no majority to fail over");
     }
   }
-  for (int m = 0; m < masters; ++m) {
+  for (const int m : voters) {
     std::vector<int> replicas;
     for (int i = 0; i < static_cast<int>(master_of.size()); ++i) {
       if (master_of[i] == m) replicas.push_back(i);
@@ -84,10 +87,10 @@ void hosts_by_rule(Placement& placement, int node_count, int nodes_per_host) {
 }
 
 std::vector<std::string> placement_risks(const Placement& placement, const std::vector<std::string>& aliases,
-                                         int masters, const std::vector<int>& master_of) {
+                                         const std::vector<int>& voters, const std::vector<int>& master_of) {
   std::vector<std::string> out;
-  if (placement.has_zones()) domain_risks(out, placement.zone_of, placement.zones, "zone", aliases, masters, master_of);
-  if (placement.has_hosts()) domain_risks(out, placement.host_of, placement.hosts, "host", aliases, masters, master_of);
+  if (placement.has_zones()) domain_risks(out, placement.zone_of, placement.zones, "zone", aliases, voters, master_of);
+  if (placement.has_hosts()) domain_risks(out, placement.host_of, placement.hosts, "host", aliases, voters, master_of);
   return out;
 }
 

@@ -34,12 +34,12 @@ std::vector<int> zones_by_rule(int zone_count, int masters, const std::vector<in
 // scenario renames them in the order of their first node).
 void hosts_by_rule(Placement& placement, int node_count, int nodes_per_host);
 
-// What the layout risks, one sentence each, in a fixed order: a zone or host holding a majority of the
-// masters (losing it stops every failover: the rest cannot form a majority), and a zone or host holding
-// a master together with all of its replicas (losing it loses that master's slots). Node indexes
-// 0..masters-1 are the masters; `master_of` by node index: the master a replica starts under, -1 for
-// masters and spares; `aliases` by node index.
+// What the layout risks, one sentence each, in a fixed order: a zone or host holding half or more of
+// the masters (losing it stops every failover: the rest are not a majority), and a zone or host holding
+// a master together with all of its replicas (losing it loses that master's slots). `voters`: the node
+// indexes of the masters that boot serving slots (those that vote, Redis's cluster size); `master_of` by
+// node index: the master a replica starts under, -1 for masters and spares; `aliases` by node index.
 std::vector<std::string> placement_risks(const Placement& placement, const std::vector<std::string>& aliases,
-                                         int masters, const std::vector<int>& master_of);
+                                         const std::vector<int>& voters, const std::vector<int>& master_of);
 
 }  // namespace rcsim::sim

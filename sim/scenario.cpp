@@ -1628,7 +1628,11 @@ std::vector<std::string> ClusterSpec::placement_risks() const {
     aliases.push_back(alias(i));
     master_of.push_back(initial_master_of(i).value_or(-1));
   }
-  return sim::placement_risks(placement, aliases, masters, master_of);
+  std::vector<int> voters;
+  for (int m = 0; m < masters; ++m) {
+    if (!imported || !imported->layout.members[m].slots.empty()) voters.push_back(m);
+  }
+  return sim::placement_risks(placement, aliases, voters, master_of);
 }
 
 std::string ClusterSpec::alias_summary() const {

@@ -52,6 +52,13 @@ TEST_CASE("placement risks: a zone with a majority of masters, a host with a mas
   CHECK(two_zones.cluster.placement_risks() ==
         std::vector<std::string>{"zone a holds 2 of 3 masters: losing it leaves no majority to fail over"});
 
+  // Half is enough: the other half is no majority either.
+  const Scenario halves = scenario_from(R"({"name": "p", "run_until": "1s",
+      "cluster": {"masters": 2, "replicas_per_master": 1, "zones": ["a", "b"]}})");
+  CHECK(halves.cluster.placement_risks() ==
+        std::vector<std::string>{"zone a holds 1 of 2 masters: losing it leaves no majority to fail over",
+                                 "zone b holds 1 of 2 masters: losing it leaves no majority to fail over"});
+
   const Scenario three_zones = scenario_from(R"({"name": "p", "run_until": "1s",
       "cluster": {"masters": 3, "replicas_per_master": 1, "zones": ["a", "b", "c"]}})");
   CHECK(three_zones.cluster.placement_risks().empty());
