@@ -88,6 +88,8 @@ class RealCluster:
                      "--protected-mode", "no"]
         for name, value in self.sc.config.items():
             args += [f"--{name}", redis_config_value(value)]
+        if self.sc.imported and alias in self.sc.members and self.sc.imported.members[self.sc.aliases.index(alias)].no_failover:
+            args += ["--cluster-replica-no-failover", "yes"]
         # sim's disk holds nodes.conf only: a node boots without data (a replica's last full sync wrote one).
         self._remove(f"dump-{port}.rdb")
         env = self.clocks.env(alias, port) if self.clocks else dict(os.environ)
@@ -205,11 +207,14 @@ class RealCluster:
         for port in self.ports.values():
             if port_in_use(port) or port_in_use(port + BUS_OFFSET):
                 raise CompareError(f"port {port} or {port + BUS_OFFSET} is already in use on {HOST}")
+        members = self.sc.members
+        if self.sc.imported:
+            self._write_imported_confs()
         for alias in self.sc.aliases:
             self.start(alias)
         self.wait_until("every node to answer PING", lambda: all(self.connect(a) for a in self.sc.aliases), 20)
-        members = self.sc.aliases[:self.sc.masters * (1 + self.sc.replicas_per_master)]
-        self._form(members)
+        if not self.sc.imported:
+            self._form(members)
         self.wait_until("cluster_state:ok, every node known and replicas synced",
                         lambda: self._ready(members), 60 + len(members))  # 100 nodes: ~1 min of gossip
 
@@ -230,6 +235,26 @@ class RealCluster:
         ids = {a: self.conns[a].call("CLUSTER", "MYID") for a in members}
         for alias in members[masters:]:
             self.conns[alias].call("CLUSTER", "REPLICATE", ids[self.sc.master_alias_of(alias)])
+
+    def _write_imported_confs(self):
+        """An imported cluster boots as sim boots it (World::restart_as_created_cluster): every node from a
+        nodes.conf naming the file's ids, roles, slots and epochs, at this trial's ports."""
+        layout = self.sc.imported
+        names = {m.alias: m.name for m in layout.members}
+        now_ms = int(time.time() * 1000)  # any non-zero pong time loads as "now" (clusterLoadConfig)
+        lines = {}
+        for m in layout.members:
+            port = self.ports[m.alias]
+            role = "master" if m.master is None else "slave"
+            flags = role + (",nofailover" if m.no_failover else "")
+            epoch = m.config_epoch
+            lines[m.alias] = (f"{m.name} {HOST}:{port}@{port + BUS_OFFSET} ", f"{flags} {names.get(m.master, '-')} 0 "
+                              f"{now_ms} {epoch} connected" + "".join(" " + r for r in m.slots))
+        tail = f"vars currentEpoch {layout.current_epoch} lastVoteEpoch {layout.last_vote_epoch}\n"
+        for m in layout.members:
+            conf = "".join(head + ("myself," if a == m.alias else "") + rest + "\n" for a, (head, rest) in lines.items())
+            with open(os.path.join(self.dir, f"nodes-{self.ports[m.alias]}.conf"), "w") as f:
+                f.write(conf + tail)
 
     def _all_met(self, members):
         views = self.poll()

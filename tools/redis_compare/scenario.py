@@ -8,6 +8,50 @@ from dataclasses import dataclass
 from .common import REPO, CompareError, duration_ms
 
 @dataclass
+class ImportedMember:
+    """One node of an imported cluster (cluster.cluster_nodes), in sim's alias order."""
+    alias: str
+    name: str                 # the file's node id
+    master: str               # a replica's master alias; None for masters
+    slots: list               # a master's "first-last" / "slot" ranges, as in the file
+    config_epoch: int         # a replica's is its master's, as CLUSTER NODES shows it
+    no_failover: bool
+
+
+@dataclass
+class ImportedLayout:
+    members: list             # ImportedMember, masters first
+    current_epoch: int
+    last_vote_epoch: int
+
+
+def imported_layout(text):
+    """sim/cluster_layout.cpp's reading of CLUSTER NODES / nodes.conf text, which sim has validated: masters
+    in the file's order (m1..), then replicas in the file's order (r1..)."""
+    lines, current_epoch, last_vote_epoch = [], None, 0
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "vars":
+            pairs = dict(zip(fields[1::2], fields[2::2]))
+            current_epoch = int(pairs.get("currentEpoch", 0))
+            last_vote_epoch = int(pairs.get("lastVoteEpoch", 0))
+            continue
+        lines.append(fields)
+    flags = lambda f: f[2].split(",")
+    ordered = [f for f in lines if "master" in flags(f)] + [f for f in lines if "master" not in flags(f)]
+    masters = sum("master" in flags(f) for f in lines)
+    alias = {f[0]: (f"m{i + 1}" if i < masters else f"r{i - masters + 1}") for i, f in enumerate(ordered)}
+    members = [ImportedMember(alias=alias[f[0]], name=f[0], master=None if f[3] == "-" else alias[f[3]],
+                              slots=f[8:], config_epoch=int(f[6]), no_failover="nofailover" in flags(f))
+               for f in ordered]
+    if current_epoch is None:
+        current_epoch = max(m.config_epoch for m in members)
+    return ImportedLayout(members=members, current_epoch=current_epoch, last_vote_epoch=last_vote_epoch)
+
+
+@dataclass
 class Scenario:
     path: str
     name: str
@@ -21,19 +65,31 @@ class Scenario:
     known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
     expect: list      # the assertions, as in the file (judged on the real side by expect.py)
     network: dict     # the "network" object, {} without one (shaping.py)
+    imported: ImportedLayout = None  # cluster.cluster_nodes: the cluster boots from nodes.conf files written for it
 
     @property
     def has_workload(self):
         return self.workload is not None
 
     @property
+    def replicas(self):
+        return len(self.imported.members) - self.masters if self.imported else self.masters * self.replicas_per_master
+
+    @property
+    def members(self):
+        """The cluster's nodes (not spares) in alias order."""
+        return self.aliases[:self.masters + self.replicas]
+
+    @property
     def aliases(self):
         """Every alias in alias order; its index + the base port is its port in the original layout."""
-        n, k = self.masters, self.masters * self.replicas_per_master
+        n, k = self.masters, self.replicas
         return ([f"m{i}" for i in range(1, n + 1)] + [f"r{i}" for i in range(1, k + 1)]
                 + [f"s{i}" for i in range(1, self.spares + 1)])
 
     def master_alias_of(self, replica_alias):
+        if self.imported:
+            return self.imported.members[self.aliases.index(replica_alias)].master
         k = int(replica_alias[1:])
         return f"m{(k - 1) % self.masters + 1}"
 
@@ -59,8 +115,10 @@ def load_scenario(path, sim=None):
         raise CompareError(f"{sim} --scenario {path} --print-scenario: {r.stderr.strip()}")
     doc = json.loads(r.stdout)
     cluster = doc["cluster"]
-    return Scenario(path=path, name=doc["name"], masters=cluster["masters"],
-                    replicas_per_master=cluster.get("replicas_per_master", 1),
+    imported = imported_layout(cluster["cluster_nodes"]) if "cluster_nodes" in cluster else None
+    masters = sum(m.master is None for m in imported.members) if imported else cluster["masters"]
+    return Scenario(path=path, name=doc["name"], masters=masters, imported=imported,
+                    replicas_per_master=cluster.get("replicas_per_master", 0 if imported else 1),
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
                     workload=doc.get("workload"), known_bugs=doc.get("known_bugs", []),

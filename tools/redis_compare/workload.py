@@ -80,7 +80,7 @@ class RealWorkload:
         if self.spec.clients == 0 or self.spec.rate <= 0:
             return
         views = self.cl.poll()
-        members = self.sc.aliases[:self.sc.masters * (1 + self.sc.replicas_per_master)]
+        members = self.sc.members
         drivers = [self.driver_spec(i, views) for i in range(self.spec.clients)]
         count = self.spec.process_count()
         for k in range(count):
