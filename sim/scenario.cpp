@@ -12,6 +12,7 @@
 #include "protocol/known_bugs.hpp"
 #include <system_error>
 
+#include "sim/client_profiles.hpp"
 #include "sim/time.hpp"
 
 namespace rcsim::sim {
@@ -736,13 +737,20 @@ NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx
 
 WorkloadSpec parse_workload(const json& v, const std::string& path, const Ctx& ctx) {
   const Obj o(v, path,
-              {"clients", "writes_per_s", "reads_per_s", "keys", "hash_tags", "client_timeout", "wait", "placement"});
+              {"clients", "writes_per_s", "reads_per_s", "keys", "hash_tags", "client", "client_timeout", "wait",
+               "placement"});
   WorkloadSpec w;
   if (const json* x = o.find("clients")) w.clients = as_small_int(*x, o.at("clients"), 0, kMaxClients);
   if (const json* x = o.find("writes_per_s")) w.writes_per_s = as_number(*x, o.at("writes_per_s"), 0, kMaxRatePerS);
   if (const json* x = o.find("reads_per_s")) w.reads_per_s = as_number(*x, o.at("reads_per_s"), 0, kMaxRatePerS);
   if (const json* x = o.find("keys")) w.keys = as_int(*x, o.at("keys"), 1, 1'000'000'000);
   if (const json* x = o.find("hash_tags")) w.hash_tags = as_bool(*x, o.at("hash_tags"));
+  if (const json* x = o.find("client")) {
+    w.client = as_string(*x, o.at("client"));
+    if (find_client_profile(w.client) == nullptr) {
+      fail(o.at("client"), "unknown client " + quote(w.client) + " (expected one of " + client_profile_names() + ")");
+    }
+  }
   if (const json* x = o.find("client_timeout")) {
     w.client_timeout = as_duration(*x, o.at("client_timeout"), DurationSign::Positive);
   }
@@ -1576,8 +1584,9 @@ json workload_json(const WorkloadSpec& w) {
            {"reads_per_s", w.reads_per_s},
            {"keys", w.keys},
            {"hash_tags", w.hash_tags},
-           {"client_timeout", format_duration(w.client_timeout)},
+           {"client", w.client},
            {"placement", w.placement}};
+  if (w.client_timeout) out["client_timeout"] = format_duration(*w.client_timeout);
   if (w.wait) out["wait"] = json{{"replicas", w.wait->replicas}, {"timeout", format_duration(w.wait->timeout)}};
   return out;
 }

@@ -139,7 +139,9 @@ struct WorkloadSpec {
   double reads_per_s = 0;     // total over all clients
   int64_t keys = 1000;        // key space size
   bool hash_tags = false;
-  Duration client_timeout = Duration::seconds(1);
+  std::string client = "generic";  // sim/client_profiles.hpp: the library whose defaults the clients follow
+  // The client's socket timeout, in place of its library's default (Lettuce's command timeout).
+  std::optional<Duration> client_timeout;
   std::optional<WaitSpec> wait;
   std::vector<std::string> placement;  // client i sits beside node alias placement[i] (if i < size)
   bool operator==(const WorkloadSpec&) const = default;

@@ -18,6 +18,24 @@ const char* failure_name(ClusterClient::Failure failure, bool wait_short) {
   return wait_short ? "wait_short" : ClusterClient::describe(failure);
 }
 
+// The workload's library profile, with workload.client_timeout as its socket timeout (the reload's too
+// when the library uses the same one), or, for a library whose only timeout is the command's (Lettuce),
+// as that.
+ClientProfile client_profile(const WorkloadSpec& spec) {
+  const ClientProfile* found = find_client_profile(spec.client);
+  assert(found != nullptr && "validated when the scenario loaded");
+  ClientProfile profile = *found;
+  if (spec.client_timeout) {
+    if (profile.attempt_timeout == Duration{} && profile.command_deadline > Duration{}) {
+      profile.command_deadline = *spec.client_timeout;
+    } else {
+      if (profile.reload_timeout == profile.attempt_timeout) profile.reload_timeout = *spec.client_timeout;
+      profile.attempt_timeout = *spec.client_timeout;
+    }
+  }
+  return profile;
+}
+
 }  // namespace
 
 Workload::Workload(World& world, const WorkloadSpec& spec) : world_(world), spec_(spec) {
@@ -38,7 +56,7 @@ Workload::Workload(World& world, const WorkloadSpec& spec) : world_(world), spec
     d.host = std::make_unique<Host>(world_.scheduler(), world_.network(), "10.0.0." + std::to_string(c % 250 + 1));
     d.rng = workload_rng.fork("client-" + std::to_string(c));
     ClusterClientOptions options;
-    options.timeout = spec_.client_timeout;
+    options.profile = client_profile(spec_);
     options.startup_ports = ports;
     options.resolve = [this](uint16_t port) -> std::optional<HostId> {
       const std::optional<int> index = world_.index_of_port(port);
