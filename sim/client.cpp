@@ -58,6 +58,7 @@ void ClusterClient::run(kv::Request request, Done done, uint16_t port, bool retr
   op_->fixed_port = port;
   op_->max_attempts = retry ? profile.max_attempts : 1;
   op_->attempts = 1;
+  connection_errors_in_row_ = 0;  // counted per command (Jedis's consecutiveConnectionFailures)
   if (profile.command_deadline > Duration{}) {
     op_->deadline_at = host_.local_now() + profile.command_deadline;
     op_->deadline = host_.set_timer(profile.command_deadline, [this] { on_deadline(); });
@@ -285,8 +286,19 @@ void ClusterClient::on_closed(ConnId conn) {
 void ClusterClient::refresh_slots(std::function<void()> done) {
   if (done) refresh_waiters_.push_back(std::move(done));
   if (refresh_) return;
-  const bool in_order = options_.profile.reload_source == RefreshSource::seed_order;
-  const uint16_t port = in_order ? options_.startup_ports[refresh_seed_] : random_startup_port();
+  if (refresh_order_.empty()) {  // a new reload: the nodes it may ask, in the order it asks them
+    ++reloads_;
+    switch (options_.profile.reload_source) {
+      case RefreshSource::random_node: refresh_order_ = {random_startup_port()}; break;
+      case RefreshSource::seed_order: refresh_order_.assign(options_.startup_ports.rbegin(), options_.startup_ports.rend()); break;
+      case RefreshSource::random_order:
+        refresh_order_ = options_.startup_ports;
+        for (size_t i = refresh_order_.size(); i > 1; --i) std::swap(refresh_order_[i - 1], refresh_order_[rng_.below(i)]);
+        break;
+    }
+  }
+  const uint16_t port = refresh_order_.back();  // taken from the back
+  refresh_order_.pop_back();
   const ConnId conn = connection(port);
   refresh_.emplace();
   if (conn == 0) {
@@ -324,12 +336,8 @@ void ClusterClient::on_slots(const kv::Reply& reply) {
 
 void ClusterClient::end_refresh(bool loaded) {
   refresh_.reset();
-  if (options_.profile.reload_source == RefreshSource::seed_order) {
-    // The startup nodes in order until one answers; the next reload starts from the first again.
-    const bool more = !loaded && refresh_seed_ + 1 < options_.startup_ports.size();
-    refresh_seed_ = more ? refresh_seed_ + 1 : 0;
-    if (more) return refresh_slots();
-  }
+  if (!loaded && !refresh_order_.empty()) return refresh_slots();  // the next node of this reload
+  refresh_order_.clear();
   std::vector<std::function<void()>> waiters = std::move(refresh_waiters_);
   refresh_waiters_.clear();
   for (auto& waiter : waiters) waiter();

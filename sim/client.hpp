@@ -63,7 +63,8 @@ class ClusterClient final : public Process {
   const kv::SlotPorts& slot_map() const { return slot_port_; }
   Host& host() { return host_; }
   uint64_t redirections() const { return redirections_; }
-  uint64_t slot_refreshes() const { return refreshes_; }
+  uint64_t slot_refreshes() const { return refreshes_; }  // reloads that loaded a map
+  uint64_t reloads() const { return reloads_; }            // reloads begun (each may ask several nodes)
   const ClientProfile& profile() const { return options_.profile; }
 
   // Process
@@ -129,7 +130,7 @@ class ClusterClient final : public Process {
   uint64_t next_id_ = 1;
   std::optional<Op> op_;
   std::optional<InFlight> refresh_;
-  size_t refresh_seed_ = 0;  // seed_order: the startup node this reload asks
+  std::vector<uint16_t> refresh_order_;  // the nodes the reload under way has still to ask, last first
   std::vector<std::function<void()>> refresh_waiters_;
   std::optional<Instant> last_event_reload_;
   std::optional<Instant> loaded_at_;  // the map's last successful load
@@ -139,6 +140,7 @@ class ClusterClient final : public Process {
   std::map<uint16_t, int> failed_reconnects_;  // by node client port, since its last success
   uint64_t redirections_ = 0;
   uint64_t refreshes_ = 0;
+  uint64_t reloads_ = 0;
 };
 
 }  // namespace rcsim::sim

@@ -40,6 +40,9 @@ std::vector<ClientProfile> make_profiles() {
   lettuce.wait_for_reconnect = true;  // autoReconnect, DisconnectedBehavior.DEFAULT, unbounded request queue
   lettuce.reconnect_delay_first = ms(1);
   lettuce.reconnect_delay_max = s(30);  // Delay.exponential(): 1, 2, 4 ... ms, at most 30 s
+  // Lettuce asks every node at once and takes the view most of them share (PartitionsConsensus); here:
+  // every node in a random order until one answers (a dead node does not fail the refresh).
+  lettuce.reload_source = RefreshSource::random_order;
   lettuce.sources =
       "lettuce 6.8.2.RELEASE: cluster/ClusterTopologyRefreshOptions.java:40 (DEFAULT_ADAPTIVE_REFRESH_TRIGGERS = "
       "emptySet), :53 (DEFAULT_PERIODIC_REFRESH_ENABLED = false); cluster/ClusterClientOptions.java:48 "
@@ -117,6 +120,7 @@ std::vector<ClientProfile> make_profiles() {
   go_redis.reload_on_clusterdown = false;
   go_redis.reload_min_interval = ms(200);  // LazyReload's cooldown
   go_redis.reload_when_stale = s(60);      // ClusterStateReloadInterval (10 s before v9.22.0)
+  go_redis.reload_source = RefreshSource::random_order;  // loadState: rand.Perm over the known nodes
   go_redis.sources =
       "go-redis v9.22.0: osscluster.go:217 (MaxRedirects 3), :225 (DialTimeout 5 s), :253 (ReadTimeout 5 s), "
       ":269,275 (MinRetryBackoff 10 ms, MaxRetryBackoff 1 s), :291 (ClusterStateReloadInterval 60 s, checked "
@@ -136,6 +140,7 @@ std::vector<ClientProfile> make_profiles() {
   ioredis.reload_on_timeout = false;
   ioredis.retry_waits_for_reload = true;
   ioredis.retry_on_random_node = true;
+  ioredis.reload_source = RefreshSource::random_order;  // refreshSlotsCache: shuffle(all nodes), first success
   ioredis.sources =
       "ioredis v5.11.1: lib/cluster/ClusterOptions.ts:243-248 (maxRedirections 16, retryDelayOnFailover, "
       "retryDelayOnClusterDown 100 ms, slotsRefreshTimeout 1000 ms), :237-255 (no slotsRefreshInterval: "

@@ -14,9 +14,10 @@
 
 namespace rcsim::sim {
 
-// Which node a reload asks (CLUSTER SLOTS): one at random among the nodes the client knows, or the
-// startup nodes in their order until one answers.
-enum class RefreshSource : uint8_t { random_node, seed_order };
+// Which nodes a reload asks (CLUSTER SLOTS), the first answer winning: one at random (the generic
+// client: a failed reload ends there), all of them in a random order until one answers, or the startup
+// nodes in their order until one answers.
+enum class RefreshSource : uint8_t { random_node, random_order, seed_order };
 
 // How long a client waits before retrying a failed attempt.
 enum class BackoffKind : uint8_t {

@@ -95,6 +95,7 @@ Duration Workload::default_settle() const {
 }
 
 void Workload::start() {
+  started_us_ = world_.now().us;
   TraceRecord record(world_.now(), "workload_started");
   record.add("clients", static_cast<int64_t>(drivers_.size()));
   world_.trace().record(record);
@@ -108,7 +109,10 @@ void Workload::start() {
   }
 }
 
-void Workload::stop() { stopped_ = true; }
+void Workload::stop() {
+  stopped_ = true;
+  stopped_us_ = world_.now().us;
+}
 
 bool Workload::idle() const {
   return std::none_of(drivers_.begin(), drivers_.end(), [](const Driver& d) { return d.client->busy(); });
@@ -204,6 +208,67 @@ void Workload::acked(uint64_t id, uint16_t port, Instant exec_after) {
   w.exec_after_us = exec_after.us;  // client hosts keep true time (no clock skew is set on them)
   w.acked_by = node_of_port(port);
   w.cut_both_ways = w.acked_by >= 0 && cut_both_ways(w.acked_by);
+  w.acked_by_replaced = w.acked_by >= 0 && replaced_as_owner(w.acked_by, protocol::key_hash_slot(key_name(w.key)));
+}
+
+bool Workload::replaced_as_owner(int node, int slot) const {
+  const protocol::Node* acking = world_.node(node);
+  if (acking == nullptr) return false;
+  const uint64_t epoch = acking->myself().config_epoch;
+  for (int i = 0; i < world_.node_count(); ++i) {
+    const protocol::Node* n = world_.node(i);
+    if (i == node || n == nullptr || n->slot_owner(slot) != &n->myself()) continue;
+    if (n->myself().config_epoch > epoch) return true;
+  }
+  return false;
+}
+
+ClientsReport Workload::clients_report() const {
+  ClientsReport out;
+  out.client = spec_.client;
+  const int64_t end_us = stopped_us_ >= 0 ? stopped_us_ : world_.now().us;
+  std::vector<int64_t> error_us(drivers_.size(), 0), busy_until(drivers_.size(), started_us_);
+  std::vector<int64_t> last_ack(drivers_.size(), started_us_), longest(drivers_.size(), 0);
+  for (const WriteRecord& w : writes_) {  // in the order writes started: per client, in time order
+    const size_t c = static_cast<size_t>(w.client);
+    if (w.status == WriteRecord::Status::acked) {
+      if (w.acked_by_replaced) ++out.acked_by_replaced;
+      longest[c] = std::max(longest[c], w.done_us - last_ack[c]);
+      last_ack[c] = w.done_us;
+      continue;
+    }
+    // Failed, or never ended: the time from its start to its end (or the clients' stop) was lost.
+    const int64_t until = w.status == WriteRecord::Status::failed ? w.done_us : end_us;
+    const int64_t from = std::max(w.sent_us, busy_until[c]);
+    if (until > from) error_us[c] += until - from;
+    busy_until[c] = std::max(busy_until[c], until);
+  }
+  for (size_t c = 0; c < drivers_.size(); ++c) {
+    longest[c] = std::max(longest[c], end_us - last_ack[c]);
+    out.longest_without_write_ms = std::max(out.longest_without_write_ms, longest[c] / 1000);
+  }
+  int64_t error_total_us = 0;
+  for (const int64_t e : error_us) error_total_us += e;
+  out.error_ms_per_client = drivers_.empty() ? 0 : error_total_us / 1000 / static_cast<int64_t>(drivers_.size());
+  for (const FailoverRecord& f : world_.failovers()) {
+    const int64_t fault_us = f.fault_ms >= 0 ? f.fault_ms * 1000 : f.promoted_ms * 1000;
+    if (fault_us < started_us_ || fault_us > end_us) continue;
+    ClientsReport::Recovery r{f.old_master, f.new_master, fault_us, -1, -1};
+    std::vector<int64_t> back(drivers_.size(), -1);
+    for (const WriteRecord& w : writes_) {
+      if (w.status != WriteRecord::Status::acked || w.acked_by != f.new_master || w.done_us < fault_us) continue;
+      int64_t& b = back[static_cast<size_t>(w.client)];
+      if (b < 0 || w.done_us < b) b = w.done_us;
+    }
+    int64_t all = 0;
+    for (const int64_t b : back) {
+      if (b >= 0 && (r.first_client_back_ms < 0 || (b - fault_us) / 1000 < r.first_client_back_ms)) r.first_client_back_ms = (b - fault_us) / 1000;
+      all = (b < 0 || all < 0) ? -1 : std::max(all, (b - fault_us) / 1000);
+    }
+    r.all_clients_back_ms = back.empty() ? -1 : all;
+    out.recoveries.push_back(r);
+  }
+  return out;
 }
 
 bool Workload::cut_both_ways(int index) {
@@ -401,6 +466,7 @@ const WritesReport& Workload::check() {
       .add("lost", static_cast<int64_t>(r.lost))
       .add("max_loss_window_ms", r.max_loss_window_ms);
   world_.trace().record(record);
+  r.clients = clients_report();
   return r;
 }
 

@@ -77,6 +77,7 @@ struct WriteRecord {
   ClusterClient::Failure failure = ClusterClient::Failure::none;  // failed: why
   bool wait_short = false;  // failed: SET OK but WAIT reported too few replicas (or failed)
   bool cut_both_ways = false;  // acked: the acking master could exchange nothing with a majority
+  bool acked_by_replaced = false;  // acked: another running node claimed the slot with a greater configEpoch
 };
 
 struct LostWrite {
@@ -93,6 +94,21 @@ struct LostWrite {
   int final_owner = -1;                 // the node read
 };
 
+// What the clients lived through, as a user of the library sees it (per client, then over clients).
+struct ClientsReport {
+  std::string client;             // the library profile
+  int64_t error_ms_per_client = 0;  // mean over clients: time inside writes that failed or never ended
+  int64_t longest_without_write_ms = 0;  // the longest stretch of a client without an acknowledged write
+  struct Recovery {               // per failover during the workload
+    int old_master = -1, new_master = -1;
+    int64_t fault_us = 0;
+    int64_t first_client_back_ms = -1;  // fault → the first write the new master acknowledged; -1: none
+    int64_t all_clients_back_ms = -1;   // fault → every client had one acknowledged there; -1: not all did
+  };
+  std::vector<Recovery> recoveries;
+  uint64_t acked_by_replaced = 0;  // writes acknowledged by a node no longer the slot's master
+};
+
 struct WritesReport {
   bool checked = false;
   uint64_t attempted = 0, acked = 0, failed = 0, lost = 0;
@@ -102,6 +118,7 @@ struct WritesReport {
   int64_t bound_ms = 0;             // 1.5 × node timeout + 200
   uint64_t reads_attempted = 0, reads_ok = 0, reads_failed = 0;
   std::vector<LostWrite> lost_writes;  // by write id
+  ClientsReport clients;
 };
 
 class Workload {
@@ -122,6 +139,7 @@ class Workload {
   const std::vector<WriteRecord>& writes() const { return writes_; }
   std::string key_name(int64_t index) const;
   int client_count() const { return static_cast<int>(drivers_.size()); }
+  const ClusterClient& client(int index) const { return *drivers_.at(static_cast<size_t>(index)).client; }
   // The default settle limit: 3 × node timeout + 10 s.
   Duration default_settle() const;
 
@@ -144,6 +162,8 @@ class Workload {
   void failed(uint64_t id, ClusterClient::Failure failure, bool wait_short);
   int node_of_port(uint16_t port) const;
   bool cut_both_ways(int node);
+  bool replaced_as_owner(int node, int slot) const;
+  ClientsReport clients_report() const;
 
   World& world_;
   WorkloadSpec spec_;
@@ -151,6 +171,7 @@ class Workload {
   int64_t interval_ns_ = 0;          // per client; 0 = no commands
   uint64_t write_ppm_ = 0;           // share of writes among commands, parts per million
   bool stopped_ = false;
+  int64_t started_us_ = -1, stopped_us_ = -1;
   std::vector<WriteRecord> writes_;  // by write id - 1
   struct CutSample {
     size_t events = SIZE_MAX;  // world events when sampled

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "sim/client_profiles.hpp"
 #include "sim/run.hpp"
 #include "sim/time.hpp"
 #include "tools/lib/fuzz_cli.hpp"
@@ -88,6 +89,7 @@ int run_main(int argc, char** argv) {
       ("set", po::value<std::vector<std::string>>()->composing(), "override a Redis setting: NAME=VALUE (repeatable)")
       ("quiet,q", "print only the verdict line")
       ("json", "print summary.json to stdout instead of the human summary")
+      ("list-clients", "list the client library profiles of workload.client (name, library, sources) and exit")
       ("print-scenario", "print the scenario as sim reads it and exit: the file form with zones and hosts "
                          "resolved, zone latencies written out as links, zone and host actions as per-node ones")
       ("messages-from", po::value<std::string>(), "message-sequence diagram window start (scenario time)")
@@ -103,6 +105,10 @@ int run_main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << kUsage << "\n" << options << "\n";
+    return kExitPass;
+  }
+  if (vm.count("list-clients")) {
+    for (const sim::ClientProfile& p : sim::client_profiles()) std::cout << p.name << "\t" << p.library << "\t" << p.sources << "\n";
     return kExitPass;
   }
   if (!vm.count("scenario")) return bad_input("--scenario FILE is required (see sim --help)");

@@ -50,6 +50,24 @@ json counters_json(const protocol::Node& node) {
 }
 
 // The writes checker's result (sim/workload.hpp); times in scenario time.
+json clients_json(const sim::RunResult& result, const sim::ClientsReport& c) {
+  const sim::World& world = *result.world;
+  json recoveries = json::array();
+  for (const auto& r : c.recoveries) {
+    const auto ms_or_null = [](int64_t ms) { return ms < 0 ? json(nullptr) : json(ms); };
+    recoveries.push_back({{"old_master", alias_or(world, r.old_master)},
+                          {"new_master", alias_or(world, r.new_master)},
+                          {"fault_ms", rel_ms(result, r.fault_us / 1000)},
+                          {"first_client_back_ms", ms_or_null(r.first_client_back_ms)},
+                          {"all_clients_back_ms", ms_or_null(r.all_clients_back_ms)}});
+  }
+  return json{{"client", c.client},
+              {"error_ms_per_client", c.error_ms_per_client},
+              {"longest_without_write_ms", c.longest_without_write_ms},
+              {"recoveries", recoveries},
+              {"acked_by_replaced_master", c.acked_by_replaced}};
+}
+
 json writes_json(const sim::RunResult& result, const sim::WritesReport& r) {
   const sim::World& world = *result.world;
   json by_reason = json::object();
@@ -77,7 +95,8 @@ json writes_json(const sim::RunResult& result, const sim::WritesReport& r) {
               {"first_lost_ack_ms", first_lost_ack < 0 ? -1 : rel_ms(result, first_lost_ack / 1000)},
               {"last_lost_ack_ms", last_lost_ack < 0 ? -1 : rel_ms(result, last_lost_ack / 1000)},
               {"failed_by_reason", failed_by},
-              {"reads", {{"attempted", r.reads_attempted}, {"ok", r.reads_ok}, {"failed", r.reads_failed}}}};
+              {"reads", {{"attempted", r.reads_attempted}, {"ok", r.reads_ok}, {"failed", r.reads_failed}}},
+              {"clients", clients_json(result, r.clients)}};
 }
 
 }  // namespace
@@ -407,6 +426,16 @@ std::string human_summary(const sim::RunResult& result, const RunContext& contex
     for (const auto& [reason, count] : r.lost_by_reason) out << "; " << count << " " << reason;
     if (r.max_loss_window_ms >= 0) out << "; loss window up to " << r.max_loss_window_ms << " ms after the cut";
     out << "\n";
+    const sim::ClientsReport& c = r.clients;
+    out << "clients (" << c.client << "): " << c.error_ms_per_client << " ms per client in failed or unfinished writes, "
+        << "longest without a write " << c.longest_without_write_ms << " ms, " << c.acked_by_replaced
+        << " writes acknowledged by a replaced master\n";
+    for (const auto& rec : c.recoveries) {
+      out << "  after " << alias_or(world, rec.old_master) << "'s fault: first write on " << alias_or(world, rec.new_master)
+          << (rec.first_client_back_ms < 0 ? std::string(" never") : " +" + std::to_string(rec.first_client_back_ms) + " ms")
+          << ", every client "
+          << (rec.all_clients_back_ms < 0 ? std::string("not by the end") : "+" + std::to_string(rec.all_clients_back_ms) + " ms") << "\n";
+    }
   }
   if (!result.cluster_created) out << "the cluster never reached cluster_state ok everywhere\n";
   out << "\nverdict: " << (result.passed() ? "PASS" : "FAIL") << "  trace sha256 "

@@ -331,6 +331,10 @@ def real_side_problem(sc):
     if sc.known_bugs:
         return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
                 "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
+    if sc.workload and sc.workload.get("client", "generic") != "generic":
+        return (f"workload.client {sc.workload['client']}: the real side runs its own client, which follows the generic "
+                "profile; the library profiles (sim/client_profiles.cpp) are the libraries' defaults read from their "
+                "source, not those libraries running")
     kinds = {action_kind(a) for a in sc.timeline}
     why = clock_skew_problem(sc) or shaping_problem(sc) or (synced_disk_problem() if "power_loss" in kinds else None)
     if why:
