@@ -84,9 +84,11 @@ void parse_flags(std::string_view text, int line, NodeLine& node, int& myself_li
       myself_line = line;
     } else if (flag == "fail" || flag == "fail?") {
       bad(line, 3, "the node is flagged " + std::string(flag) +
-                       ": import the cluster with every node up, and crash or pause this one in the scenario's timeline");
+                       ": import the cluster with every node up (crash this one in the scenario's timeline), or "
+                       "leave its line out if it is gone for good (CLUSTER FORGET it)");
     } else if (flag == "handshake" || flag == "noaddr") {
-      bad(line, 3, "the node is flagged " + std::string(flag) + ": it is not a member yet; import the cluster once it has joined");
+      bad(line, 3, "the node is flagged " + std::string(flag) +
+                       ": it is not a member with an address; leave its line out, or import the cluster once it has joined");
     } else if (flag != "noflags") {
       bad(line, 3, "unknown flag " + shown(flag) + " (expected myself, master, slave, nofailover)");
     }

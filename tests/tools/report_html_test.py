@@ -42,7 +42,8 @@ def main():
         print("skipped: no chromium (make deps-real installs it)")
         return 77
     with tempfile.TemporaryDirectory(prefix="rcsim-report-") as tmp:
-        for scenario, has_clients in (("minority_partition_writes", True), ("zone_majority_lost", False)):
+        for scenario, has_clients in (("minority_partition_writes", True), ("zone_majority_lost", False),
+                                      ("zone_outage_imported", False)):
             out = Path(tmp) / scenario
             r = subprocess.run([SIM, "--scenario", str(REPO / "scenarios" / f"{scenario}.json"), "--out", str(out),
                                 "--quiet"], capture_output=True, text=True)
@@ -58,11 +59,20 @@ def main():
             check(f"{scenario}: timeline drawn", re.search(r'<div id="timeline">\s*<svg', dom) is not None)
             check(f"{scenario}: shard plot with served intervals", '<svg id="shards-plot"' in dom and 'class="served"' in dom)
             if has_clients:
+                check(f"{scenario}: the client library named", "Client library: <b>generic</b>" in dom)
                 check(f"{scenario}: client plot", '<svg id="clients-plot"' in dom and 'class="acked"' in dom)
                 check(f"{scenario}: the shards went unserved during the failover", 'class="unserved"' in dom)
                 check(f"{scenario}: lost writes reported", re.search(r"<b>\d+ acknowledged and lost</b>", dom) is not None)
                 check(f"{scenario}: failover phases", "<td>m1</td><td>r1</td><td>auto</td>" in dom)
+            elif scenario == "zone_outage_imported":
+                check(f"{scenario}: the imported ids, addresses and zones", re.search(
+                    r"<tr><td>m1</td><td><code>14ec1c74c4e461188086c95082929b5e3770e798</code></td>"
+                    r"<td>10\.0\.1\.11:6379@16379</td><td>master, slots 0-2730</td><td>a</td><td>10\.0\.1\.11</td></tr>",
+                    dom) is not None)
+                check(f"{scenario}: both of zone a's masters failed over", dom.count("<td>auto</td>") == 2)
             else:
+                check(f"{scenario}: the zones and hosts table", '<table id="cluster">' in dom)
+                check(f"{scenario}: the placement risk shown", "Risk: zone a holds" in dom)
                 check(f"{scenario}: no client plot", "No clients in this scenario." in dom)
                 check(f"{scenario}: no failover", "<p>No failover.</p>" in dom)
                 check(f"{scenario}: two shards unserved while zone a is down", dom.count('class="unserved"') >= 2)

@@ -217,6 +217,38 @@ std::string lost_writes_section(const sim::WritesReport& r) {
   return out.str();
 }
 
+// Where each node runs and what it is: the imported cluster's ids and addresses, zones, hosts, and the
+// risks of that placement. Empty for a flat cluster of the rule's.
+std::string cluster_section(const sim::World& world, const sim::ClusterSpec& cluster) {
+  const sim::Placement& p = cluster.placement;
+  if (!cluster.imported && !p.has_zones() && !p.has_hosts()) return "";
+  std::ostringstream out;
+  out << "<h2>Cluster</h2>\n";
+  if (cluster.imported) {
+    out << "<p>Imported from CLUSTER NODES: " << cluster.imported->layout.size() << " nodes, currentEpoch "
+        << cluster.imported->layout.current_epoch << "; aliases in the file's order (masters, then replicas).</p>\n";
+  }
+  out << "<table id=\"cluster\"><tr><th>node</th><th>id</th>" << (cluster.imported ? "<th>address</th>" : "")
+      << "<th>at start</th>" << (p.has_zones() ? "<th>zone</th>" : "") << (p.has_hosts() ? "<th>host</th>" : "") << "</tr>\n";
+  for (int i = 0; i < cluster.node_count(); ++i) {
+    out << "<tr><td>" << escape(cluster.alias(i)) << "</td><td><code>" << world.name_of(i).str() << "</code></td>";
+    if (cluster.imported) {
+      out << "<td>" << (i < cluster.imported->layout.size() ? escape(cluster.imported->addresses[i]) : "") << "</td>";
+    }
+    out << "<td>";
+    if (i >= world.members()) out << "spare";
+    else if (i < world.masters()) out << "master, slots " << escape(sim::slot_ranges_text(world.initial_slots(i)));
+    else out << "replica of " << escape(world.alias(world.initial_master_of(i)));
+    out << "</td>";
+    if (p.has_zones()) out << "<td>" << escape(p.zones[p.zone_of[i]]) << "</td>";
+    if (p.has_hosts()) out << "<td>" << escape(p.hosts[p.host_of[i]]) << "</td>";
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  for (const std::string& risk : cluster.placement_risks()) out << "<p class=\"fail\">Risk: " << escape(risk) << "</p>\n";
+  return out.str();
+}
+
 // The SVG element of an SVG document (Graphviz writes an XML prolog and a DOCTYPE before it).
 std::string svg_element(const std::string& document) {
   const size_t start = document.find("<svg");
@@ -244,6 +276,7 @@ std::string report_html(const sim::RunResult& result, const RunContext& context,
        << seconds(axis.end_ms) << ". Trace sha256 <code>" << const_cast<sim::World&>(world).trace().sha256()
        << "</code>.</p>\n";
 
+  html << cluster_section(world, scenario.cluster);
   html << "<h2>Expectations</h2>\n<table><tr><th></th><th>check</th><th>at</th><th>what was seen</th></tr>\n";
   for (const sim::ExpectationResult& e : result.expectations) {
     html << "<tr><td class=\"" << (e.passed ? "pass\">pass" : "fail\">FAIL") << "</td><td>" << escape(e.check)
@@ -262,6 +295,11 @@ std::string report_html(const sim::RunResult& result, const RunContext& context,
        << shards_plot(world, axis);
   html << "<h2>Clients</h2>\n";
   if (const sim::Workload* workload = world.workload(); workload != nullptr && workload->report().checked) {
+    const sim::ClientsReport& c = workload->report().clients;
+    html << "<p>Client library: <b>" << escape(c.client) << "</b>; per client " << seconds(c.error_ms_per_client)
+         << " in writes that failed or never ended; longest stretch of a client without an acknowledged write "
+         << seconds(c.longest_without_write_ms) << "; " << c.acked_by_replaced
+         << " writes acknowledged by a node another had replaced as the slot's master.</p>\n";
     html << "<p>Writes that ended in each interval: acknowledged (green) and failed (red).</p>\n"
          << clients_plot(*workload, world, axis) << clients_table(*workload, axis);
     html << "<h2>Lost writes</h2>\n" << lost_writes_section(workload->report());
