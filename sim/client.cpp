@@ -76,9 +76,9 @@ uint16_t ClusterClient::random_startup_port() {
 
 ConnId ClusterClient::connection(uint16_t port) {
   if (const auto it = conns_.find(port); it != conns_.end()) return it->second;
-  const std::optional<HostId> target = options_.resolve(port);
+  const auto target = options_.resolve(port);
   if (!target) return 0;
-  const ConnId conn = host_.connect(*target, port, /*nagle=*/false);
+  const ConnId conn = host_.connect(target->first, target->second, /*nagle=*/false);
   conns_[port] = conn;
   conn_port_[conn] = port;
   return conn;

@@ -36,7 +36,8 @@ namespace rcsim::sim {
 struct ClusterClientOptions {
   ClientProfile profile = *find_client_profile("generic");
   std::vector<uint16_t> startup_ports;      // nodes to ask CLUSTER SLOTS (client ports)
-  std::function<std::optional<HostId>(uint16_t port)> resolve;
+  // A node's number (World::client_port) → its host and its real client port.
+  std::function<std::optional<std::pair<HostId, uint16_t>>(uint16_t port)> resolve;
 };
 
 class ClusterClient final : public Process {

@@ -52,6 +52,7 @@ struct Bad {
 struct NodeLine {
   int line = 0;
   std::string name, address, ip, master_name;
+  uint16_t port = 0, cport = 0;
   bool is_master = false;
   bool no_failover = false;
   uint64_t config_epoch = 0;
@@ -69,8 +70,17 @@ void parse_address(std::string_view text, int line, NodeLine& node) {
     bad(line, 2, "expected ip:port@cport (as Redis 4.0 and later print it), got " + shown(text));
   }
   if (colon == 0 || port == 0) bad(line, 2, "the node has no address (" + shown(text) + "): import a cluster whose nodes all have one");
+  const std::string_view ip = address.substr(0, colon);
+  int dots = 0;
+  for (const char c : ip) dots += c == '.' ? 1 : 0;
+  if (ip.size() > 15 || dots != 3 || ip.find_first_not_of("0123456789.") != std::string_view::npos) {
+    bad(line, 2, "expected an IPv4 address, got " + shown(ip) + " (the simulated hosts are IPv4)");
+  }
+  if (cport == port) bad(line, 2, "the bus port is the client port (" + shown(text) + ")");
   node.address = std::string(address);
-  node.ip = std::string(address.substr(0, colon));
+  node.ip = std::string(ip);
+  node.port = port;
+  node.cport = cport;
 }
 
 void parse_flags(std::string_view text, int line, NodeLine& node, int& myself_line) {
@@ -229,13 +239,16 @@ std::optional<ImportError> parse_cluster_nodes(std::string_view text, ImportedCl
       nodes.push_back(parse_node_line(line, line_number, myself_line));
     }
     std::map<std::string, const NodeLine*> by_name;
-    std::map<std::string, const NodeLine*> by_address;
+    std::map<std::string, const NodeLine*> by_endpoint;  // "ip:port" of every client and bus port
     for (const NodeLine& node : nodes) {
       if (const auto [it, fresh] = by_name.emplace(node.name, &node); !fresh) {
         bad(node.line, 1, "node id " + node.name + " is already on line " + std::to_string(it->second->line));
       }
-      if (const auto [it, fresh] = by_address.emplace(node.address, &node); !fresh) {
-        bad(node.line, 2, "address " + node.address + " is already on line " + std::to_string(it->second->line));
+      for (const uint16_t port : {node.port, node.cport}) {  // a port of an ip listens for one node
+        const std::string endpoint = node.ip + ":" + std::to_string(port);
+        if (const auto [it, fresh] = by_endpoint.emplace(endpoint, &node); !fresh) {
+          bad(node.line, 2, endpoint + " is also a port of the node on line " + std::to_string(it->second->line));
+        }
       }
     }
     std::vector<const NodeLine*> ordered;  // masters in file order, then replicas in file order
@@ -258,6 +271,9 @@ std::optional<ImportError> parse_cluster_nodes(std::string_view text, ImportedCl
       member.slots = node->slots;
       member.config_epoch = node->config_epoch;
       member.no_failover = node->no_failover;
+      member.ip = node->ip;
+      member.port = node->port;
+      member.cport = node->cport;
       max_config_epoch = std::max(max_config_epoch, node->config_epoch);
       for (const SlotRange& range : node->slots) {
         for (int slot = range.first; slot <= range.last; ++slot) {

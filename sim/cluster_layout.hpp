@@ -28,6 +28,9 @@ struct MemberLayout {
   std::vector<SlotRange> slots;  // a master's, ascending, disjoint; empty for replicas
   uint64_t config_epoch = 0;     // a replica's is its master's (as CLUSTER NODES shows it)
   bool no_failover = false;      // cluster-replica-no-failover yes on this node
+  // Its address (an imported node's, from the file); empty ip: 127.0.0.1, client port 30001 + its index.
+  std::string ip;
+  uint16_t port = 0, cport = 0;
   bool operator==(const MemberLayout&) const = default;
 };
 
@@ -49,7 +52,7 @@ ClusterLayout layout_by_rule(int masters, int replicas_per_master);
 struct ImportedCluster {
   std::string text;                   // as read: the scenario's file form carries it
   ClusterLayout layout;
-  std::vector<std::string> addresses;  // per member: "ip:port@cport" as in the file
+  std::vector<std::string> addresses;  // per member: "ip:port@cport" as in the file (display)
   std::vector<std::string> ips;        // per member: the ip part (nodes sharing it share a host)
   bool operator==(const ImportedCluster&) const = default;
 };

@@ -497,7 +497,7 @@ void RedisProcess::execute(ConnId conn, const kv::Request& request) {
                               "MOVED " + std::to_string(slot) + " " + owner->address().ip.str() + ":" +
                                   std::to_string(owner->address().port));
     r.slot = slot;
-    r.port = owner->address().port;
+    r.port = callbacks_.client_port_of(owner->address());
     reply(conn, std::move(r));
     return;
   }
@@ -589,9 +589,15 @@ void RedisProcess::unblock_waiters_on_role_change() {
 
 std::shared_ptr<const kv::SlotPorts> RedisProcess::slot_ports() const {
   auto ports = std::make_shared<kv::SlotPorts>();
+  const protocol::ClusterNode* last_owner = nullptr;  // slots come in runs of one owner: one lookup a run
+  uint16_t last_port = 0;
   for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
     const protocol::ClusterNode* owner = node_->slot_owner(slot);
-    (*ports)[slot] = owner == nullptr ? 0 : owner->address().port;
+    if (owner != last_owner) {
+      last_owner = owner;
+      last_port = owner == nullptr ? 0 : callbacks_.client_port_of(owner->address());
+    }
+    (*ports)[slot] = last_port;
   }
   return ports;
 }

@@ -39,6 +39,8 @@ class RedisProcess final : public Process {
  public:
   struct Callbacks {
     std::function<std::optional<HostId>(const protocol::Address&)> resolve;
+    // The number clients know the node at an address by (World::client_port), for MOVED and CLUSTER SLOTS.
+    std::function<uint16_t(const protocol::Address&)> client_port_of;
     std::function<void(const protocol::NodeEvent&)> on_event;
     std::function<void(const protocol::Message&, HostId to)> on_send;    // for the trace
     std::function<void(const protocol::Message&, HostId from)> on_message;  // for the trace

@@ -76,8 +76,8 @@ struct ClusterSpec {
   std::vector<ConfigSetting> config;  // applied on every node at boot; unique names, sorted by name
   Placement placement;                // cluster.zones / cluster.hosts; zones and hosts in order of first node
   // cluster.from_cluster_nodes / cluster.cluster_nodes: the cluster an operator runs, taken from its
-  // CLUSTER NODES text (masters is then its master count). Its addresses are kept for display and hosts:
-  // the simulated nodes listen on 127.0.0.1:30001.. like every scenario's (the network routes by port).
+  // CLUSTER NODES text (masters is then its master count): its nodes boot with the file's ids and
+  // addresses, and nodes sharing an ip share a host unless the scenario says otherwise.
   std::optional<ImportedCluster> imported;
 
   int replicas() const { return imported ? imported->layout.size() - masters : masters * replicas_per_master; }

@@ -47,9 +47,9 @@ Workload::Workload(World& world, const WorkloadSpec& spec) : world_(world), spec
   std::vector<uint16_t> ports;
   for (int i = 0; i < world_.node_count(); ++i) {
     const protocol::Node* n = world_.node(i);
-    if (n != nullptr && n->nodes().size() > 1) ports.push_back(world_.address(i).port);  // members only
+    if (n != nullptr && n->nodes().size() > 1) ports.push_back(World::client_port(i));  // members only
   }
-  if (ports.empty()) ports.push_back(world_.address(0).port);
+  if (ports.empty()) ports.push_back(World::client_port(0));
   const Rng workload_rng = world_.fork_rng("workload");
   for (int c = 0; c < spec_.clients; ++c) {
     Driver d;
@@ -58,11 +58,7 @@ Workload::Workload(World& world, const WorkloadSpec& spec) : world_(world), spec
     ClusterClientOptions options;
     options.profile = client_profile(spec_);
     options.startup_ports = ports;
-    options.resolve = [this](uint16_t port) -> std::optional<HostId> {
-      const std::optional<int> index = world_.index_of_port(port);
-      if (!index) return std::nullopt;
-      return world_.host_id(*index);
-    };
+    options.resolve = [this](uint16_t port) { return world_.client_endpoint(port); };
     auto client = std::make_unique<ClusterClient>(*d.host, d.rng.fork("client"), std::move(options));
     d.client = client.get();
     d.host->start(std::move(client));

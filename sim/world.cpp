@@ -34,11 +34,22 @@ World::World(const WorldOptions& options)
     else if (i < members()) alias = "r" + std::to_string(i - masters() + 1);
     else alias = "s" + std::to_string(i - members() + 1);
     aliases_.push_back(alias);
-    const auto port = static_cast<uint16_t>(kFirstPort + i);
-    addresses_.push_back(protocol::Address{"127.0.0.1", port, static_cast<uint16_t>(port + kBusPortIncrement)});
-    index_by_port_[port] = i;
-    index_by_cport_[static_cast<uint16_t>(port + kBusPortIncrement)] = i;
-    hosts_.push_back(std::make_unique<Host>(scheduler_, *network_, "127.0.0.1"));
+    protocol::Address address{"127.0.0.1", client_port(i), static_cast<uint16_t>(client_port(i) + kBusPortIncrement)};
+    if (i < members() && !layout_.members[i].ip.empty()) {
+      const MemberLayout& member = layout_.members[i];
+      address = protocol::Address{member.ip, member.port, member.cport};
+    }
+    // A spare beside an imported cluster on 127.0.0.1 takes the next free ports.
+    while (index_by_client_.count({address.ip.str(), address.port}) || index_by_bus_.count({address.ip.str(), address.cport}) ||
+           index_by_client_.count({address.ip.str(), address.cport}) || index_by_bus_.count({address.ip.str(), address.port})) {
+      assert(i >= members() && "imported addresses were checked unique at load");
+      ++address.port;
+      ++address.cport;
+    }
+    addresses_.push_back(address);
+    index_by_client_[{address.ip.str(), address.port}] = i;
+    index_by_bus_[{address.ip.str(), address.cport}] = i;
+    hosts_.push_back(std::make_unique<Host>(scheduler_, *network_, address.ip.str()));
     index_by_host_[hosts_.back()->id()] = i;
     // Nodes started together run their crons nearly in phase (redis-reference: within a few ms).
     const int64_t phase_us = options_.staggered_timers ? static_cast<int64_t>(setup.below(100'000))
@@ -77,14 +88,13 @@ void World::start_process(int index, Duration first_cron) {
   process_options.clock_base_ms = clock_base_ms_;
   RedisProcess::Callbacks callbacks;
   callbacks.resolve = [this](const protocol::Address& address) -> std::optional<HostId> {
-    const auto by_cport = index_by_cport_.find(address.cport);
-    if (by_cport != index_by_cport_.end() && address.port == address.cport - kBusPortIncrement) {
-      return hosts_[by_cport->second]->id();
-    }
-    const auto by_port = index_by_port_.find(address.port);
-    if (by_port != index_by_port_.end()) return hosts_[by_port->second]->id();
+    const auto by_bus = index_by_bus_.find({address.ip.str(), address.cport});
+    if (by_bus != index_by_bus_.end() && addresses_[by_bus->second].port == address.port) return hosts_[by_bus->second]->id();
+    const auto by_client = index_by_client_.find({address.ip.str(), address.port});
+    if (by_client != index_by_client_.end()) return hosts_[by_client->second]->id();
     return std::nullopt;
   };
+  callbacks.client_port_of = [this](const protocol::Address& address) { return client_port_of(address); };
   callbacks.on_event = [this, index](const protocol::NodeEvent& event) { on_node_event(index, event); };
   callbacks.on_message = [this, index](const protocol::Message& message, HostId) { on_message(index, message); };
   callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
@@ -305,10 +315,22 @@ void World::note_fault(int index, const char* kind) {
   fault_history_.at(index).push_back(FaultRecord{now().us, kind});
 }
 
+uint16_t World::client_port(int index) { return static_cast<uint16_t>(kFirstPort + index); }
+
 std::optional<int> World::index_of_port(uint16_t port) const {
-  const auto it = index_by_port_.find(port);
-  if (it == index_by_port_.end()) return std::nullopt;
-  return it->second;
+  if (port < kFirstPort || port - kFirstPort >= node_count()) return std::nullopt;
+  return port - kFirstPort;
+}
+
+std::optional<std::pair<HostId, uint16_t>> World::client_endpoint(uint16_t port) const {
+  const std::optional<int> index = index_of_port(port);
+  if (!index) return std::nullopt;
+  return std::pair{host_id(*index), addresses_[*index].port};
+}
+
+uint16_t World::client_port_of(const protocol::Address& address) const {
+  const auto it = index_by_client_.find({address.ip.str(), address.port});
+  return it == index_by_client_.end() ? 0 : client_port(it->second);
 }
 
 void World::attach_workload(std::unique_ptr<Workload> workload) { workload_ = std::move(workload); }
@@ -576,10 +598,10 @@ void World::on_message(int to, const protocol::Message& message) {
     in_flight_.erase(key);
   }
   if (!options_.trace_messages) return;
-  const auto from = index_by_cport_.find(message.sender_address.cport);
+  const auto from = index_by_bus_.find({message.sender_address.ip.str(), message.sender_address.cport});
   TraceRecord record(now(), "recv");
   record.add("node", aliases_[to]);
-  record.add("from", from != index_by_cport_.end() ? aliases_[from->second] : std::string("?"));
+  record.add("from", from != index_by_bus_.end() ? aliases_[from->second] : std::string("?"));
   record.add("type", protocol::stats_name(message.type));
   record.add("bytes", static_cast<int64_t>(message.wire_size_bytes()));
   record.add("epoch", static_cast<int64_t>(message.current_epoch));

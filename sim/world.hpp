@@ -179,7 +179,15 @@ class World {
   // Clients (sim/workload.hpp). A client host placed beside a node shares its network fate:
   // partition, isolate, block and unblock of the node apply to it too.
   HostId host_id(int index) const { return hosts_.at(index)->id(); }
-  std::optional<int> index_of_port(uint16_t port) const;
+  // The simulated clients know a node by one number, its client port in create-cluster's numbering:
+  // 30001 + its index, its address's port too unless the cluster was imported with addresses of its own
+  // (then several nodes may listen on 6379, each on its own ip).
+  static uint16_t client_port(int index);
+  std::optional<int> index_of_port(uint16_t client_port) const;
+  // Where a client connects for that number: the node's host and its real client port.
+  std::optional<std::pair<HostId, uint16_t>> client_endpoint(uint16_t client_port) const;
+  // The number of the node at a protocol address (MOVED and CLUSTER SLOTS replies); 0 if none.
+  uint16_t client_port_of(const protocol::Address& address) const;
   Rng fork_rng(std::string_view name) const { return rng_.fork(name); }
   void place_beside(int index, HostId client_host) { beside_[index].push_back(client_host); }
   const std::vector<FaultRecord>& fault_history(int index) const { return fault_history_.at(index); }
@@ -238,8 +246,8 @@ class World {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::string> aliases_;
   std::vector<protocol::Address> addresses_;
-  std::map<uint16_t, int> index_by_cport_;
-  std::map<uint16_t, int> index_by_port_;
+  std::map<std::pair<std::string, uint16_t>, int> index_by_bus_;     // (ip, cport)
+  std::map<std::pair<std::string, uint16_t>, int> index_by_client_;  // (ip, port)
   std::vector<std::vector<ShardSample>> shard_availability_;
   std::vector<Duration> cron_phase_;  // first serverCron of each node when the cluster boots together
   int64_t clock_base_ms_ = 0;

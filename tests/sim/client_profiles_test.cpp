@@ -108,7 +108,7 @@ TEST_CASE("clients: go-redis does not reload on connection refused: back when th
   CHECK(r.world->workload()->report().failed >= 1000);
 }
 
-TEST_CASE("clients: ioredis refreshes on a closed connection; without a timeout a silent cut holds its writes",
+TEST_CASE("clients: ioredis refreshes on a closed connection: without a timeout a silent cut holds its writes",
           "[clients]") {
   const RunResult r = master_crash_with("ioredis");
   CHECK(recovery(r).all_clients_back_ms <= 5000);

@@ -6,6 +6,7 @@
 
 #include "sim/cluster_layout.hpp"
 #include "sim/run.hpp"
+#include "sim/workload.hpp"
 #include "tests/sim/scenario_from.hpp"
 
 using namespace rcsim;
@@ -94,7 +95,28 @@ TEST_CASE("import: the cluster boots as the file says it is", "[import]") {
   CHECK(w.current_master_of_slot(9600) == 3);
   CHECK(w.node(4)->myself().has(protocol::kFlagNofailover));
   // CLUSTER NODES shows the imported ids: C's line lists C1's id as its replica's master.
-  CHECK(w.cluster_nodes(0).find(std::string(kC1) + " 127.0.0.1:30005@40005 slave,nofailover " + kC) != std::string::npos);
+  CHECK(w.cluster_nodes(0).find(std::string(kC1) + " 10.2.0.5:7002@17002 slave,nofailover " + kC) != std::string::npos);
+  // Every node listens on its file address; m1 and m2 share 10.1.0.5 (ports 7000 and 7001).
+  CHECK(w.address(0) == protocol::Address{"10.1.0.5", 7000, 17000});
+  CHECK(w.address(1) == protocol::Address{"10.1.0.5", 7001, 17001});
+}
+
+TEST_CASE("import: clients reach the nodes at the file's addresses, through MOVED and a failover", "[import]") {
+  // Clients write keys of every slot; m1 (three slot ranges) crashes at 2 s and r3 or r4 takes over.
+  const RunResult r = run_scenario(scenario_from(R"({"name": "imported", "run_until": "12s",
+      "cluster": {"from_cluster_nodes": ")" + source_path("scenarios/imports/nine_uneven.conf") + R"(",
+                  "config": {"cluster-node-timeout": 2000}},
+      "workload": {"clients": 2, "writes_per_s": 200, "keys": 1000},
+      "timeline": [{"at": "2s", "crash": "m1"}]})"),
+                                   RunOptions{});
+  const WritesReport& writes = r.world->workload()->report();
+  CHECK(writes.acked > 1500);
+  CHECK(writes.lost == 0);
+  REQUIRE(r.world->failovers().size() == 1);
+  const std::string winner = r.world->alias(r.world->failovers()[0].new_master);
+  CHECK((winner == "r3" || winner == "r4"));
+  REQUIRE(writes.clients.recoveries.size() == 1);
+  CHECK(writes.clients.recoveries[0].all_clients_back_ms > 0);
 }
 
 TEST_CASE("import: a bad line is refused with its line number and field", "[import]") {

@@ -69,7 +69,7 @@ TEST_CASE("placement risks: a zone with a majority of masters, a host with a mas
         std::vector<std::string>{"host h1 holds m1 and all its replicas (r1): losing it loses m1's slots"});
 }
 
-TEST_CASE("network zones become one link per pair of nodes on different hosts; the file's links win", "[placement]") {
+TEST_CASE("network zones become one link per pair of nodes on different hosts: the file's links win", "[placement]") {
   const Scenario s = scenario_from(R"({"name": "p", "run_until": "1s",
       "cluster": {"masters": 2, "replicas_per_master": 1, "zones": ["a", "b"], "hosts": {"h1": ["m1", "r2"], "h2": ["m2"], "h3": ["r1"]}},
       "network": {"zones": {"within": {"latency": "200us"}, "between": {"latency": "1ms", "jitter": "100us"}},

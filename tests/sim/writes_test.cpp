@@ -208,10 +208,7 @@ TEST_CASE("a cluster client with no slot map follows MOVED and learns the map", 
   ClusterClientOptions options;
   options.startup_ports = {30001};
   World& world = *s.world;
-  options.resolve = [&world](uint16_t port) -> std::optional<HostId> {
-    const auto index = world.index_of_port(port);
-    return index ? std::optional<HostId>(world.host_id(*index)) : std::nullopt;
-  };
+  options.resolve = [&world](uint16_t port) { return world.client_endpoint(port); };
   Host host(world.scheduler(), world.network(), "10.0.0.2");
   auto owned = std::make_unique<ClusterClient>(host, Rng(5), options);
   ClusterClient* client = owned.get();

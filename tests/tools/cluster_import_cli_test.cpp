@@ -81,7 +81,7 @@ TEST_CASE("an imported cluster's zone outage reports the shards its rule layout 
   }
 }
 
-TEST_CASE("--cluster-nodes runs a scenario on an imported cluster; a bad file exits 2 naming line and field", "[import][cli]") {
+TEST_CASE("sim with a --cluster-nodes file runs a scenario on that cluster, and a bad file exits 2 naming line and field", "[import][cli]") {
   const auto out = temp_dir("flag");
   // zone_outage.json's zones by the rule, on the uneven 9-node cluster: zone a gets masters m1 and m4, half
   // of the four, so when it goes down no replica can win an election and both their shards stay masterless.

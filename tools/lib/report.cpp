@@ -257,7 +257,7 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
 std::string nodes_txt(const sim::World& world) {
   std::string out;
   for (int i = 0; i < world.node_count(); ++i) {
-    out += "# " + world.alias(i) + " (" + std::to_string(world.address(i).port) + ")";
+    out += "# " + world.alias(i) + " (" + world.address(i).ip.str() + ":" + std::to_string(world.address(i).port) + ")";
     if (world.node(i) == nullptr) {
       out += ": crashed\n\n";
       continue;
@@ -302,8 +302,7 @@ std::string describe_event(const sim::World& world, const sim::ObservedEvent& e)
 
 namespace {
 
-// An imported cluster's aliases with the file's ids and addresses (the simulated nodes listen on
-// 127.0.0.1:30001..); "" for any other.
+// An imported cluster's aliases with the file's ids and addresses; "" for any other.
 std::string imported_text(const sim::Scenario& scenario) {
   const sim::ClusterSpec& cluster = scenario.cluster;
   if (!cluster.imported) return "";
@@ -312,8 +311,7 @@ std::string imported_text(const sim::Scenario& scenario) {
   out << "imported cluster (" << imported.layout.size() << " nodes, currentEpoch " << imported.layout.current_epoch << "):\n";
   for (int i = 0; i < imported.layout.size(); ++i) {
     const sim::MemberLayout& member = imported.layout.members[i];
-    out << "  " << cluster.alias(i) << " = " << member.name << " " << imported.addresses[i] << " (port "
-        << sim::kScenarioFirstPort + i << "): ";
+    out << "  " << cluster.alias(i) << " = " << member.name << " " << imported.addresses[i] << ": ";
     if (member.master < 0) out << "master, epoch " << member.config_epoch << ", slots " << (member.slots.empty() ? "none" : sim::slot_ranges_text(member.slots));
     else out << "replica of " << cluster.alias(member.master);
     out << (member.no_failover ? ", nofailover" : "") << "\n";
