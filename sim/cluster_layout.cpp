@@ -55,6 +55,7 @@ struct NodeLine {
   uint16_t port = 0, cport = 0;
   bool is_master = false;
   bool no_failover = false;
+  std::string down_flag;
   uint64_t config_epoch = 0;
   std::vector<SlotRange> slots;
 };
@@ -93,9 +94,7 @@ void parse_flags(std::string_view text, int line, NodeLine& node, int& myself_li
       if (myself_line > 0) bad(line, 3, "a second node flagged myself (the first is on line " + std::to_string(myself_line) + ")");
       myself_line = line;
     } else if (flag == "fail" || flag == "fail?") {
-      bad(line, 3, "the node is flagged " + std::string(flag) +
-                       ": import the cluster with every node up (crash this one in the scenario's timeline), or "
-                       "leave its line out if it is gone for good (CLUSTER FORGET it)");
+      node.down_flag = std::string(flag);
     } else if (flag == "handshake" || flag == "noaddr") {
       bad(line, 3, "the node is flagged " + std::string(flag) +
                        ": it is not a member with an address; leave its line out, or import the cluster once it has joined");
@@ -271,6 +270,7 @@ std::optional<ImportError> parse_cluster_nodes(std::string_view text, ImportedCl
       member.slots = node->slots;
       member.config_epoch = node->config_epoch;
       member.no_failover = node->no_failover;
+      member.down_flag = node->down_flag;
       member.ip = node->ip;
       member.port = node->port;
       member.cport = node->cport;

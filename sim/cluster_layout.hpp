@@ -28,6 +28,9 @@ struct MemberLayout {
   std::vector<SlotRange> slots;  // a master's, ascending, disjoint; empty for replicas
   uint64_t config_epoch = 0;     // a replica's is its master's (as CLUSTER NODES shows it)
   bool no_failover = false;      // cluster-replica-no-failover yes on this node
+  // "fail" or "fail?" when the imported file flags the node so: it boots down (its process crashed),
+  // and every other node boots with that flag on it; empty: it boots up.
+  std::string down_flag;
   // Its address (an imported node's, from the file); empty ip: 127.0.0.1, client port 30001 + its index.
   std::string ip;
   uint16_t port = 0, cport = 0;
@@ -69,8 +72,8 @@ struct ImportError {
 inline constexpr const char* kClusterNodesFields[] = {"",        "id",        "address",   "flags",       "master",
                                                        "ping-sent", "pong-recv", "config-epoch", "link-state", "slot"};
 
-// Every node line must be a member (no handshake, noaddr, fail or fail? flags: crash the node in the
-// scenario instead), a replica's master must be a master in the file, slots must not overlap. A nodes.conf
+// Every node line must be a member with an address (no handshake or noaddr flag; a node flagged fail or
+// fail? boots down), a replica's master must be a master in the file, slots must not overlap. A nodes.conf
 // "vars currentEpoch N lastVoteEpoch M" line sets the epochs; without it currentEpoch is the highest
 // configEpoch. Open slot migrations ("[slot->-id]") are refused: finish or cancel them first.
 std::optional<ImportError> parse_cluster_nodes(std::string_view text, ImportedCluster& out);

@@ -168,6 +168,9 @@ const std::vector<SlotRange>& World::initial_slots(int master_index) const {
 
 bool World::create_cluster(Duration limit) {
   // redis-cli --cluster create: slots, config epochs, MEET with the first node, then REPLICATE.
+  assert(std::all_of(layout_.members.begin(), layout_.members.end(),
+                     [](const MemberLayout& m) { return m.name.empty() && m.down_flag.empty(); }) &&
+         "an imported layout boots from nodes.conf");
   const int masters = this->masters();
   const int cluster_nodes = members();
   run_for(Duration::millis(10));
@@ -238,6 +241,7 @@ bool World::restart_as_created_cluster(Duration limit) {
                std::to_string(address.cport) + " ";
     std::string& tail = tails[j];
     tail = is_master ? "master" : "slave";
+    if (!member.down_flag.empty()) tail += "," + member.down_flag;
     if (member.no_failover) tail += ",nofailover";
     tail += is_master ? " - " : " " + names[member.master].str() + " ";
     // Any non-zero pong time loads as "now" (clusterLoadConfig). A replica's epoch field is its master's.
@@ -254,6 +258,13 @@ bool World::restart_as_created_cluster(Duration limit) {
     conf += vars;
     hosts_[i]->crash();
     hosts_[i]->disk().write("nodes.conf", std::move(conf), /*fsync=*/true);
+    if (!layout_.members[i].down_flag.empty()) {  // down, as the imported file says: its disk waits for a restart
+      const protocol::NodeName old_name = names_[i];
+      names_[i] = names[i];
+      reindex_name(old_name);
+      reindex_name(names_[i]);
+      continue;
+    }
     start_process(i, cron_phase_[i]);
     assert(names_[i] == node(i)->name() && names_[i] == names[i]);
   }
@@ -272,14 +283,15 @@ bool World::run_until_cluster_ok(Instant deadline) {
 template <typename Predicate>
 bool World::run_until_every_member(const Predicate& ok, Instant deadline) {
   // Asked after every event: a node's view changes only while it handles an input (which ends in
-  // check_after_input), so only the nodes touched since are asked again.
+  // check_after_input), so only the nodes touched since are asked again. A member that is down (an
+  // imported cluster's node the file flags failing) is not asked.
   const int cluster_nodes = members();
   for (const int i : touched_) touched_flag_[i] = 0;
   touched_.clear();
   std::vector<uint8_t> good(cluster_nodes, 0);
   int failing = 0;
   for (int i = 0; i < cluster_nodes; ++i) {
-    good[i] = ok(i) ? 1 : 0;
+    good[i] = !is_running(i) || ok(i) ? 1 : 0;
     failing += good[i] ? 0 : 1;
   }
   return scheduler_.run_until(
@@ -287,7 +299,7 @@ bool World::run_until_every_member(const Predicate& ok, Instant deadline) {
         for (const int i : touched_) {
           touched_flag_[i] = 0;
           if (i >= cluster_nodes) continue;
-          const uint8_t now_good = ok(i) ? 1 : 0;
+          const uint8_t now_good = !is_running(i) || ok(i) ? 1 : 0;
           failing += static_cast<int>(good[i]) - static_cast<int>(now_good);
           good[i] = now_good;
         }

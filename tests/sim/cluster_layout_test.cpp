@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/cluster_layout.hpp"
 #include "sim/run.hpp"
 #include "sim/workload.hpp"
@@ -11,6 +13,7 @@
 
 using namespace rcsim;
 using namespace rcsim::sim;
+using nlohmann::json;
 
 namespace {
 
@@ -119,6 +122,39 @@ TEST_CASE("import: clients reach the nodes at the file's addresses, through MOVE
   CHECK(writes.clients.recoveries[0].all_clients_back_ms > 0);
 }
 
+TEST_CASE("import: nodes the file flags fail or fail? boot down, and the others boot with that view", "[import]") {
+  // m1..m3 serve the slots; m4, a master with no slots, and r2 (m2's replica) are down.
+  const std::string text =
+      "1111111111111111111111111111111111111111 10.0.0.1:6379@16379 myself,master - 0 0 1 connected 0-5460\n"
+      "2222222222222222222222222222222222222222 10.0.0.2:6379@16379 master - 0 1 2 connected 5461-10922\n"
+      "3333333333333333333333333333333333333333 10.0.0.3:6379@16379 master - 0 1 3 connected 10923-16383\n"
+      "4444444444444444444444444444444444444444 10.0.0.4:6379@16379 master,fail - 1 1 0 disconnected\n"
+      "5555555555555555555555555555555555555555 10.0.0.5:6379@16379 slave 1111111111111111111111111111111111111111 0 1 1 connected\n"
+      "6666666666666666666666666666666666666666 10.0.0.6:6379@16379 slave,fail? 2222222222222222222222222222222222222222 1 1 2 connected\n";
+  json doc = {{"name", "down"}, {"run_until", "5s"}, {"cluster", {{"cluster_nodes", text}}}};
+  const RunResult r = run_scenario(scenario_from(doc.dump()), RunOptions{});
+  REQUIRE(r.cluster_created);
+  const World& w = *r.world;
+  CHECK(w.violations().empty());
+  CHECK(w.node(3) == nullptr);  // m4
+  CHECK(w.node(5) == nullptr);  // r2
+  REQUIRE(w.node(0) != nullptr);
+  CHECK(w.node(0)->state_ok());
+  CHECK(w.node(4)->state_ok());  // r1
+  CHECK(w.name_of(3).str() == "4444444444444444444444444444444444444444");
+  const protocol::ClusterNode* m4 = w.node(0)->find(w.name_of(3));
+  REQUIRE(m4 != nullptr);
+  CHECK(m4->has(protocol::kFlagFail));
+  // The down nodes' disks hold their nodes.conf: a restart boots them as the cluster knows them.
+  doc["timeline"] = json::array({{{"at", "1s"}, {"restart", "m4"}}});
+  const RunResult restarted = run_scenario(scenario_from(doc.dump()), RunOptions{});
+  const protocol::Node* back = restarted.world->node(3);
+  REQUIRE(back != nullptr);
+  CHECK(back->name().str() == "4444444444444444444444444444444444444444");
+  CHECK(back->state_ok());
+  CHECK_FALSE(restarted.world->node(0)->find(back->name())->has(protocol::kFlagFail));
+}
+
 TEST_CASE("import: a bad line is refused with its line number and field", "[import]") {
   CHECK(import_error(kMaster).empty());
   const std::string replica = "2222222222222222222222222222222222222222 10.0.0.2:6379@16379 slave ";
@@ -129,8 +165,8 @@ TEST_CASE("import: a bad line is refused with its line number and field", "[impo
         "link-state [slot ...]), got 7");
   CHECK(import_error(kMaster + "2222222222222222222222222222222222222222 10.0.0.2:6379 master - 0 0 2 connected\n") ==
         "line 2, field 2 (address): expected ip:port@cport (as Redis 4.0 and later print it), got '10.0.0.2:6379'");
-  CHECK(import_error(kMaster + replica.substr(0, 61) + "master,fail - 0 0 2 connected\n").find(
-            "line 2, field 3 (flags): the node is flagged fail: ") == 0);
+  CHECK(import_error(kMaster + replica.substr(0, 61) + "master,handshake - 0 0 2 connected\n").find(
+            "line 2, field 3 (flags): the node is flagged handshake: ") == 0);
   CHECK(import_error(kMaster + replica.substr(0, 61) + "master,frobbed - 0 0 2 connected\n") ==
         "line 2, field 3 (flags): unknown flag 'frobbed' (expected myself, master, slave, nofailover)");
   CHECK(import_error(kMaster + replica + "3333333333333333333333333333333333333333 0 0 1 connected\n") ==

@@ -51,7 +51,7 @@ def main():
         return SKIP
     guard.start()
     workdir = tempfile.mkdtemp(prefix="redis-compare-crash-test-")
-    cluster = RealCluster(SimpleNamespace(aliases=["m1"], members=["m1"], config={}, imported=None), workdir, False, PORT)
+    cluster = RealCluster(SimpleNamespace(aliases=["m1"], members=["m1"], config={}, imported=None, boots_down=set()), workdir, False, PORT)
     conf = Path(workdir) / f"nodes-{PORT}.conf"
     try:
         cluster.start("m1")

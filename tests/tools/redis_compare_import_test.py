@@ -73,7 +73,37 @@ def main():
     finally:
         cluster.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
+    check_down_nodes()
     return summary()
+
+
+DOWN_TEXT = """\
+1111111111111111111111111111111111111111 10.0.0.1:6379@16379 myself,master - 0 0 1 connected 0-5460
+2222222222222222222222222222222222222222 10.0.0.2:6379@16379 master - 0 1 2 connected 5461-10922
+3333333333333333333333333333333333333333 10.0.0.3:6379@16379 master - 0 1 3 connected 10923-16383
+4444444444444444444444444444444444444444 10.0.0.4:6379@16379 master,fail - 1 1 0 disconnected
+5555555555555555555555555555555555555555 10.0.0.5:6379@16379 slave 1111111111111111111111111111111111111111 0 1 1 connected
+6666666666666666666666666666666666666666 10.0.0.6:6379@16379 slave,fail? 2222222222222222222222222222222222222222 1 1 2 connected
+"""
+
+
+def check_down_nodes():
+    """The nodes a file flags fail / fail? are not started; the others boot ok, seeing them flagged."""
+    workdir = tempfile.mkdtemp(prefix="redis-compare-import-test-")
+    scenario = Path(workdir) / "down.json"
+    scenario.write_text(json.dumps({"name": "down", "run_until": "1s", "cluster": {"cluster_nodes": DOWN_TEXT}}))
+    sc = load_scenario(str(scenario))
+    check("boots down", sc.boots_down, {"m4", "r2"})
+    cluster = RealCluster(sc, workdir, False, BASE_PORT + 20)
+    try:
+        cluster.create()
+        views = cluster.poll()
+        check("m4 and r2 not running", sorted(set(sc.aliases) - set(views)), ["m4", "r2"])
+        check("m1 sees m4 failed", "fail" in views["m1"].lines["4444444444444444444444444444444444444444"].flags, True)
+        check("the others are ok", all(v.info.get("cluster_state") == "ok" for v in views.values()), True)
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -314,7 +314,8 @@ std::string imported_text(const sim::Scenario& scenario) {
     out << "  " << cluster.alias(i) << " = " << member.name << " " << imported.addresses[i] << ": ";
     if (member.master < 0) out << "master, epoch " << member.config_epoch << ", slots " << (member.slots.empty() ? "none" : sim::slot_ranges_text(member.slots));
     else out << "replica of " << cluster.alias(member.master);
-    out << (member.no_failover ? ", nofailover" : "") << "\n";
+    out << (member.no_failover ? ", nofailover" : "")
+        << (member.down_flag.empty() ? "" : ", down (flagged " + member.down_flag + " in the file)") << "\n";
   }
   return out.str();
 }

@@ -210,9 +210,10 @@ class RealCluster:
         members = self.sc.members
         if self.sc.imported:
             self._write_imported_confs()
-        for alias in self.sc.aliases:
+        running = [a for a in self.sc.aliases if a not in self.sc.boots_down]
+        for alias in running:
             self.start(alias)
-        self.wait_until("every node to answer PING", lambda: all(self.connect(a) for a in self.sc.aliases), 20)
+        self.wait_until("every node to answer PING", lambda: all(self.connect(a) for a in running), 20)
         if not self.sc.imported:
             self._form(members)
         self.wait_until("cluster_state:ok, every node known and replicas synced",
@@ -246,7 +247,7 @@ class RealCluster:
         for m in layout.members:
             port = self.ports[m.alias]
             role = "master" if m.master is None else "slave"
-            flags = role + (",nofailover" if m.no_failover else "")
+            flags = role + ("," + m.down_flag if m.down_flag else "") + (",nofailover" if m.no_failover else "")
             epoch = m.config_epoch
             lines[m.alias] = (f"{m.name} {HOST}:{port}@{port + BUS_OFFSET} ", f"{flags} {names.get(m.master, '-')} 0 "
                               f"{now_ms} {epoch} connected" + "".join(" " + r for r in m.slots))
@@ -265,6 +266,8 @@ class RealCluster:
         views = self.poll()
         replicas = len(members) - self.sc.masters
         for a in members:
+            if a in self.sc.boots_down:
+                continue
             v = views.get(a)
             if not v or v.info.get("cluster_state") != "ok" or int(v.info["cluster_known_nodes"]) != len(members):
                 return False

@@ -16,6 +16,7 @@ class ImportedMember:
     slots: list               # a master's "first-last" / "slot" ranges, as in the file
     config_epoch: int         # a replica's is its master's, as CLUSTER NODES shows it
     no_failover: bool
+    down_flag: str            # "fail" / "fail?": the node boots down, the others with that flag on it; "" up
 
 
 @dataclass
@@ -44,7 +45,8 @@ def imported_layout(text):
     masters = sum("master" in flags(f) for f in lines)
     alias = {f[0]: (f"m{i + 1}" if i < masters else f"r{i - masters + 1}") for i, f in enumerate(ordered)}
     members = [ImportedMember(alias=alias[f[0]], name=f[0], master=None if f[3] == "-" else alias[f[3]],
-                              slots=f[8:], config_epoch=int(f[6]), no_failover="nofailover" in flags(f))
+                              slots=f[8:], config_epoch=int(f[6]), no_failover="nofailover" in flags(f),
+                              down_flag=next((x for x in flags(f) if x in ("fail", "fail?")), ""))
                for f in ordered]
     if current_epoch is None:
         current_epoch = max(m.config_epoch for m in members)
@@ -79,6 +81,11 @@ class Scenario:
     def members(self):
         """The cluster's nodes (not spares) in alias order."""
         return self.aliases[:self.masters + self.replicas]
+
+    @property
+    def boots_down(self):
+        """The members an imported file flags failing: they are not started."""
+        return {m.alias for m in self.imported.members if m.down_flag} if self.imported else set()
 
     @property
     def aliases(self):
