@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "sim/cluster_layout.hpp"
@@ -153,6 +155,39 @@ TEST_CASE("import: nodes the file flags fail or fail? boot down, and the others 
   CHECK(back->name().str() == "4444444444444444444444444444444444444444");
   CHECK(back->state_ok());
   CHECK_FALSE(restarted.world->node(0)->find(back->name())->has(protocol::kFlagFail));
+}
+
+TEST_CASE("import: files real redis-server 7.0.15 wrote read as they are", "[import]") {
+  // `redis-cli -p 31001 cluster nodes` of a fresh create-cluster (3 x 1); once 31003 had been shut down and
+  // 31006 had replaced it, CLUSTER NODES on 31001 and the nodes.conf of 31002.
+  ImportedCluster created, conf, failed;
+  for (auto [file, out] : {std::pair{"redis-7.0.15-create-cluster.nodes", &created}, {"redis-7.0.15-nodes.conf", &conf},
+                           {"redis-7.0.15-after-failover.nodes", &failed}}) {
+    INFO(file);
+    std::ifstream in(source_path(std::string("tests/scenarios/imports/") + file));
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE_FALSE(text.empty());
+    const auto error = parse_cluster_nodes(text, *out);
+    CHECK_FALSE(error.has_value());
+  }
+  CHECK(created.layout.masters == 3);
+  CHECK(created.layout.current_epoch == 3);  // CLUSTER NODES does not show it: the highest configEpoch
+  CHECK(failed.layout.masters == 4);
+  CHECK(failed.layout.members[0].down_flag == "fail");  // 31003, the file's first line, its slots gone
+  CHECK(failed.layout.members[0].slots.empty());
+  CHECK(failed.layout.current_epoch == 7);
+  CHECK(conf.layout.current_epoch == 7);  // the vars line
+  CHECK(conf.layout.last_vote_epoch == 7);
+  CHECK(conf.layout.masters == 4);
+  // 31006 serves 10923-16383 at configEpoch 7 in both views.
+  const auto serving = [](const ImportedCluster& c) {
+    for (const MemberLayout& m : c.layout.members) {
+      if (!m.slots.empty() && m.slots.front().first == 10923) return std::pair{m.name, m.config_epoch};
+    }
+    return std::pair{std::string(), uint64_t{0}};
+  };
+  CHECK(serving(conf) == std::pair{std::string("32aa0447945295f54adb978a6449d7888b29977d"), uint64_t{7}});
+  CHECK(serving(failed) == serving(conf));
 }
 
 TEST_CASE("import: a bad line is refused with its line number and field", "[import]") {
