@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohma
 # the browser check of report.html (tests/tools/report_html_test.py).
 REAL_PACKAGES := redis-server redis-tools iptables faketime chromium
 
-.PHONY: clients all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
+.PHONY: clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
 
 all: build
 
@@ -90,6 +90,18 @@ compare-all-sim: build
 CLIENTS_SEEDS = $(if $(filter file,$(origin SEEDS)),5,$(SEEDS))
 clients: build
 	tools/clients-report --seeds $(CLIENTS_SEEDS) --sim $(BUILD)/sim --out results/clients.md
+
+# Debug + ASan + UBSan (build-sanitize/): every test, then 500 fuzz seeds; any report fails it (issue 16).
+sanitize:
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DRCSIM_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+	build-sanitize/sim fuzz --seeds $(or $(SANITIZE_SEEDS),500) --jobs $(JOBS) --out build-sanitize/fuzz --no-shrink
+
+# The parsers under libFuzzer with clang, ASan and UBSan (build-fuzz/): RUNS inputs (default 1000000), then
+# every scenario input of the corpus through sim --print-scenario -> results/fuzz-parsers.md.
+fuzz-parsers: build
+	tools/fuzz-parsers --runs $(or $(RUNS),1000000) --sim $(BUILD)/sim
 
 clean:
 	rm -rf $(BUILD)

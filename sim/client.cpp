@@ -51,7 +51,7 @@ bool ClusterClient::reload_on_event() {
 void ClusterClient::run(kv::Request request, Done done, uint16_t port, bool retry) {
   assert(!op_ && "one command at a time");
   const ClientProfile& profile = options_.profile;
-  op_.emplace();
+  op_ = Op();  // (not emplace: clang would judge Op default-constructible inside the class, where it is not yet)
   op_->serial = ++op_serial_;
   op_->request = std::move(request);
   op_->done = std::move(done);
@@ -300,7 +300,7 @@ void ClusterClient::refresh_slots(std::function<void()> done) {
   const uint16_t port = refresh_order_.back();  // taken from the back
   refresh_order_.pop_back();
   const ConnId conn = connection(port);
-  refresh_.emplace();
+  refresh_ = InFlight();
   if (conn == 0) {
     refresh_->timer = host_.set_timer(Duration{}, [this] { end_refresh(false); });
     return;

@@ -489,7 +489,9 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   for (const TimelineEntry& entry : scenario.timeline) {
     if (at(entry.at) > until) break;
     if (const auto* flap = std::get_if<action::Flap>(&entry.action)) {
-      for (const auto& [t, down] : flap_transitions(entry.at, *flap)) {
+      for (const auto& transition : flap_transitions(entry.at, *flap)) {
+        const Instant t = transition.first;
+        const bool down = transition.second;  // (a structured binding: clang 14 cannot capture one)
         if (at(t) > until) break;
         const action::Block block{flap->between[0], flap->between[1], true};
         scheduler.at(at(t), [&runner, down, block] {
