@@ -112,9 +112,10 @@ void Generator::add_fault(int64_t start_ms, int64_t span_ms) {
       add(start_ms, action::Flap{{a, b}, Duration::millis(rng_.between(timeout_ms_ / 10 + 1, timeout_ms_)), at_ms(end_ms)});
       return;
     }
-    case 4: {  // kill -9, sometimes losing the disk, then restart the same node
+    case 4: {  // kill -9 or a power loss (nodes.conf as last fsynced), sometimes losing the disk, then restart
       const NodeRef victim = rng_.chance(2, 3) ? any_master() : any_node();
-      add(start_ms, action::Crash{victim});
+      if (rng_.chance(1, 4)) add(start_ms, action::PowerLoss{victim});
+      else add(start_ms, action::Crash{victim});
       if (rng_.chance(1, 8)) add(end_ms, action::LoseDisk{victim});
       add(end_ms, action::Restart{victim});
       return;

@@ -1,6 +1,9 @@
 // The fuzzer: deterministic generation, replayable failures, known bugs found, shrinking.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <string>
+
 #include "sim/fuzz.hpp"
 #include "sim/run.hpp"
 
@@ -20,6 +23,21 @@ TEST_CASE("a seed generates the same valid scenario every time", "[fuzz]") {
   CHECK(a.cluster.masters <= 9);
   CHECK_FALSE(a.timeline.empty());
   CHECK(std::holds_alternative<check::Converged>(a.expect.back().check));
+}
+
+TEST_CASE("the generated schedules draw every fault kind, power loss too", "[fuzz]") {
+  std::map<std::string, int> drawn;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    for (const TimelineEntry& e : generate_fuzz_scenario(seed, {}).timeline) ++drawn[std::string(action_name(e.action))];
+  }
+  for (const char* kind : {"partition", "isolate", "block", "flap", "crash", "power_loss", "lose_disk", "restart", "pause",
+                           "failover", "clock_skew", "heal"}) {
+    INFO(kind);
+    CHECK(drawn[kind] > 0);
+  }
+  // A power loss is a quarter of the node faults: about a third as many as the kills.
+  CHECK(drawn["power_loss"] * 2 < drawn["crash"]);
+  CHECK(drawn["power_loss"] * 5 > drawn["crash"]);
 }
 
 TEST_CASE("the correct protocol passes a few seeds - a repro replays to the same trace", "[fuzz]") {
