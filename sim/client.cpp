@@ -6,6 +6,15 @@
 #include "protocol/slots.hpp"
 
 namespace rcsim::sim {
+namespace {
+
+// first, 2 × first, 4 × first ... for the n-th try (1-based), at most `max`.
+Duration doubling(Duration first, Duration max, int n) {
+  assert(n >= 1);
+  return std::min(max, first * (int64_t{1} << std::min(n - 1, 30)));
+}
+
+}  // namespace
 
 ClusterClient::ClusterClient(Host& host, Rng rng, ClusterClientOptions options)
     : host_(host), rng_(rng), options_(std::move(options)) {
@@ -205,8 +214,7 @@ void ClusterClient::wait_for_reconnect(uint16_t port) {
   const ClientProfile& profile = options_.profile;
   const int failures = ++failed_reconnects_[port];
   if (profile.reload_after_failed_reconnects > 0 && failures >= profile.reload_after_failed_reconnects) reload_on_event();
-  const Duration delay =
-      std::min(profile.reconnect_delay_max, profile.reconnect_delay_first * (int64_t{1} << std::min(failures - 1, 30)));
+  const Duration delay = doubling(profile.reconnect_delay_first, profile.reconnect_delay_max, failures);
   op_->backoff = host_.set_timer(delay, [this, port] { attempt(port, false); });
 }
 
@@ -215,8 +223,7 @@ Duration ClusterClient::retry_delay(Failure failure, bool reload) {
   if (failure == Failure::clusterdown && profile.clusterdown_delay > Duration{}) return profile.clusterdown_delay;
   switch (profile.backoff) {
     case BackoffKind::exponential: {
-      const Duration base =
-          std::min(profile.backoff_max, profile.backoff_first * (int64_t{1} << std::min(op_->attempts - 1, 10)));
+      const Duration base = doubling(profile.backoff_first, profile.backoff_max, op_->attempts);
       if (!profile.backoff_jitter) return base;
       return base + Duration::millis(static_cast<int64_t>(rng_.below(static_cast<uint64_t>(base.ms() / 2 + 1))));
     }

@@ -204,19 +204,6 @@ void Workload::acked(uint64_t id, uint16_t port, Instant exec_after) {
   w.exec_after_us = exec_after.us;  // client hosts keep true time (no clock skew is set on them)
   w.acked_by = node_of_port(port);
   w.cut_both_ways = w.acked_by >= 0 && cut_both_ways(w.acked_by);
-  w.acked_by_replaced = w.acked_by >= 0 && replaced_as_owner(w.acked_by, protocol::key_hash_slot(key_name(w.key)));
-}
-
-bool Workload::replaced_as_owner(int node, int slot) const {
-  const protocol::Node* acking = world_.node(node);
-  if (acking == nullptr) return false;
-  const uint64_t epoch = acking->myself().config_epoch;
-  for (int i = 0; i < world_.node_count(); ++i) {
-    const protocol::Node* n = world_.node(i);
-    if (i == node || n == nullptr || n->slot_owner(slot) != &n->myself()) continue;
-    if (n->myself().config_epoch > epoch) return true;
-  }
-  return false;
 }
 
 ClientsReport Workload::clients_report() const {
@@ -228,7 +215,6 @@ ClientsReport Workload::clients_report() const {
   for (const WriteRecord& w : writes_) {  // in the order writes started: per client, in time order
     const size_t c = static_cast<size_t>(w.client);
     if (w.status == WriteRecord::Status::acked) {
-      if (w.acked_by_replaced) ++out.acked_by_replaced;
       longest[c] = std::max(longest[c], w.done_us - last_ack[c]);
       last_ack[c] = w.done_us;
       continue;
@@ -383,6 +369,7 @@ const WritesReport& Workload::check() {
     return false;
   };
   std::map<int, std::pair<uint64_t, int64_t>> beyond_bound;  // node → (count, worst window ms)
+  uint64_t replaced_acks = 0;
   for (const WriteRecord& w : writes_) {
     ++r.attempted;
     if (w.status != WriteRecord::Status::acked) {
@@ -391,6 +378,10 @@ const WritesReport& Workload::check() {
       continue;
     }
     ++r.acked;
+    // Acknowledged after another node had been promoted in its place (and before it was promoted again).
+    const bool by_replaced = w.acked_by >= 0 && last_at_or_before(replaced[w.acked_by], w.done_us) >
+                                                    last_at_or_before(promoted[w.acked_by], w.done_us);
+    replaced_acks += by_replaced ? 1 : 0;
     const std::string key = key_name(w.key);
     const int slot = protocol::key_hash_slot(key);
     const int reader = owner[slot];
@@ -428,7 +419,7 @@ const WritesReport& Workload::check() {
       lost.reason = "paused_master";
     } else if (demoted >= 0 && lost.cut_us >= 0) {
       lost.reason = "minority_master";
-    } else if (demoted >= 0 && last_at_or_before(replaced[n], w.done_us) > last_at_or_before(promoted[n], w.done_us)) {
+    } else if (demoted >= 0 && by_replaced) {
       lost.reason = "replaced_master";
     } else if (demoted >= 0) {
       lost.reason = "demoted_master";
@@ -463,6 +454,7 @@ const WritesReport& Workload::check() {
       .add("max_loss_window_ms", r.max_loss_window_ms);
   world_.trace().record(record);
   r.clients = clients_report();
+  r.clients.acked_by_replaced = replaced_acks;
   return r;
 }
 

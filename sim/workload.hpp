@@ -77,7 +77,6 @@ struct WriteRecord {
   ClusterClient::Failure failure = ClusterClient::Failure::none;  // failed: why
   bool wait_short = false;  // failed: SET OK but WAIT reported too few replicas (or failed)
   bool cut_both_ways = false;  // acked: the acking master could exchange nothing with a majority
-  bool acked_by_replaced = false;  // acked: another running node claimed the slot with a greater configEpoch
 };
 
 struct LostWrite {
@@ -106,7 +105,7 @@ struct ClientsReport {
     int64_t all_clients_back_ms = -1;   // fault → every client had one acknowledged there; -1: not all did
   };
   std::vector<Recovery> recoveries;
-  uint64_t acked_by_replaced = 0;  // writes acknowledged by a node no longer the slot's master
+  uint64_t acked_by_replaced = 0;  // acknowledged after another node had been promoted in the acking one's place
 };
 
 struct WritesReport {
@@ -162,8 +161,7 @@ class Workload {
   void failed(uint64_t id, ClusterClient::Failure failure, bool wait_short);
   int node_of_port(uint16_t port) const;
   bool cut_both_ways(int node);
-  bool replaced_as_owner(int node, int slot) const;
-  ClientsReport clients_report() const;
+  ClientsReport clients_report() const;  // all but acked_by_replaced, which check() counts
 
   World& world_;
   WorkloadSpec spec_;

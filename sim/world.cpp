@@ -40,15 +40,15 @@ World::World(const WorldOptions& options)
       address = protocol::Address{member.ip, member.port, member.cport};
     }
     // A spare beside an imported cluster on 127.0.0.1 takes the next free ports.
-    while (index_by_client_.count({address.ip.str(), address.port}) || index_by_bus_.count({address.ip.str(), address.cport}) ||
-           index_by_client_.count({address.ip.str(), address.cport}) || index_by_bus_.count({address.ip.str(), address.port})) {
+    while (index_by_client_.count({address.ip, address.port}) || index_by_bus_.count({address.ip, address.cport}) ||
+           index_by_client_.count({address.ip, address.cport}) || index_by_bus_.count({address.ip, address.port})) {
       assert(i >= members() && "imported addresses were checked unique at load");
       ++address.port;
       ++address.cport;
     }
     addresses_.push_back(address);
-    index_by_client_[{address.ip.str(), address.port}] = i;
-    index_by_bus_[{address.ip.str(), address.cport}] = i;
+    index_by_client_[{address.ip, address.port}] = i;
+    index_by_bus_[{address.ip, address.cport}] = i;
     hosts_.push_back(std::make_unique<Host>(scheduler_, *network_, address.ip.str()));
     index_by_host_[hosts_.back()->id()] = i;
     // Nodes started together run their crons nearly in phase (redis-reference: within a few ms).
@@ -88,9 +88,9 @@ void World::start_process(int index, Duration first_cron) {
   process_options.clock_base_ms = clock_base_ms_;
   RedisProcess::Callbacks callbacks;
   callbacks.resolve = [this](const protocol::Address& address) -> std::optional<HostId> {
-    const auto by_bus = index_by_bus_.find({address.ip.str(), address.cport});
+    const auto by_bus = index_by_bus_.find({address.ip, address.cport});
     if (by_bus != index_by_bus_.end() && addresses_[by_bus->second].port == address.port) return hosts_[by_bus->second]->id();
-    const auto by_client = index_by_client_.find({address.ip.str(), address.port});
+    const auto by_client = index_by_client_.find({address.ip, address.port});
     if (by_client != index_by_client_.end()) return hosts_[by_client->second]->id();
     return std::nullopt;
   };
@@ -341,7 +341,7 @@ std::optional<std::pair<HostId, uint16_t>> World::client_endpoint(uint16_t port)
 }
 
 uint16_t World::client_port_of(const protocol::Address& address) const {
-  const auto it = index_by_client_.find({address.ip.str(), address.port});
+  const auto it = index_by_client_.find({address.ip, address.port});
   return it == index_by_client_.end() ? 0 : client_port(it->second);
 }
 
@@ -610,7 +610,7 @@ void World::on_message(int to, const protocol::Message& message) {
     in_flight_.erase(key);
   }
   if (!options_.trace_messages) return;
-  const auto from = index_by_bus_.find({message.sender_address.ip.str(), message.sender_address.cport});
+  const auto from = index_by_bus_.find({message.sender_address.ip, message.sender_address.cport});
   TraceRecord record(now(), "recv");
   record.add("node", aliases_[to]);
   record.add("from", from != index_by_bus_.end() ? aliases_[from->second] : std::string("?"));

@@ -246,8 +246,14 @@ class World {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::string> aliases_;
   std::vector<protocol::Address> addresses_;
-  std::map<std::pair<std::string, uint16_t>, int> index_by_bus_;     // (ip, cport)
-  std::map<std::pair<std::string, uint16_t>, int> index_by_client_;  // (ip, port)
+  // A port on an ip, compared without building a string: the bus lookup runs for every traced message.
+  struct Endpoint {
+    protocol::IpText ip;
+    uint16_t port = 0;
+    bool operator<(const Endpoint& o) const { return port != o.port ? port < o.port : ip.view() < o.ip.view(); }
+  };
+  std::map<Endpoint, int> index_by_bus_;     // (ip, cport)
+  std::map<Endpoint, int> index_by_client_;  // (ip, port)
   std::vector<std::vector<ShardSample>> shard_availability_;
   std::vector<Duration> cron_phase_;  // first serverCron of each node when the cluster boots together
   int64_t clock_base_ms_ = 0;
