@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohma
 # the browser check of report.html (tests/tools/report_html_test.py).
 REAL_PACKAGES := redis-server redis-tools iptables faketime chromium
 
-.PHONY: clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
+.PHONY: bench-ab clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
 
 all: build
 
@@ -84,6 +84,10 @@ compare-all: deps-real build
 
 compare-all-sim: build
 	tools/compare-all --sim-only --seeds $(COMPARE_ALL_SEEDS) --sim $(BUILD)/sim $(if $(ONLY),--only $(ONLY))
+
+# Is this tree slower than BASE (a git revision)? Both built, bench run on them alternately -> results/bench-ab.md.
+bench-ab:
+	tools/bench-ab $(or $(BASE),HEAD~1) --rounds $(or $(ROUNDS),3)
 
 # What each client library's defaults (sim/client_profiles.cpp) do to writes through a master crash, a
 # minority partition and a zone outage -> results/clients.md (seeds 1..5, or SEEDS).
