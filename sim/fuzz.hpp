@@ -2,10 +2,12 @@
 // Fuzzing seeds (TigerBeetle's VOPR, FoundationDB's simulation): a seed generates a whole scenario
 // (cluster, Redis config, network, fault schedule), spelled out as a plain scenario file, ending with
 // every fault healed and a quiet period that must converge. Failures are reduced by shrinking.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/scenario.hpp"
@@ -16,7 +18,34 @@ struct FuzzOptions {
   std::vector<std::string> known_bugs;  // switched on in every generated scenario
 };
 
-// Deterministic: the same seed and options give the same scenario.
+// What a seed may inject. Swarm testing (Groce et al., ISSTA 2012; TigerBeetle's VOPR): each seed first
+// draws which kinds are on and their weights, so most seeds leave most kinds out and reach the deep
+// states that the other kinds would interrupt.
+enum class FaultKind : uint8_t {
+  partition, partition3, isolate, one_way_cut, flap, kill, power_loss, lose_disk, pause, masters_together,
+  failover, failover_force, failover_takeover, clock_skew, lossy_link, slow_link, config_set
+};
+inline constexpr int kFaultKindCount = 17;
+// Not drawn: migrate_slots. A reshard cut by a fault leaves slots open (MIGRATING/IMPORTING) until an
+// operator runs `redis-cli --cluster fix`, which the simulator does not model, so such a seed could
+// never be required to converge.
+std::string_view fault_kind_name(FaultKind kind);
+
+struct Swarm {
+  std::array<int, kFaultKindCount> weight{};  // 0: the kind is off in this seed; else 1-4
+  int faults = 0;                             // faults drawn (a fault and its undoing count once)
+  int victim_masters = 0;                     // node faults fall on this many masters' nodes (or any node, 1 in 2)
+  bool clustered = false;                     // each fault starts at a detection or election offset of the last
+};
+
+struct FuzzCase {
+  Scenario scenario;
+  Swarm swarm;
+  std::array<int, kFaultKindCount> faults_drawn{};  // per kind, what the schedule holds
+};
+
+// Deterministic: the same seed and options give the same case.
+FuzzCase generate_fuzz_case(uint64_t seed, const FuzzOptions& options);
 Scenario generate_fuzz_scenario(uint64_t seed, const FuzzOptions& options);
 
 // What went wrong, as one stable word: the first violated invariant, "liveness", "expectation",
@@ -26,17 +55,24 @@ struct FuzzVerdict {
   std::string signature;
   std::string detail;
   std::string trace_sha256;
+  int64_t violation_at_us = -1;  // when the invariant broke; -1 for the other signatures
 };
 FuzzVerdict run_fuzz_case(const Scenario& scenario);
 
-// Candidate reductions of a failing scenario, smallest steps first: fewer actions, shorter spans,
-// fewer nodes. Each candidate is a valid scenario (checked by re-parsing).
-std::vector<Scenario> shrink_candidates(const Scenario& scenario);
-// A scenario's size for shrinking: actions plus nodes.
+// Shrinking: delta debugging over the faults (halves, then quarters, ... then single faults; a fault
+// goes with the actions that end it, and the quiet period's restore stays), then fewer nodes, then
+// time (faults shorter and earlier, the run cut a second after a safety violation), then values
+// (Redis and network defaults), each step kept while the same signature fails, until nothing helps or
+// `max_runs` runs were spent. Each fault left gets a `why` note: what the run does without it.
+using FuzzRunner = std::function<FuzzVerdict(const Scenario&)>;
+struct ShrinkResult {
+  Scenario minimal;
+  int runs = 0;
+};
+ShrinkResult shrink(const Scenario& failing, const FuzzVerdict& failure, const FuzzRunner& run, int max_runs);
+// A scenario's size: actions plus nodes; its faults: actions that are not the end of another's fault
+// or the quiet period's restore.
 int scenario_size(const Scenario& scenario);
-
-// Greedy shrinking: keeps a candidate while `still_fails(candidate)` holds, until no candidate
-// helps or `max_attempts` runs were spent.
-Scenario shrink(const Scenario& failing, const std::function<bool(const Scenario&)>& still_fails, int max_attempts);
+int fault_count(const Scenario& scenario);
 
 }  // namespace rcsim::sim

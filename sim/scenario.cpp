@@ -1035,7 +1035,7 @@ std::vector<TimelineEntry> parse_timeline(const json& v, const std::string& path
   std::vector<TimelineEntry> out;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = child(path, i);
-    const std::string key = single_kind_key(v[i], p, action_names(), {"at"}, "action");
+    const std::string key = single_kind_key(v[i], p, action_names(), {"at", "why"}, "action");
     const auto at_it = v[i].find("at");
     if (at_it == v[i].end()) fail(p, "missing required field \"at\"");
     const Instant at = as_time(*at_it, child(p, "at"));
@@ -1043,12 +1043,17 @@ std::vector<TimelineEntry> parse_timeline(const json& v, const std::string& path
       fail(child(p, "at"), "time " + time_text(at) + " is before the previous action's " + time_text(out.back().at) +
                                " (the timeline must be in time order)");
     }
+    std::string why;
+    if (const auto why_it = v[i].find("why"); why_it != v[i].end()) {
+      if (!why_it->is_string()) fail(child(p, "why"), "expected a string (a note on the action), got " + type_name(*why_it));
+      why = why_it->get<std::string>();
+    }
     for (const ActionKind& kind : kActions) {
-      if (key == kind.name) out.push_back({at, kind.parse(v[i][key], child(p, key), ctx, at)});
+      if (key == kind.name) out.push_back({at, kind.parse(v[i][key], child(p, key), ctx, at), why});
     }
     for (const GroupActionKind& kind : kGroupActions) {
       if (key != kind.name) continue;
-      for (Action& action : kind.parse(v[i][key], child(p, key), ctx.cluster)) out.push_back({at, std::move(action)});
+      for (Action& action : kind.parse(v[i][key], child(p, key), ctx.cluster)) out.push_back({at, std::move(action), why});
     }
     if (out.size() > kMaxTimeline) fail(p, "the timeline has more than " + std::to_string(kMaxTimeline) + " node actions");
   }

@@ -204,6 +204,7 @@ using Action = std::variant<action::Partition, action::Block, action::Unblock, a
 struct TimelineEntry {
   Instant at;
   Action action;
+  std::string why;  // optional note ("why" in the file): shrunk repros say why each action is needed
   bool operator==(const TimelineEntry&) const = default;
 };
 // The JSON key of an action ("partition", "lose_disk", ...).

@@ -211,7 +211,9 @@ json workload_json(const WorkloadSpec& w) {
 nlohmann::json to_json(const Scenario& s) {
   json timeline = json::array();
   for (const TimelineEntry& e : s.timeline) {
-    timeline.push_back(json{{"at", time_text(e.at)}, {std::string(action_name(e.action)), action_json(e.action)}});
+    json entry{{"at", time_text(e.at)}, {std::string(action_name(e.action)), action_json(e.action)}};
+    if (!e.why.empty()) entry["why"] = e.why;
+    timeline.push_back(std::move(entry));
   }
   json expect = json::array();
   for (const Expectation& e : s.expect) {

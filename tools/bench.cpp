@@ -344,8 +344,8 @@ std::vector<Result> bench_fuzz() {
   fixed.name = "idle_cluster_crash";
   fixed.cluster.masters = 3;
   fixed.cluster.replicas_per_master = 1;
-  fixed.timeline.push_back({Instant::from_millis(10'000), action::Crash{NodeRef::of_alias("m1")}});
-  fixed.timeline.push_back({Instant::from_millis(40'000), action::Restart{NodeRef::of_alias("m1")}});
+  fixed.timeline.push_back({Instant::from_millis(10'000), action::Crash{NodeRef::of_alias("m1")}, {}});
+  fixed.timeline.push_back({Instant::from_millis(40'000), action::Restart{NodeRef::of_alias("m1")}, {}});
   fixed.run_until = Instant::from_millis(120'000);
   fixed.expect.push_back(Expectation{std::nullopt, "liveness", check::Converged{}});
   const Stopwatch fixed_watch;

@@ -1,6 +1,8 @@
 // The fuzzer: deterministic generation, replayable failures, known bugs found, shrinking.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 
@@ -25,19 +27,60 @@ TEST_CASE("a seed generates the same valid scenario every time", "[fuzz]") {
   CHECK(std::holds_alternative<check::Converged>(a.expect.back().check));
 }
 
-TEST_CASE("the generated schedules draw every fault kind, power loss too", "[fuzz]") {
-  std::map<std::string, int> drawn;
-  for (uint64_t seed = 1; seed <= 300; ++seed) {
-    for (const TimelineEntry& e : generate_fuzz_scenario(seed, {}).timeline) ++drawn[std::string(action_name(e.action))];
+TEST_CASE("seeds draw swarms: every fault kind somewhere, most kinds off in each seed", "[fuzz]") {
+  std::array<int, kFaultKindCount> drawn{};
+  int kinds_on = 0, clustered = 0, concentrated = 0;
+  constexpr int kSeeds = 300;
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    const FuzzCase c = generate_fuzz_case(seed, {});
+    for (int k = 0; k < kFaultKindCount; ++k) {
+      drawn[static_cast<size_t>(k)] += c.faults_drawn[static_cast<size_t>(k)];
+      kinds_on += c.swarm.weight[static_cast<size_t>(k)] > 0;
+      // A kind that is off is never drawn.
+      if (c.swarm.weight[static_cast<size_t>(k)] == 0) CHECK(c.faults_drawn[static_cast<size_t>(k)] == 0);
+    }
+    clustered += c.swarm.clustered;
+    concentrated += c.swarm.victim_masters < c.scenario.cluster.masters;
   }
-  for (const char* kind : {"partition", "isolate", "block", "flap", "crash", "power_loss", "lose_disk", "restart", "pause",
-                           "failover", "clock_skew", "heal"}) {
-    INFO(kind);
-    CHECK(drawn[kind] > 0);
+  for (int k = 0; k < kFaultKindCount; ++k) {
+    INFO(fault_kind_name(static_cast<FaultKind>(k)));
+    CHECK(drawn[static_cast<size_t>(k)] > 10);
   }
-  // A power loss is a quarter of the node faults: about a third as many as the kills.
-  CHECK(drawn["power_loss"] * 2 < drawn["crash"]);
-  CHECK(drawn["power_loss"] * 5 > drawn["crash"]);
+  // About half the kinds on per seed; about half the swarms clustered, half on one or two masters.
+  CHECK(kinds_on > kSeeds * kFaultKindCount * 2 / 5);
+  CHECK(kinds_on < kSeeds * kFaultKindCount * 3 / 5);
+  CHECK(clustered > kSeeds / 3);
+  CHECK(clustered < kSeeds * 2 / 3);
+  CHECK(concentrated > kSeeds / 3);
+  CHECK(concentrated < kSeeds * 2 / 3);
+}
+
+TEST_CASE("a clustered swarm starts each fault at a detection or election offset of the last", "[fuzz]") {
+  int checked = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    const FuzzCase c = generate_fuzz_case(seed, {});
+    if (!c.swarm.clustered || c.swarm.faults < 2) continue;
+    const int64_t timeout_ms = std::stoll(c.scenario.cluster.config[2].value);
+    REQUIRE(c.scenario.cluster.config[2].name == "cluster-node-timeout");
+    // The first two faults' starts: the second follows the first by one of the offsets.
+    std::vector<int64_t> starts;
+    for (const TimelineEntry& e : c.scenario.timeline) {
+      const std::string_view name = action_name(e.action);
+      if (name == "restart" || name == "resume" || name == "heal" || name == "unblock" || name == "lose_disk") continue;
+      starts.push_back(e.at.ms());
+    }
+    REQUIRE(starts.size() >= 2);
+    const int64_t auth_timeout_ms = std::max<int64_t>(2 * timeout_ms, 2000);
+    bool near_an_offset = false;
+    for (size_t i = 1; i < starts.size(); ++i) {
+      const int64_t gap = starts[i] - starts[i - 1];
+      near_an_offset |= gap <= 100 || (gap >= timeout_ms * 9 / 10 && gap <= timeout_ms + 2500) ||
+                        (gap >= auth_timeout_ms && gap <= auth_timeout_ms + 1000);
+    }
+    CHECK(near_an_offset);
+    ++checked;
+  }
+  CHECK(checked > 20);
 }
 
 TEST_CASE("the correct protocol passes a few seeds - a repro replays to the same trace", "[fuzz]") {
@@ -51,7 +94,7 @@ TEST_CASE("the correct protocol passes a few seeds - a repro replays to the same
   }
 }
 
-TEST_CASE("a known bug is found - named - and shrinks to a smaller case that still fails", "[fuzz]") {
+TEST_CASE("a known bug is found - named - and shrinks to a few faults each said to be needed", "[fuzz]") {
   FuzzOptions options;
   options.known_bugs = {"quorum_off_by_one"};
   // Any election shows it: the winner stops at size/2 votes.
@@ -59,9 +102,22 @@ TEST_CASE("a known bug is found - named - and shrinks to a smaller case that sti
   FuzzVerdict verdict;
   for (; seed <= 30 && verdict.signature.empty(); ++seed) verdict = run_fuzz_case(generate_fuzz_scenario(seed, options));
   REQUIRE(verdict.signature == "winner_has_majority");
+  REQUIRE(verdict.violation_at_us > 0);
   const Scenario failing = generate_fuzz_scenario(seed - 1, options);
-  const Scenario minimal = shrink(
-      failing, [&](const Scenario& candidate) { return run_fuzz_case(candidate).signature == verdict.signature; }, 40);
+  const ShrinkResult shrunk = shrink(failing, verdict, run_fuzz_case, 150);
+  const Scenario& minimal = shrunk.minimal;
+  CHECK(shrunk.runs <= 150 + fault_count(minimal));
   CHECK(scenario_size(minimal) < scenario_size(failing));
+  CHECK(fault_count(minimal) <= 3);
+  CHECK(minimal.cluster.node_count() <= 6);
+  // A safety violation needs nothing after it.
+  CHECK(minimal.run_until.us <= run_fuzz_case(minimal).violation_at_us + 1'000'000);
   CHECK(run_fuzz_case(minimal).signature == "winner_has_majority");
+  // Every action left says why it is there, and the repro file keeps the notes.
+  for (const TimelineEntry& e : minimal.timeline) {
+    INFO(action_name(e.action) << " at " << e.at.ms() << " ms");
+    CHECK_FALSE(e.why.empty());
+  }
+  const Scenario reread = std::get<Scenario>(parse_scenario(to_json(minimal).dump(), "repro.min.json"));
+  CHECK(reread == minimal);
 }

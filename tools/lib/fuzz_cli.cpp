@@ -37,10 +37,13 @@ usage:
   sim fuzz --list-mutations
   sim fuzz --merge DIR...
 
-Each seed generates a cluster (3-9 masters, 0-2 replicas each), a Redis config, a network and a fault
-schedule, runs it, heals everything, waits, and requires convergence. A failing seed is printed and
-written as DIR/seed-N/repro.json (a plain scenario: `sim --scenario repro.json` replays it), then
-shrunk into repro.min.json. Exit code 1 when any seed failed.
+Each seed first draws a swarm: which of 17 fault kinds are on and how often, 1-10 faults, on one, two
+or every master's nodes, and whether each fault follows the last at a failure-detection or election
+offset. Then a cluster (3-9 masters, 0-2 replicas each), a Redis config, a network and the schedule;
+it runs, heals everything, waits, and requires convergence. A failing seed is printed and written as
+DIR/seed-N/repro.json (a plain scenario: `sim --scenario repro.json` replays it), then shrunk (delta
+debugging over faults, then nodes, time and values) into repro.min.json, where every action says why
+it is needed. Exit code 1 when any seed failed.
 
 examples:
   sim fuzz --seeds 2000 --jobs 2
@@ -54,6 +57,7 @@ struct SeedOutcome {
   std::string signature;  // "" = passed
   std::string detail;
   std::string trace_sha256;
+  int64_t violation_at_us = -1;
 };
 
 // Runs one seed's scenario in a child process: an assertion failure there is a found bug, not the
@@ -67,7 +71,7 @@ struct ChildRun {
       const sim::FuzzVerdict verdict = sim::run_fuzz_case(scenario);
       std::string detail = verdict.detail;
       std::replace_if(detail.begin(), detail.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
-      return verdict.signature + "\t" + verdict.trace_sha256 + "\t" + detail + "\n";
+      return verdict.signature + "\t" + verdict.trace_sha256 + "\t" + std::to_string(verdict.violation_at_us) + "\t" + detail + "\n";
     });
     if (!process) return std::nullopt;
     return ChildRun{*process, seed};
@@ -85,7 +89,10 @@ struct ChildRun {
     std::istringstream in(text);
     std::getline(in, outcome.signature, '\t');
     std::getline(in, outcome.trace_sha256, '\t');
+    std::string violation_at;
+    std::getline(in, violation_at, '\t');
     std::getline(in, outcome.detail);
+    if (!violation_at.empty()) outcome.violation_at_us = std::stoll(violation_at);
     if (text.empty()) outcome.signature = "crash:no result";
     return outcome;
   }
@@ -93,7 +100,7 @@ struct ChildRun {
 
 SeedOutcome run_isolated(const sim::Scenario& scenario, uint64_t seed) {
   std::optional<ChildRun> child = ChildRun::start(scenario, seed);
-  if (!child) return SeedOutcome{seed, "crash:fork failed", "", ""};
+  if (!child) return SeedOutcome{seed, "crash:fork failed", "", "", -1};
   int status = 0;
   waitpid(child->process.pid(), &status, 0);
   return child->collect(status);
@@ -153,14 +160,22 @@ nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& s
                        {"detail", outcome.detail},
                        {"trace_sha256", outcome.trace_sha256},
                        {"repro", (dir / "repro.json").string()},
-                       {"size", sim::scenario_size(scenario)}};
+                       {"size", sim::scenario_size(scenario)},
+                       {"faults", sim::fault_count(scenario)},
+                       {"nodes", scenario.cluster.node_count()}};
   if (shrink_budget > 0) {
-    const sim::Scenario minimal = sim::shrink(
-        scenario, [&](const sim::Scenario& candidate) { return run_isolated(candidate, outcome.seed).signature == outcome.signature; },
-        shrink_budget);
-    write_text(dir / "repro.min.json", sim::to_json(minimal).dump(2) + "\n");
+    const sim::FuzzRunner run = [&](const sim::Scenario& candidate) {
+      const SeedOutcome o = run_isolated(candidate, outcome.seed);
+      return sim::FuzzVerdict{o.signature, o.detail, o.trace_sha256, o.violation_at_us};
+    };
+    const sim::ShrinkResult shrunk =
+        sim::shrink(scenario, sim::FuzzVerdict{outcome.signature, outcome.detail, outcome.trace_sha256, outcome.violation_at_us}, run, shrink_budget);
+    write_text(dir / "repro.min.json", sim::to_json(shrunk.minimal).dump(2) + "\n");
     entry["repro_min"] = (dir / "repro.min.json").string();
-    entry["min_size"] = sim::scenario_size(minimal);
+    entry["min_size"] = sim::scenario_size(shrunk.minimal);
+    entry["min_faults"] = sim::fault_count(shrunk.minimal);
+    entry["min_nodes"] = shrunk.minimal.cluster.node_count();
+    entry["shrink_runs"] = shrunk.runs;
   }
   return entry;
 }
@@ -309,7 +324,10 @@ int fuzz_main(int argc, char** argv) {
     const nlohmann::json entry = record_failure(failure, sim::generate_fuzz_scenario(failure.seed, fuzz), dir, shrink_budget);
     summary["failures"].push_back(entry);
     std::cout << "seed " << failure.seed << ": " << failure.signature << " — replay: sim --scenario " << (dir / "repro.json").string();
-    if (entry.contains("repro_min")) std::cout << "  (shrunk " << entry["size"] << " -> " << entry["min_size"] << ": " << entry["repro_min"].get<std::string>() << ")";
+    if (entry.contains("repro_min")) {
+      std::cout << "\n  shrunk from " << entry["faults"] << " faults on " << entry["nodes"] << " nodes to " << entry["min_faults"]
+                << " on " << entry["min_nodes"] << " (" << entry["shrink_runs"] << " runs): sim --scenario " << entry["repro_min"].get<std::string>();
+    }
     std::cout << "\n";
   }
   std::filesystem::create_directories(out_dir);

@@ -1,0 +1,385 @@
+// Shrinking a failing scenario until every part left is needed: delta debugging (Zeller and
+// Hildebrandt, "Simplifying and isolating failure-inducing input", 2002) over faults, then nodes, then
+// time, then values, re-running the failing case each time and keeping a step while the same
+// invariant still fails.
+#include <algorithm>
+#include <cassert>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "sim/fuzz.hpp"
+
+namespace rcsim::sim {
+namespace {
+
+// ---- faults as units ------------------------------------------------------------------------------
+
+// Does `later` end the fault `earlier` started? Links and config changes are undone by the same
+// action on the same nodes (the generator restores the old value).
+bool undoes(const Action& earlier, const Action& later) {
+  if (const auto* crash = std::get_if<action::Crash>(&earlier)) {
+    if (const auto* r = std::get_if<action::Restart>(&later)) return r->node == crash->node;
+    if (const auto* d = std::get_if<action::LoseDisk>(&later)) return d->node == crash->node;
+  }
+  if (const auto* loss = std::get_if<action::PowerLoss>(&earlier)) {
+    if (const auto* r = std::get_if<action::Restart>(&later)) return r->node == loss->node;
+    if (const auto* d = std::get_if<action::LoseDisk>(&later)) return d->node == loss->node;
+  }
+  if (const auto* pause = std::get_if<action::Pause>(&earlier)) {
+    if (const auto* r = std::get_if<action::Resume>(&later)) return r->node == pause->node;
+  }
+  if (std::holds_alternative<action::Partition>(earlier) || std::holds_alternative<action::Isolate>(earlier)) {
+    return std::holds_alternative<action::Heal>(later);
+  }
+  if (const auto* block = std::get_if<action::Block>(&earlier)) {
+    if (const auto* u = std::get_if<action::Unblock>(&later)) return u->from == block->from && u->to == block->to;
+  }
+  if (const auto* link = std::get_if<action::Link>(&earlier)) {
+    if (const auto* l = std::get_if<action::Link>(&later)) return l->from == link->from && l->to == link->to;
+  }
+  if (const auto* set = std::get_if<action::ConfigSet>(&earlier)) {
+    if (const auto* s = std::get_if<action::ConfigSet>(&later)) return s->node == set->node && s->name == set->name;
+  }
+  return false;
+}
+
+// The quiet period's restore: the heal and resumes at the timeline's last instant. It stays, so that
+// a shrunk case fails with its faults undone, not because a fault was left on.
+std::vector<bool> restoring_tail(const Scenario& s) {
+  std::vector<bool> tail(s.timeline.size(), false);
+  if (s.timeline.empty()) return tail;
+  const Instant last = s.timeline.back().at;
+  for (size_t i = s.timeline.size(); i-- > 0 && s.timeline[i].at == last;) {
+    const Action& a = s.timeline[i].action;
+    tail[i] = std::holds_alternative<action::Heal>(a) || std::holds_alternative<action::Resume>(a);
+  }
+  return tail;
+}
+
+// A fault and the actions that undo it, as timeline indexes (the fault first).
+using Unit = std::vector<size_t>;
+
+std::vector<Unit> fault_units(const Scenario& s) {
+  const std::vector<bool> tail = restoring_tail(s);
+  std::vector<bool> taken = tail;
+  std::vector<Unit> units;
+  for (size_t i = 0; i < s.timeline.size(); ++i) {
+    if (taken[i]) continue;
+    taken[i] = true;
+    Unit unit{i};
+    const Action& fault = s.timeline[i].action;
+    for (size_t j = i + 1; j < s.timeline.size(); ++j) {
+      if (taken[j] || !undoes(fault, s.timeline[j].action)) continue;
+      taken[j] = true;
+      unit.push_back(j);
+      // A crash ends at its restart (a lost disk comes just before); other faults at their first undo.
+      if (!std::holds_alternative<action::LoseDisk>(s.timeline[j].action)) break;
+    }
+    units.push_back(std::move(unit));
+  }
+  return units;
+}
+
+Scenario without_entries(const Scenario& s, const std::set<size_t>& drop) {
+  Scenario out = s;
+  out.timeline.clear();
+  for (size_t i = 0; i < s.timeline.size(); ++i) {
+    if (!drop.contains(i)) out.timeline.push_back(s.timeline[i]);
+  }
+  return out;
+}
+
+Scenario without_units(const Scenario& s, const std::vector<Unit>& units, const std::vector<size_t>& which) {
+  std::set<size_t> drop;
+  for (size_t u : which) drop.insert(units[u].begin(), units[u].end());
+  return without_entries(s, drop);
+}
+
+// ---- nodes ------------------------------------------------------------------------------------------
+
+// Every node reference of an action, for renaming. `keep` false for a reference to a removed node.
+template <typename F>
+void for_each_ref(Action& action, F&& f) {
+  std::visit(
+      [&](auto& a) {
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<T, action::Partition>) {
+          for (auto& group : a.groups) for (NodeRef& ref : group) f(ref);
+        } else if constexpr (std::is_same_v<T, action::Block> || std::is_same_v<T, action::Unblock> ||
+                             std::is_same_v<T, action::Link> || std::is_same_v<T, action::MigrateSlots>) {
+          f(a.from);
+          f(a.to);
+        } else if constexpr (std::is_same_v<T, action::Meet> || std::is_same_v<T, action::Forget>) {
+          f(a.node);
+          f(a.target);
+        } else if constexpr (std::is_same_v<T, action::Flap>) {
+          f(a.between[0]);
+          f(a.between[1]);
+        } else if constexpr (std::is_same_v<T, action::ConfigSet>) {
+          if (a.node) f(*a.node);
+        } else if constexpr (std::is_same_v<T, action::Heal>) {
+        } else {
+          f(a.node);
+        }
+      },
+      action);
+}
+
+constexpr const char* kRemoved = "";
+
+// The scenario with its nodes renamed by `rename` (old alias → new alias, kRemoved for a node that
+// goes): an action on a removed node goes, a partition loses the member.
+Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& rename) {
+  Scenario out = s;
+  out.timeline.clear();
+  for (TimelineEntry e : s.timeline) {
+    bool lost_node = false;
+    if (auto* partition = std::get_if<action::Partition>(&e.action)) {
+      for (auto& group : partition->groups) {
+        std::erase_if(group, [&](const NodeRef& ref) { return ref.is_alias() && rename.at(ref.alias) == kRemoved; });
+      }
+      std::erase_if(partition->groups, [](const auto& group) { return group.empty(); });
+      if (partition->groups.size() < 2) continue;
+    }
+    for_each_ref(e.action, [&](NodeRef& ref) {
+      if (!ref.is_alias()) return;
+      const std::string& to = rename.at(ref.alias);
+      if (to == kRemoved) lost_node = true;
+      ref.alias = to;
+    });
+    if (!lost_node) out.timeline.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Without master `m` (0-based) and its replicas: replicas keep their master and their place among its
+// replicas (replica i follows master i % masters).
+Scenario without_master(const Scenario& s, int m) {
+  const ClusterSpec& c = s.cluster;
+  ClusterSpec smaller = c;
+  --smaller.masters;
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = i == m ? kRemoved : smaller.alias(i < m ? i : i - 1);
+  for (int i = 0; i < c.replicas(); ++i) {
+    const int master = i % c.masters, place = i / c.masters;
+    const int new_master = master < m ? master : master - 1;
+    rename[c.alias(c.masters + i)] = master == m ? kRemoved : smaller.alias(smaller.masters + place * smaller.masters + new_master);
+  }
+  for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
+  Scenario out = renamed(s, rename);
+  out.cluster = smaller;
+  return out;
+}
+
+// One replica fewer per master: the last replica of each goes.
+Scenario with_fewer_replicas(const Scenario& s) {
+  const ClusterSpec& c = s.cluster;
+  ClusterSpec smaller = c;
+  --smaller.replicas_per_master;
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = c.alias(i);
+  for (int i = 0; i < c.replicas(); ++i) rename[c.alias(c.masters + i)] = i < smaller.replicas() ? smaller.alias(smaller.masters + i) : kRemoved;
+  for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
+  Scenario out = renamed(s, rename);
+  out.cluster = smaller;
+  return out;
+}
+
+// ---- the search -------------------------------------------------------------------------------------
+
+class Shrinker {
+ public:
+  Shrinker(const Scenario& failing, const FuzzVerdict& failure, const FuzzRunner& run, int max_runs)
+      : best_(failing), failure_(failure), run_(run), max_runs_(max_runs) {}
+
+  ShrinkResult shrink() {
+    bool improved = true;
+    while (improved && runs_ < max_runs_) {
+      improved = false;
+      improved |= cut_after_violation();
+      improved |= remove_faults();
+      improved |= remove_nodes();
+      improved |= shorten_time();
+      improved |= default_values();
+    }
+    explain();
+    best_.name = best_.name + "-min";
+    return ShrinkResult{best_, runs_};
+  }
+
+ private:
+  // Runs a candidate if the budget allows; keeps it when it fails the same way.
+  bool try_candidate(const Scenario& candidate) {
+    if (runs_ >= max_runs_ || candidate == best_) return false;
+    if (!std::holds_alternative<Scenario>(parse_scenario(to_json(candidate).dump(), "candidate"))) return false;
+    ++runs_;
+    const FuzzVerdict verdict = run_(candidate);
+    if (verdict.signature != failure_.signature) return false;
+    best_ = candidate;
+    failure_ = verdict;
+    return true;
+  }
+
+  // A safety violation needs nothing after it: the run can stop a second later.
+  bool cut_after_violation() {
+    if (failure_.violation_at_us < 0) return false;
+    Scenario candidate = best_;
+    candidate.run_until = Instant::from_micros(failure_.violation_at_us) + Duration::seconds(1);
+    std::erase_if(candidate.timeline, [&](const TimelineEntry& e) { return e.at >= candidate.run_until; });
+    std::erase_if(candidate.expect, [&](const Expectation& e) { return e.at && *e.at > candidate.run_until; });
+    for (TimelineEntry& e : candidate.timeline) {
+      if (auto* flap = std::get_if<action::Flap>(&e.action)) flap->until = std::min(flap->until, candidate.run_until - Duration::millis(1));
+    }
+    return try_candidate(candidate);
+  }
+
+  // ddmin over the faults: remove halves, quarters, ... down to single faults.
+  bool remove_faults() {
+    bool any = false;
+    size_t chunks = 2;
+    for (;;) {
+      const std::vector<Unit> units = fault_units(best_);
+      if (units.empty()) break;
+      chunks = std::min(chunks, units.size());
+      bool removed = false;
+      for (size_t c = 0; c < chunks && !removed; ++c) {
+        std::vector<size_t> chunk;
+        for (size_t u = units.size() * c / chunks; u < units.size() * (c + 1) / chunks; ++u) chunk.push_back(u);
+        removed = try_candidate(without_units(best_, units, chunk));
+      }
+      if (removed) {
+        any = true;
+        chunks = std::max<size_t>(chunks - 1, 2);
+      } else if (chunks >= units.size() || runs_ >= max_runs_) {
+        break;
+      } else {
+        chunks = std::min(chunks * 2, units.size());
+      }
+    }
+    return any;
+  }
+
+  bool remove_nodes() {
+    bool any = false;
+    for (bool removed = true; removed;) {
+      removed = false;
+      if (best_.cluster.imported) break;
+      if (best_.cluster.replicas_per_master > 0) removed = try_candidate(with_fewer_replicas(best_));
+      for (int m = best_.cluster.masters - 1; !removed && m >= 0 && best_.cluster.masters > 3; --m) {
+        removed = try_candidate(without_master(best_, m));
+      }
+      if (!removed && best_.cluster.spares > 0) {
+        Scenario candidate = best_;
+        --candidate.cluster.spares;
+        removed = try_candidate(candidate);
+      }
+      any |= removed;
+    }
+    return any;
+  }
+
+  // Faults shorter (their undo halfway closer), earlier (the gap before them halved), and a shorter
+  // quiet period when the failure is not a liveness one.
+  bool shorten_time() {
+    bool any = false;
+    for (const Unit& unit : fault_units(best_)) {
+      if (unit.size() < 2) continue;
+      Scenario candidate = best_;
+      const Instant start = candidate.timeline[unit.front()].at;
+      for (size_t k = 1; k < unit.size(); ++k) {
+        TimelineEntry& undo = candidate.timeline[unit[k]];
+        undo.at = start + (undo.at - start) / 2;
+      }
+      std::stable_sort(candidate.timeline.begin(), candidate.timeline.end(),
+                       [](const TimelineEntry& a, const TimelineEntry& b) { return a.at < b.at; });
+      if (try_candidate(candidate)) {
+        any = true;
+        break;  // the units moved: start again on the next round
+      }
+    }
+    for (size_t i = 0; i < best_.timeline.size(); ++i) {
+      const Instant before = i == 0 ? Instant::from_millis(1000) : best_.timeline[i - 1].at;
+      const Duration gap = best_.timeline[i].at - before;
+      if (gap < Duration::millis(200)) continue;
+      Scenario candidate = best_;
+      for (size_t j = i; j < candidate.timeline.size(); ++j) {
+        candidate.timeline[j].at = candidate.timeline[j].at - gap / 2;
+        if (auto* flap = std::get_if<action::Flap>(&candidate.timeline[j].action)) flap->until = flap->until - gap / 2;
+      }
+      candidate.run_until = candidate.run_until - gap / 2;
+      any |= try_candidate(candidate);
+    }
+    return any;
+  }
+
+  // Settings back to Redis's and the network's defaults, one at a time.
+  bool default_values() {
+    bool any = false;
+    for (size_t i = best_.cluster.config.size(); i-- > 0;) {
+      if (best_.cluster.config[i].name == "cluster-node-timeout") continue;  // every time in the case hangs on it
+      Scenario candidate = best_;
+      candidate.cluster.config.erase(candidate.cluster.config.begin() + static_cast<std::ptrdiff_t>(i));
+      any |= try_candidate(candidate);
+    }
+    const NetworkSpec defaults;
+    auto try_network = [&](auto change) {
+      Scenario candidate = best_;
+      change(candidate.network);
+      any |= try_candidate(candidate);
+    };
+    if (best_.network.loss != defaults.loss) try_network([&](NetworkSpec& n) { n.loss = defaults.loss; });
+    if (best_.network.jitter != defaults.jitter) try_network([&](NetworkSpec& n) { n.jitter = defaults.jitter; });
+    if (best_.network.latency != defaults.latency) try_network([&](NetworkSpec& n) { n.latency = defaults.latency; });
+    if (best_.network.shape != defaults.shape) try_network([&](NetworkSpec& n) { n.shape = defaults.shape; });
+    if (best_.cluster.timer_phase != TimerPhase::InPhase) {
+      Scenario candidate = best_;
+      candidate.cluster.timer_phase = TimerPhase::InPhase;
+      any |= try_candidate(candidate);
+    }
+    return any;
+  }
+
+  // Each fault left says why it stays: what the run does without it (one more run per fault, outside
+  // the budget: the note is the point of the repro).
+  void explain() {
+    const std::vector<Unit> units = fault_units(best_);
+    const std::vector<bool> tail = restoring_tail(best_);
+    for (size_t u = 0; u < units.size(); ++u) {
+      const FuzzVerdict without = run_(without_units(best_, units, {u}));
+      ++runs_;
+      TimelineEntry& fault = best_.timeline[units[u].front()];
+      if (without.signature.empty()) fault.why = "needed: without it the run passes";
+      else if (without.signature == failure_.signature) fault.why = "not shown to be needed (the shrink budget ran out)";
+      else fault.why = "needed: without it the run fails otherwise (" + without.signature + ")";
+      for (size_t k = 1; k < units[u].size(); ++k) {
+        best_.timeline[units[u][k]].why = "ends the " + std::string(action_name(fault.action)) + " at " +
+                                           std::to_string(fault.at.ms()) + " ms";
+      }
+    }
+    for (size_t i = 0; i < tail.size(); ++i) {
+      if (tail[i]) best_.timeline[i].why = "the quiet period: every fault ended before it";
+    }
+  }
+
+  Scenario best_;
+  FuzzVerdict failure_;
+  const FuzzRunner& run_;
+  int max_runs_;
+  int runs_ = 0;
+};
+
+}  // namespace
+
+int scenario_size(const Scenario& scenario) {
+  return static_cast<int>(scenario.timeline.size()) + scenario.cluster.node_count();
+}
+
+int fault_count(const Scenario& scenario) { return static_cast<int>(fault_units(scenario).size()); }
+
+ShrinkResult shrink(const Scenario& failing, const FuzzVerdict& failure, const FuzzRunner& run, int max_runs) {
+  assert(!failure.signature.empty());
+  return Shrinker(failing, failure, run, max_runs).shrink();
+}
+
+}  // namespace rcsim::sim
