@@ -23,9 +23,9 @@ struct FuzzOptions {
 // states that the other kinds would interrupt.
 enum class FaultKind : uint8_t {
   partition, partition3, isolate, one_way_cut, flap, kill, power_loss, lose_disk, pause, masters_together,
-  failover, failover_force, failover_takeover, clock_skew, lossy_link, slow_link, config_set
+  failover, failover_force, failover_takeover, failovers_together, clock_skew, lossy_link, slow_link, config_set
 };
-inline constexpr int kFaultKindCount = 17;
+inline constexpr int kFaultKindCount = 18;
 // Not drawn: migrate_slots. A reshard cut by a fault leaves slots open (MIGRATING/IMPORTING) until an
 // operator runs `redis-cli --cluster fix`, which the simulator does not model, so such a seed could
 // never be required to converge.
@@ -34,7 +34,7 @@ std::string_view fault_kind_name(FaultKind kind);
 struct Swarm {
   std::array<int, kFaultKindCount> weight{};  // 0: the kind is off in this seed; else 1-4
   int faults = 0;                             // faults drawn (a fault and its undoing count once)
-  int victim_masters = 0;                     // node faults fall on this many masters' nodes (or any node, 1 in 2)
+  int victim_masters = 0;                     // half the node faults fall on this many masters
   bool clustered = false;                     // each fault starts at a detection or election offset of the last
 };
 

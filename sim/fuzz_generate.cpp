@@ -11,8 +11,8 @@ namespace {
 
 constexpr const char* kFaultKindNames[] = {
     "partition", "partition3", "isolate", "one_way_cut", "flap", "kill", "power_loss", "lose_disk", "pause",
-    "masters_together", "failover", "failover_force", "failover_takeover", "clock_skew", "lossy_link",
-    "slow_link", "config_set"};
+    "masters_together", "failover", "failover_force", "failover_takeover", "failovers_together", "clock_skew",
+    "lossy_link", "slow_link", "config_set"};
 static_assert(std::size(kFaultKindNames) == kFaultKindCount);
 
 Instant at_ms(int64_t ms) { return Instant::from_millis(ms); }
@@ -43,15 +43,17 @@ class Generator {
   void draw_swarm();
   void add_config();
   void add_network();
-  int64_t next_start_ms(int64_t previous_start_ms, int64_t horizon_ms);
+  int64_t next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms);
   int64_t draw_span_ms();
   void add_fault(FaultKind kind, int64_t start_ms, int64_t span_ms);
 
   NodeRef alias_ref(int index) const { return NodeRef::of_alias(scenario_.cluster.alias(index)); }
-  // Node faults fall on the swarm's victim masters (or on any node, one time in three).
+  // Node faults fall on the swarm's victim masters half the time, else on any master (a voter in the
+  // others' elections) or any node.
   NodeRef victim_node() {
-    if (rng_.chance(1, 2)) return alias_ref(static_cast<int>(rng_.below(node_count_)));
-    return alias_ref(victim_master_index());
+    if (rng_.chance(1, 2)) return alias_ref(victim_master_index());
+    if (rng_.chance(1, 2)) return alias_ref(static_cast<int>(rng_.below(static_cast<uint64_t>(scenario_.cluster.masters))));
+    return alias_ref(static_cast<int>(rng_.below(node_count_)));
   }
   int victim_master_index() { return victims_[rng_.below(victims_.size())]; }
   // Whoever serves the middle slot of master i's first range now (it may have failed over).
@@ -81,7 +83,7 @@ void Generator::draw_swarm() {
     for (int& weight : swarm_.weight) weight = rng_.chance(1, 2) ? static_cast<int>(rng_.between(1, 4)) : 0;
   } while (std::all_of(swarm_.weight.begin(), swarm_.weight.end(), [](int w) { return w == 0; }));
   swarm_.faults = static_cast<int>(rng_.between(1, 10));
-  swarm_.clustered = rng_.chance(1, 2);
+  swarm_.clustered = rng_.chance(2, 3);
 }
 
 void Generator::add_config() {
@@ -121,23 +123,30 @@ void Generator::add_network() {
 }
 
 // Clustered swarms put each fault where the previous one is most fragile: at once (several masters
-// down together), as the first PFAIL flags appear, while replicas run their election, or when an
-// election that found no majority retries (twice the auth timeout after it started).
-int64_t Generator::next_start_ms(int64_t previous_start_ms, int64_t horizon_ms) {
+// down together), as the first PFAIL flags appear, while replicas run their election, when an
+// election that found no majority retries (twice the auth timeout after it started), just before the
+// previous fault ends (a master lost while its replica is still cut off), or just after (elections
+// running into the heal).
+int64_t Generator::next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms) {
   if (!swarm_.clustered || previous_start_ms < 0) return rng_.between(1000, horizon_ms);
   const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms_ * 2, 2000);
-  switch (pick_weighted(rng_, {2, 2, 3, 1})) {
-    case 0: return previous_start_ms + rng_.between(0, 100);
+  switch (pick_weighted(rng_, {2, 2, 3, 1, 1, 1})) {
+    case 0: return previous_start_ms + (rng_.chance(1, 2) ? 0 : rng_.between(1, 100));  // same instant: one script
     case 1: return previous_start_ms + rng_.between(timeout_ms_ * 9 / 10, timeout_ms_ * 11 / 10);
     case 2: return previous_start_ms + timeout_ms_ + rng_.between(500, 2500);
-    default: return previous_start_ms + auth_timeout_ms + rng_.between(0, 1000);
+    case 3: return previous_start_ms + auth_timeout_ms + rng_.between(0, 1000);
+    case 4: return std::max(previous_start_ms, previous_end_ms - rng_.between(0, timeout_ms_));
+    default: return previous_end_ms + rng_.between(0, 1000);
   }
 }
 
-// A fault lasts half a node timeout to four (long enough to be failed over or not), or ends while the
-// replicas of a failed master are electing (FAIL, then 500-1000 ms and 1 s per rank).
+// A fault lasts half a node timeout to four (long enough to be failed over or not), ends while the
+// replicas of a failed master are electing (FAIL, then 500-1000 ms and 1 s per rank), or lasts long.
 int64_t Generator::draw_span_ms() {
   if (rng_.chance(1, 3)) return timeout_ms_ + rng_.between(500, 2500);
+  // Long enough for a cut-off replica's data to age past the validity window (10 s of
+  // repl-ping-replica-period plus node timeout x factor) before its master fails.
+  if (rng_.chance(1, 6)) return 10'000 + timeout_ms_ * rng_.between(1, 4);
   return rng_.between(timeout_ms_ / 2, timeout_ms_ * 4);
 }
 
@@ -229,6 +238,19 @@ void Generator::add_fault(FaultKind kind, int64_t start_ms, int64_t span_ms) {
       add(start_ms, action::Failover{replica, mode});
       return;
     }
+    case FaultKind::failovers_together: {  // a zone evacuated by a script: 2-3 shards failed over at once
+      static constexpr FailoverMode kModes[] = {FailoverMode::Default, FailoverMode::Force, FailoverMode::Takeover};
+      const FailoverMode mode = kModes[rng_.below(3)];
+      const uint64_t masters = static_cast<uint64_t>(scenario_.cluster.masters);
+      const uint64_t first = rng_.below(masters);
+      const int count = static_cast<int>(rng_.between(2, 3));
+      for (int k = 0; k < count; ++k) {
+        NodeRef replica = serving_slots_of(static_cast<int>((first + static_cast<uint64_t>(k)) % masters));
+        replica.steps.push_back(NodeRef::Step::ReplicaOf);
+        add(start_ms, action::Failover{replica, mode});
+      }
+      return;
+    }
     case FaultKind::clock_skew:
       add(start_ms, action::ClockSkew{victim_node(), Duration::millis(rng_.between(-2000, 2000)),
                                       static_cast<double>(rng_.between(-1000, 1000))});
@@ -275,21 +297,23 @@ FuzzCase Generator::generate() {
   add_network();
   scenario_.description = "generated by `sim fuzz` from seed " + std::to_string(seed_) + "; swarm: " + swarm_text();
   const int64_t horizon_ms = std::max<int64_t>(20'000, timeout_ms_ * 10);
-  int64_t start_ms = -1;
+  int64_t start_ms = -1, end_ms = -1;
   FaultKind kind = FaultKind::partition;
   for (int i = 0; i < swarm_.faults; ++i) {
     const int64_t previous_start_ms = start_ms;
-    start_ms = next_start_ms(start_ms, horizon_ms);
+    start_ms = next_start_ms(start_ms, end_ms, horizon_ms);
     // A fault at the same moment as the last one is, half the time, the same fault on another shard:
     // two takeovers at once, two masters killed together.
     const bool burst = start_ms - previous_start_ms <= 100 && previous_start_ms >= 0 && rng_.chance(1, 2);
     if (!burst) kind = static_cast<FaultKind>(pick_weighted(rng_, swarm_.weight));
-    add_fault(kind, start_ms, draw_span_ms());
+    const int64_t span_ms = draw_span_ms();
+    end_ms = start_ms + span_ms;
+    add_fault(kind, start_ms, span_ms);
   }
   std::stable_sort(scenario_.timeline.begin(), scenario_.timeline.end(),
                    [](const TimelineEntry& a, const TimelineEntry& b) { return a.at < b.at; });
   // Heal everything, then leave time for detection, elections (with retries) and convergence.
-  int64_t end_ms = horizon_ms + timeout_ms_ * 4 + 1000;
+  end_ms = horizon_ms + timeout_ms_ * 4 + 1000;
   for (const TimelineEntry& e : scenario_.timeline) {
     end_ms = std::max(end_ms, e.at.ms() + 1);
     if (const auto* flap = std::get_if<action::Flap>(&e.action)) end_ms = std::max(end_ms, flap->until.ms() + 1);

@@ -61,7 +61,8 @@ World::World(const WorldOptions& options)
   heard_.resize(total);
   fault_ms_.assign(total, -1);
   fault_history_.assign(total, {});
-  minority_since_us_.assign(total, -1);
+  unreachable_since_us_.assign(total, {});
+  config_set_at_resume_.assign(total, {});
   minority_reported_.assign(total, false);
   last_numslots_.assign(total, 0);
   last_master_us_.assign(total, -1);
@@ -356,16 +357,24 @@ void World::go_down(int index, bool power_loss) {
   const char* kind = power_loss ? "power_loss" : "crash";
   note_fault(index, kind);
   trace_action(kind, index);
+  on_process_end(index);
+  power_loss ? hosts_.at(index)->power_loss() : hosts_.at(index)->crash();
+}
+
+void World::on_process_end(int index) {
+  config_set_at_resume_.at(index).clear();  // a stopped process killed never read them
   if (const protocol::Node* n = node(index)) {
     for (const auto& [name, entry] : n->nodes()) {
       if (entry->failed_or_pfail()) flag_cleared_us_[{index, name}] = now().us;  // its reports age from now
     }
   }
-  power_loss ? hosts_.at(index)->power_loss() : hosts_.at(index)->crash();
 }
 
 void World::restart(int index) {
-  if (is_running(index)) hosts_.at(index)->crash();  // a running node is killed first
+  if (is_running(index)) {  // a running node is killed first
+    on_process_end(index);
+    hosts_.at(index)->crash();
+  }
   trace_action("restart", index);
   fault_history_.at(index).push_back(FaultRecord{now().us, "restart"});
   // currentEpoch learned from peers is not fsynced by Redis (PROTOCOL-LONG §2), so a restarted node
@@ -373,8 +382,10 @@ void World::restart(int index) {
   max_current_epoch_.at(index) = 0;
   // A node booting from nodes.conf takes its load time as every peer's pong time and gossips it:
   // peers adopt those fresh times, so a minority master's clock for the bound starts again.
-  for (int64_t& since : minority_since_us_) {
-    if (since >= 0) since = now().us;
+  for (std::vector<int64_t>& row : unreachable_since_us_) {
+    for (int64_t& since : row) {
+      if (since >= 0) since = now().us;
+    }
   }
   // A process started on its own runs its first serverCron 1 ms after it starts (initServer:
   // aeCreateTimeEvent(serverCron, 1 ms)), whatever phase the cluster's first boot had.
@@ -401,7 +412,15 @@ void World::resume(int index) {
   if (host_state(index) != HostState::paused) return;
   trace_action("resume", index);
   fault_history_.at(index).push_back(FaultRecord{now().us, "resume"});
+  // A resumed node answers the pings queued for it at once: its peers' clocks for the minority bound
+  // start again, however soon it goes away (the 100 ms check would miss a short resume).
+  for (std::vector<int64_t>& row : unreachable_since_us_) {
+    if (!row.empty() && row[static_cast<size_t>(index)] >= 0) row[static_cast<size_t>(index)] = now().us;
+  }
   hosts_.at(index)->resume();
+  std::vector<std::pair<std::string, std::string>> waiting;
+  waiting.swap(config_set_at_resume_.at(index));
+  for (const auto& [name, value] : waiting) config_set(index, name, value);
 }
 
 void World::set_clock(int index, Duration offset, int64_t drift_ppm) {
@@ -412,7 +431,9 @@ void World::set_clock(int index, Duration offset, int64_t drift_ppm) {
   clock_step_us_.at(index) = std::max<int64_t>(0, offset.us - clock_offset_us_.at(index));
   clock_step_at_us_.at(index) = now().us;
   clock_offset_us_.at(index) = offset.us;
-  if (minority_since_us_.at(index) >= 0) minority_since_us_.at(index) += step_us;
+  for (int64_t& since : unreachable_since_us_.at(index)) {
+    if (since >= 0) since += step_us;
+  }
 }
 
 void World::partition(const std::vector<std::vector<int>>& groups) {
@@ -577,7 +598,19 @@ protocol::CommandResult World::migrate_slots(const std::vector<int>& slots, int 
 protocol::CommandResult World::config_set(int index, const std::string& name, const std::string& value) {
   RedisProcess* p = process(index);
   if (p == nullptr) return not_running();
+  // A stopped process reads the command when it is resumed (redis-cli waits for the reply).
+  if (!is_up(index)) {
+    trace_action("config_set", index, name + "=" + value + " (waits for resume)");
+    config_set_at_resume_.at(index).emplace_back(name, value);
+    return {true, "OK"};
+  }
   trace_action("config_set", index, name + "=" + value);
+  // The minority bound is a multiple of the node timeout: a new one starts the node's clocks again.
+  if (name == "cluster-node-timeout") {
+    for (int64_t& since : unreachable_since_us_.at(index)) {
+      if (since >= 0) since = now().us;
+    }
+  }
   return p->command([&](protocol::Node& n, int64_t) { return n.config_set(name, value); });
 }
 

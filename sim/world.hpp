@@ -213,6 +213,9 @@ class World {
   // first_cron: when the process's first serverCron runs after it starts.
   void start_process(int index, Duration first_cron);
   void go_down(int index, bool power_loss);  // crash and power_loss
+  // A process ends (killed, or restarted while running): the failure reports it sent age from now,
+  // the commands waiting for it to resume are lost.
+  void on_process_end(int index);
   void sample_shards();
   void reindex_name(const protocol::NodeName& name);
   void on_node_event(int index, const protocol::NodeEvent& event);
@@ -290,7 +293,11 @@ class World {
   std::map<int64_t, std::vector<std::pair<int, protocol::SlotBitmapPtr>>> winners_by_epoch_;
   std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
   std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone
-  std::vector<int64_t> minority_since_us_;                  // -1: not a master cut off from the majority
+  // [i][j]: since when master j has been out of master i's reach (-1: in reach); a row is allocated when
+  // i first serves slots as a master.
+  std::vector<std::vector<int64_t>> unreachable_since_us_;
+  std::vector<int64_t> unreachable_scratch_us_;
+  std::vector<std::vector<std::pair<std::string, std::string>>> config_set_at_resume_;  // per paused node
   std::vector<bool> minority_reported_;
   bool slot_owner_lost_disk_ = false;
   std::map<int, std::vector<HostId>> beside_;              // client hosts placed beside a node

@@ -175,9 +175,15 @@ void World::check_minority_masters() {
   for (int i = 0; i < node_count(); ++i) {
     const protocol::Node* n = node(i);
     if (n == nullptr || !is_up(i) || !n->myself().is_master() || n->myself().numslots == 0) {
-      minority_since_us_[i] = -1;
+      // The bound counts time while the master runs and serves: a pause, a crash or a demotion starts
+      // it again.
+      std::fill(unreachable_since_us_[i].begin(), unreachable_since_us_[i].end(), -1);
+      minority_reported_[i] = false;
       continue;
     }
+    std::vector<int64_t>& since_us = unreachable_since_us_[i];
+    if (since_us.empty()) since_us.assign(static_cast<size_t>(node_count()), -1);
+    unreachable_scratch_us_.clear();
     int reachable = 1;
     bool noaddr_master = false;
     // O(masters x nodes) every 100 ms: the walk reads each entry's first cache line (flags,
@@ -194,21 +200,43 @@ void World::check_minority_masters() {
       noaddr_master = noaddr_master || entry->has(protocol::kFlagNoaddr);
       const protocol::NodeName& name = entry->name;
       const std::optional<int> j = index_of_name(name);
-      if (!j || !is_up(*j) || names_[*j] != name) continue;
-      const HostId a = hosts_[i]->id();
-      const HostId b = hosts_[*j]->id();
+      // A name no process has any more (its node lost its disk) counts as lost just now.
+      if (!j) {
+        unreachable_scratch_us_.push_back(now().us);
+        continue;
+      }
       // Only a cut both ways is held to the bound: through a one-way cut the master still hears
       // its peers until they tear their links down, which takes up to another node timeout.
-      if (network_->path_open(a, b) || network_->path_open(b, a)) ++reachable;
+      const HostId a = hosts_[i]->id();
+      const HostId b = hosts_[*j]->id();
+      int64_t& since = since_us[static_cast<size_t>(*j)];
+      if (is_up(*j) && names_[*j] == name && (network_->path_open(a, b) || network_->path_open(b, a))) {
+        ++reachable;
+        since = -1;
+        continue;
+      }
+      if (since < 0) since = now().us;
+      unreachable_scratch_us_.push_back(since);
     }
     // Redis never times out a NOADDR node (its address answered with another name, e.g. after a
     // disk loss), so such a master counts as reachable forever: a known gap, not held to the bound.
-    if (reachable >= n->size() / 2 + 1 || noaddr_master) {
-      minority_since_us_[i] = -1;
+    const int quorum = n->size() / 2 + 1;
+    if (reachable >= quorum || noaddr_master) {
       minority_reported_[i] = false;
       continue;
     }
-    if (minority_since_us_[i] < 0) minority_since_us_[i] = now().us;
+    // The minority holds since the k-th earliest of the masters now out of reach went: had only the
+    // first k gone, reachable + (out of reach - k) masters would still fall short of the quorum.
+    // (Counting from the first loss instead would blame a master whose peers changed since: two
+    // masters paused, one resumed just as another was cut.)
+    // (The node's size may count masters its list no longer holds: then the earliest loss.)
+    const size_t counted = static_cast<size_t>(reachable) + unreachable_scratch_us_.size();
+    if (unreachable_scratch_us_.empty()) continue;
+    const size_t k = counted >= static_cast<size_t>(quorum) ? counted - static_cast<size_t>(quorum) : 0;
+    assert(k < unreachable_scratch_us_.size());
+    std::nth_element(unreachable_scratch_us_.begin(), unreachable_scratch_us_.begin() + static_cast<std::ptrdiff_t>(k),
+                     unreachable_scratch_us_.end());
+    const int64_t minority_since_us = unreachable_scratch_us_[k];
     // PROTOCOL.md §14 derives 1.5 T + 200 ms for one clean cut. With faults overlapping (restarts,
     // role changes, retransmissions in flight at the cut) the fuzzer saw up to ~200 ms more, not yet
     // explained; the check allows 1.5 T + 800 ms and still catches a master that never stops.
@@ -217,10 +245,10 @@ void World::check_minority_masters() {
     int64_t max_offset_us = 0;
     for (int64_t offset : clock_offset_us_) max_offset_us = std::max(max_offset_us, std::abs(offset));
     const int64_t bound_us = timeout_us(i) * 3 / 2 + 800'000 + std::abs(clock_offset_us_[i]) + max_offset_us;
-    if (n->state_ok() && now().us - minority_since_us_[i] > bound_us && !minority_reported_[i]) {
+    if (n->state_ok() && now().us - minority_since_us > bound_us && !minority_reported_[i]) {
       minority_reported_[i] = true;
       violation("minority_master_stops_serving",
-                aliases_[i] + " still cluster_state ok " + std::to_string((now().us - minority_since_us_[i]) / 1000) +
+                aliases_[i] + " still cluster_state ok " + std::to_string((now().us - minority_since_us) / 1000) +
                     " ms after losing the majority");
     }
   }
