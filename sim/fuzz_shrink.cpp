@@ -203,6 +203,7 @@ class Shrinker {
       improved |= shorten_time();
       improved |= default_values();
     }
+    drop_idle_resumes();
     explain();
     best_.name = best_.name + "-min";
     return ShrinkResult{best_, runs_};
@@ -338,6 +339,17 @@ class Shrinker {
       any |= try_candidate(candidate);
     }
     return any;
+  }
+
+  // The quiet period resumes every node; resuming a node that was never paused does nothing, so
+  // those go without a run.
+  void drop_idle_resumes() {
+    std::set<std::string> paused;
+    std::erase_if(best_.timeline, [&](const TimelineEntry& e) {
+      if (const auto* pause = std::get_if<action::Pause>(&e.action)) paused.insert(describe(pause->node));
+      const auto* resume = std::get_if<action::Resume>(&e.action);
+      return resume != nullptr && !paused.contains(describe(resume->node));
+    });
   }
 
   // Each fault left says why it stays: what the run does without it (one more run per fault, outside

@@ -306,7 +306,7 @@ class World {
   std::vector<int> last_numslots_;
   std::vector<int64_t> last_master_us_;
   std::vector<int64_t> clock_offset_us_;                    // each host's clock offset, as last set
-  std::vector<int64_t> clock_step_us_;                      // the last forward step of each clock
+  std::vector<int64_t> clock_step_us_;                      // forward steps of each clock, within a node timeout
   std::vector<int64_t> clock_step_at_us_;                   // and when it happened                     // when each node was last seen a master                          // slots each node served, last seen                       // Redis cannot recover those slots alone
 };
 

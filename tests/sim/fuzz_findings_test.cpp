@@ -95,3 +95,17 @@ TEST_CASE("CONFIG SET to a paused node runs when it is resumed", "[invariants]")
   CHECK(resumed.world->node(0)->config().cluster_node_timeout_ms == 1117);
   CHECK(resumed.action_errors.empty());
 }
+
+// Fuzz seed 10404, shrunk: two clock steps of m1 at one instant (+324 ms, then to +379 ms) and a cut
+// that leaves a ping unanswered: m1 flags r1 PFAIL after 199 ms of true silence, 578 ms on its clock.
+TEST_CASE("forward clock steps within a node timeout add up for the PFAIL check", "[invariants]") {
+  const std::string two_steps = R"({"cluster": {"config": {"cluster-node-timeout": 500}, "create": "redis_cli", "masters": 4, "replicas_per_master": 2, "spares": 0, "timer_phase": "in_phase"}, "expect": [], "name": "two_clock_steps_at_once", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "254us", "latency": "859us", "links": [], "loss": 0.015, "shape": "long_tail"}, "run_until": "23896737us", "seed": 10404, "timeline": [{"at": "11539ms", "partition": [["m1", "r3"], ["m4", "r1", "r2"], ["m2", "m3", "r4", "r5", "r6", "r7", "r8"]]}, {"at": "12588ms", "heal": true}, {"at": "17867ms", "block": {"from": "m4", "to": "r6"}}, {"at": "19874ms", "unblock": {"from": "m4", "to": "r6"}}, {"at": "20675ms", "clock_skew": {"drift_ppm": -240.0, "node": "m1", "offset": "324ms"}}, {"at": "20675ms", "clock_skew": {"drift_ppm": 880.0, "node": "m1", "offset": "379ms"}}]})";
+  RunOptions options;
+  const RunResult result = run_scenario(scenario_from(two_steps), options);
+  CHECK(count_violations(result, "pfail_after_node_timeout") == 0);
+  bool m1_flagged_r1 = false;
+  for (const ObservedEvent& e : result.world->events()) {
+    m1_flagged_r1 |= e.kind == "pfail" && result.world->alias(e.node) == "m1" && e.about >= 0 && result.world->alias(e.about) == "r1";
+  }
+  CHECK(m1_flagged_r1);
+}
