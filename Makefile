@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohma
 # the browser check of report.html (tests/tools/report_html_test.py).
 REAL_PACKAGES := redis-server redis-tools iptables faketime chromium
 
-.PHONY: bench-ab clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
+.PHONY: fuzz-campaign bench-ab clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
 
 all: build
 
@@ -104,6 +104,11 @@ sanitize:
 
 # The parsers under libFuzzer with clang, ASan and UBSan (build-fuzz/): RUNS inputs (default 1000000), then
 # every scenario input of the corpus through sim --print-scenario -> results/fuzz-parsers.md.
+# The correct protocol over SEEDS swarm seeds (default 100000) on every core -> results/fuzz-campaign.md
+# (failures with shrunk repros, fault-kind and protocol-event coverage). Exit 1 on any failure.
+fuzz-campaign: build
+	tools/fuzz-campaign --seeds $(or $(SEEDS),100000) --from $(or $(FROM),1) --jobs $(JOBS) --sim $(BUILD)/sim
+
 fuzz-parsers: build
 	tools/fuzz-parsers --runs $(or $(RUNS),1000000) --sim $(BUILD)/sim
 

@@ -32,7 +32,6 @@ const char* describe(CantFailoverReason reason) {
 const char* describe(VoteRefusal refusal) {
   switch (refusal) {
     case VoteRefusal::none: return "granted";
-    case VoteRefusal::not_a_master_with_slots: return "I am not a master serving slots";
     case VoteRefusal::request_epoch_stale: return "request epoch is older than my currentEpoch";
     case VoteRefusal::already_voted: return "already voted in this epoch";
     case VoteRefusal::requester_is_master: return "the requester is a master";
@@ -40,6 +39,20 @@ const char* describe(VoteRefusal refusal) {
     case VoteRefusal::master_not_failed: return "its master is not failed (no FORCEACK)";
     case VoteRefusal::voted_recently: return "voted for a replica of this master within 2 x node timeout";
     case VoteRefusal::slot_epoch_greater: return "a claimed slot has an owner with a greater configEpoch";
+  }
+  return "?";
+}
+
+const char* name(VoteRefusal refusal) {
+  switch (refusal) {
+    case VoteRefusal::none: return "granted";
+    case VoteRefusal::request_epoch_stale: return "request_epoch_stale";
+    case VoteRefusal::already_voted: return "already_voted";
+    case VoteRefusal::requester_is_master: return "requester_is_master";
+    case VoteRefusal::master_unknown: return "master_unknown";
+    case VoteRefusal::master_not_failed: return "master_not_failed";
+    case VoteRefusal::voted_recently: return "voted_recently";
+    case VoteRefusal::slot_epoch_greater: return "slot_epoch_greater";
   }
   return "?";
 }

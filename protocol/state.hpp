@@ -68,10 +68,9 @@ enum class CantFailoverReason { none, data_age, waiting_delay, expired, waiting_
 const char* describe(CantFailoverReason reason);
 
 // Why a master did not grant a vote (clusterSendFailoverAuthIfNeeded's log lines).
-enum class VoteRefusal {
-  none,
-  not_a_master_with_slots,
-  request_epoch_stale,
+enum class VoteRefusal {  // the values are in traces ("vote_refused" events): keep them
+  none = 0,
+  request_epoch_stale = 2,  // (1 was a refusal no voter sends: replicas and slot-less masters stay silent)
   already_voted,
   requester_is_master,
   master_unknown,
@@ -80,5 +79,6 @@ enum class VoteRefusal {
   slot_epoch_greater,
 };
 const char* describe(VoteRefusal refusal);
+const char* name(VoteRefusal refusal);  // the rule as one word: "already_voted"
 
 }  // namespace rcsim::protocol

@@ -1,5 +1,6 @@
 #include "sim/fuzz.hpp"
 
+#include "protocol/state.hpp"
 #include "sim/run.hpp"
 
 namespace rcsim::sim {
@@ -9,6 +10,10 @@ FuzzVerdict run_fuzz_case(const Scenario& scenario) {
   RunResult result = run_scenario(scenario, options);
   FuzzVerdict verdict;
   verdict.trace_sha256 = result.world->trace().sha256();
+  for (const ObservedEvent& e : result.world->events()) {
+    ++verdict.events[e.kind];
+    if (e.kind == "vote_refused") ++verdict.events["vote_refused:" + std::string(protocol::name(static_cast<protocol::VoteRefusal>(e.value)))];
+  }
   if (!result.cluster_created) {
     verdict.signature = "cluster_not_created";
   } else if (!result.world->violations().empty()) {

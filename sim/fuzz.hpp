@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ struct FuzzVerdict {
   std::string detail;
   std::string trace_sha256;
   int64_t violation_at_us = -1;  // when the invariant broke; -1 for the other signatures
+  // What the run reached, for a campaign's coverage: protocol events by kind ("election_won"), votes
+  // refused by rule ("vote_refused:already_voted").
+  std::map<std::string, uint64_t> events;
 };
 FuzzVerdict run_fuzz_case(const Scenario& scenario);
 

@@ -58,7 +58,29 @@ struct SeedOutcome {
   std::string detail;
   std::string trace_sha256;
   int64_t violation_at_us = -1;
+  std::map<std::string, uint64_t> events;
+
+  sim::FuzzVerdict verdict() const { return sim::FuzzVerdict{signature, detail, trace_sha256, violation_at_us, events}; }
 };
+
+// What a campaign reached: per protocol event and per fault kind, the seeds that had one and the total.
+struct Reach {
+  uint64_t seeds = 0, total = 0;
+};
+using Coverage = std::map<std::string, Reach>;
+
+void add_reach(Coverage& coverage, const std::string& key, uint64_t count) {
+  if (count == 0) return;
+  Reach& reach = coverage[key];
+  ++reach.seeds;
+  reach.total += count;
+}
+
+nlohmann::json coverage_json(const Coverage& coverage) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, reach] : coverage) out[key] = {{"seeds", reach.seeds}, {"total", reach.total}};
+  return out;
+}
 
 // Runs one seed's scenario in a child process: an assertion failure there is a found bug, not the
 // end of the fuzzer. The child reports one line.
@@ -71,7 +93,10 @@ struct ChildRun {
       const sim::FuzzVerdict verdict = sim::run_fuzz_case(scenario);
       std::string detail = verdict.detail;
       std::replace_if(detail.begin(), detail.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
-      return verdict.signature + "\t" + verdict.trace_sha256 + "\t" + std::to_string(verdict.violation_at_us) + "\t" + detail + "\n";
+      std::string events;
+      for (const auto& [kind, count] : verdict.events) events += kind + "=" + std::to_string(count) + ";";
+      return verdict.signature + "\t" + verdict.trace_sha256 + "\t" + std::to_string(verdict.violation_at_us) + "\t" + events + "\t" +
+             detail + "\n";
     });
     if (!process) return std::nullopt;
     return ChildRun{*process, seed};
@@ -89,10 +114,18 @@ struct ChildRun {
     std::istringstream in(text);
     std::getline(in, outcome.signature, '\t');
     std::getline(in, outcome.trace_sha256, '\t');
-    std::string violation_at;
+    std::string violation_at, events;
     std::getline(in, violation_at, '\t');
+    std::getline(in, events, '\t');
     std::getline(in, outcome.detail);
     if (!violation_at.empty()) outcome.violation_at_us = std::stoll(violation_at);
+    for (size_t start = 0; start < events.size();) {
+      const size_t end = events.find(';', start);
+      const size_t equals = events.find('=', start);
+      if (end == std::string::npos || equals == std::string::npos || equals > end) break;
+      outcome.events[events.substr(start, equals - start)] = std::stoull(events.substr(equals + 1, end - equals - 1));
+      start = end + 1;
+    }
     if (text.empty()) outcome.signature = "crash:no result";
     return outcome;
   }
@@ -100,7 +133,7 @@ struct ChildRun {
 
 SeedOutcome run_isolated(const sim::Scenario& scenario, uint64_t seed) {
   std::optional<ChildRun> child = ChildRun::start(scenario, seed);
-  if (!child) return SeedOutcome{seed, "crash:fork failed", "", "", -1};
+  if (!child) return SeedOutcome{seed, "crash:fork failed", "", "", -1, {}};
   int status = 0;
   waitpid(child->process.pid(), &status, 0);
   return child->collect(status);
@@ -164,12 +197,8 @@ nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& s
                        {"faults", sim::fault_count(scenario)},
                        {"nodes", scenario.cluster.node_count()}};
   if (shrink_budget > 0) {
-    const sim::FuzzRunner run = [&](const sim::Scenario& candidate) {
-      const SeedOutcome o = run_isolated(candidate, outcome.seed);
-      return sim::FuzzVerdict{o.signature, o.detail, o.trace_sha256, o.violation_at_us};
-    };
-    const sim::ShrinkResult shrunk =
-        sim::shrink(scenario, sim::FuzzVerdict{outcome.signature, outcome.detail, outcome.trace_sha256, outcome.violation_at_us}, run, shrink_budget);
+    const sim::FuzzRunner run = [&](const sim::Scenario& candidate) { return run_isolated(candidate, outcome.seed).verdict(); };
+    const sim::ShrinkResult shrunk = sim::shrink(scenario, outcome.verdict(), run, shrink_budget);
     write_text(dir / "repro.min.json", sim::to_json(shrunk.minimal).dump(2) + "\n");
     entry["repro_min"] = (dir / "repro.min.json").string();
     entry["min_size"] = sim::scenario_size(shrunk.minimal);
@@ -181,7 +210,8 @@ nlohmann::json record_failure(const SeedOutcome& outcome, const sim::Scenario& s
 }
 
 int merge(const std::vector<std::string>& dirs) {
-  nlohmann::json merged{{"seeds_run", 0}, {"failures", nlohmann::json::array()}};
+  nlohmann::json merged{{"seeds_run", 0}, {"wall_s", 0.0}, {"failures", nlohmann::json::array()}};
+  std::map<std::string, Coverage> coverage;  // section -> key -> reach
   for (const std::string& dir : dirs) {
     std::ifstream in(std::filesystem::path(dir) / "fuzz-summary.json");
     nlohmann::json shard = nlohmann::json::parse(in, nullptr, false);
@@ -190,8 +220,19 @@ int merge(const std::vector<std::string>& dirs) {
       return kExitBadInput;
     }
     merged["seeds_run"] = merged["seeds_run"].get<uint64_t>() + shard["seeds_run"].get<uint64_t>();
+    // Shards that ran side by side: the campaign took as long as the longest.
+    merged["wall_s"] = std::max(merged["wall_s"].get<double>(), shard.value("wall_s", 0.0));
     for (const auto& failure : shard["failures"]) merged["failures"].push_back(failure);
+    for (const auto& [section, entries] : shard.value("coverage", nlohmann::json::object()).items()) {
+      for (const auto& [key, reach] : entries.items()) {
+        Reach& sum = coverage[section][key];
+        sum.seeds += reach.value("seeds", uint64_t{0});
+        sum.total += reach.value("total", uint64_t{0});
+      }
+    }
   }
+  merged["coverage"] = nlohmann::json::object();
+  for (const auto& [section, entries] : coverage) merged["coverage"][section] = coverage_json(entries);
   std::cout << merged.dump(2) << "\n";
   return merged["failures"].empty() ? 0 : 1;
 }
@@ -277,6 +318,7 @@ int fuzz_main(int argc, char** argv) {
   std::map<pid_t, ChildRun> running;
   std::vector<SeedOutcome> failures;
   std::map<uint64_t, SeedOutcome> by_seed;  // every outcome, for --trace-hashes
+  Coverage events_reached, faults_drawn, kinds_on;
   size_t next = 0;
   uint64_t done = 0;
   auto stopping = [&] {
@@ -285,7 +327,13 @@ int fuzz_main(int argc, char** argv) {
   while (next < seeds.size() || !running.empty()) {
     while (running.size() < jobs && next < seeds.size() && !stopping()) {
       const uint64_t seed = seeds[next++];
-      std::optional<ChildRun> child = ChildRun::start(sim::generate_fuzz_scenario(seed, fuzz), seed);
+      const sim::FuzzCase generated = sim::generate_fuzz_case(seed, fuzz);
+      for (int k = 0; k < sim::kFaultKindCount; ++k) {
+        const std::string kind(sim::fault_kind_name(static_cast<sim::FaultKind>(k)));
+        add_reach(faults_drawn, kind, static_cast<uint64_t>(generated.faults_drawn[static_cast<size_t>(k)]));
+        add_reach(kinds_on, kind, generated.swarm.weight[static_cast<size_t>(k)] > 0 ? 1 : 0);
+      }
+      std::optional<ChildRun> child = ChildRun::start(generated.scenario, seed);
       if (!child) {
         std::cerr << "sim fuzz: cannot start a process for seed " << seed << "\n";
         return 1;
@@ -305,6 +353,7 @@ int fuzz_main(int argc, char** argv) {
     SeedOutcome outcome = it->second.collect(status);
     running.erase(it);
     ++done;
+    for (const auto& [kind, times] : outcome.events) add_reach(events_reached, kind, times);
     if (write_hashes) by_seed.emplace(outcome.seed, outcome);
     if (!outcome.signature.empty()) {
       std::fprintf(stderr, "%sseed %llu FAILED: %s %s\n", isatty(STDERR_FILENO) ? "\n" : "",
@@ -317,7 +366,10 @@ int fuzz_main(int argc, char** argv) {
   nlohmann::json summary{{"seeds_run", done}, {"first_seed", first}, {"shard", std::to_string(shard_index) + "/" + std::to_string(shard_count)},
                          {"mutations", fuzz.known_bugs}, {"wall_s", progress.seconds()},
                          {"seeds_per_s", progress.seconds() > 0 ? static_cast<double>(done) / progress.seconds() : 0.0},
-                         {"failures", nlohmann::json::array()}};
+                         {"failures", nlohmann::json::array()},
+                         {"coverage", {{"protocol_events", coverage_json(events_reached)},
+                                       {"faults_drawn", coverage_json(faults_drawn)},
+                                       {"swarm_kinds_on", coverage_json(kinds_on)}}}};
   for (const SeedOutcome& failure : failures) {
     const std::filesystem::path dir = out_dir / ("seed-" + std::to_string(failure.seed));
     const int shrink_budget = vm.count("no-shrink") ? 0 : vm["shrink-budget"].as<int>();
