@@ -37,6 +37,9 @@ struct NodeEvent {
   int64_t epoch = -1;
   int64_t value = -1;
   std::string detail;
+  // The cluster size (masters serving slots) in the node's view when it happened: the quorums of its
+  // rules count it. For the checker; not in the trace.
+  int cluster_size = 0;
 };
 
 struct Effects {

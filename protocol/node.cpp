@@ -289,6 +289,7 @@ void Node::event(const char* kind, const ClusterNode* about, int64_t epoch, int6
   e.epoch = epoch;
   e.value = value;
   e.detail = std::move(detail);
+  e.cluster_size = size_;
   effects_.events.push_back(std::move(e));
 }
 

@@ -172,14 +172,18 @@ Scenario without_master(const Scenario& s, int m) {
   return out;
 }
 
-// One replica fewer per master: the last replica of each goes.
-Scenario with_fewer_replicas(const Scenario& s) {
+// One replica fewer per master: each master's replica at `place` (0 = its first) goes, the later ones
+// move up.
+Scenario with_fewer_replicas(const Scenario& s, int place) {
   const ClusterSpec& c = s.cluster;
   ClusterSpec smaller = c;
   --smaller.replicas_per_master;
   std::map<std::string, std::string> rename;
   for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = c.alias(i);
-  for (int i = 0; i < c.replicas(); ++i) rename[c.alias(c.masters + i)] = i < smaller.replicas() ? smaller.alias(smaller.masters + i) : kRemoved;
+  for (int i = 0; i < c.replicas(); ++i) {
+    const int master = i % c.masters, at = i / c.masters;
+    rename[c.alias(c.masters + i)] = at == place ? kRemoved : smaller.alias(c.masters + (at < place ? at : at - 1) * c.masters + master);
+  }
   for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
   Scenario out = renamed(s, rename);
   out.cluster = smaller;
@@ -266,7 +270,9 @@ class Shrinker {
     for (bool removed = true; removed;) {
       removed = false;
       if (best_.cluster.imported) break;
-      if (best_.cluster.replicas_per_master > 0) removed = try_candidate(with_fewer_replicas(best_));
+      for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
+        removed = try_candidate(with_fewer_replicas(best_, place));
+      }
       for (int m = best_.cluster.masters - 1; !removed && m >= 0 && best_.cluster.masters > 3; --m) {
         removed = try_candidate(without_master(best_, m));
       }

@@ -664,6 +664,7 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
   e.epoch = event.epoch;
   e.value = event.value;
   e.detail = event.detail;
+  e.cluster_size = event.cluster_size;
   if (!event.about.empty()) e.about = index_of_name(event.about).value_or(-1);
   TraceRecord record(now(), event.kind);
   record.add("node", aliases_[index]);
@@ -683,6 +684,8 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
     flag_cleared_us_[{index, event.about}] = now().us;
   } else if (e.kind == "election_started") {
     check_election_start(index, e);
+  } else if (e.kind == "election_won") {
+    check_election_won(index, e);
   } else if (e.kind == "slots_rebound" && e.value >= e.epoch) {
     violation("slot_claims_need_greater_config_epoch",
               aliases_[index] + " gave slots to " + (e.about >= 0 ? aliases_[e.about] : "?") + " at configEpoch " +

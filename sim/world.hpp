@@ -51,6 +51,7 @@ struct ObservedEvent {
   int64_t epoch = -1;
   int64_t value = -1;
   std::string detail;
+  int cluster_size = 0;  // the node's view when it happened (protocol::NodeEvent::cluster_size)
 };
 
 struct FailoverRecord {
@@ -230,6 +231,7 @@ class World {
   void violation(const std::string& invariant, const std::string& detail);
   void check_vote(int voter, const ObservedEvent& e);
   void check_promotion(int winner, const ObservedEvent& e);
+  void check_election_won(int winner, const ObservedEvent& e);
   void check_fail_quorum(int marker, const ObservedEvent& e);
   void check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about);
   void check_election_start(int candidate, const ObservedEvent& e);

@@ -121,3 +121,61 @@ TEST_CASE("a known bug is found - named - and shrinks to a few faults each said 
   const Scenario reread = std::get<Scenario>(parse_scenario(to_json(minimal).dump(), "repro.min.json"));
   CHECK(reread == minimal);
 }
+
+TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are renumbered", "[fuzz]") {
+  // A stand-in for a run: it "fails" while some crash hits a replica of the master some pause stops,
+  // whatever the aliases have become.
+  const FuzzRunner run = [](const Scenario& s) {
+    std::vector<int> paused_masters, crashed_replicas_master;
+    for (const TimelineEntry& e : s.timeline) {
+      if (const auto* pause = std::get_if<action::Pause>(&e.action)) {
+        if (auto i = s.cluster.index_of(pause->node.alias); i && *i < s.cluster.masters) paused_masters.push_back(*i);
+      }
+      if (const auto* crash = std::get_if<action::Crash>(&e.action)) {
+        if (auto i = s.cluster.index_of(crash->node.alias); i && s.cluster.initial_master_of(*i)) {
+          crashed_replicas_master.push_back(*s.cluster.initial_master_of(*i));
+        }
+      }
+    }
+    FuzzVerdict verdict;
+    for (int m : paused_masters) {
+      if (std::find(crashed_replicas_master.begin(), crashed_replicas_master.end(), m) != crashed_replicas_master.end()) {
+        verdict.signature = "stand_in";
+      }
+    }
+    return verdict;
+  };
+  Scenario s = generate_fuzz_scenario(1, {});
+  s.cluster.masters = 5;
+  s.cluster.replicas_per_master = 2;
+  s.timeline.clear();
+  auto at = [](int64_t ms) { return Instant::from_millis(ms); };
+  const auto ref = [](const char* alias) { return NodeRef::of_alias(alias); };
+  // r7 replicates m2 (replica i follows master i % 5); the other faults are noise.
+  s.timeline = {{at(1000), action::Pause{ref("m4")}, {}},     {at(1500), action::Crash{ref("r1")}, {}},
+                {at(2000), action::Pause{ref("m2")}, {}},     {at(2500), action::Isolate{ref("m5")}, {}},
+                {at(3000), action::Crash{ref("r7")}, {}},     {at(4000), action::Restart{ref("r1")}, {}},
+                {at(5000), action::Resume{ref("m4")}, {}},    {at(6000), action::Heal{}, {}},
+                {at(7000), action::Restart{ref("r7")}, {}},   {at(8000), action::Resume{ref("m2")}, {}},
+                {at(20000), action::Heal{}, {}},             {at(20000), action::Resume{ref("m1")}, {}}};
+  s.run_until = at(30000);
+  REQUIRE(run(s).signature == "stand_in");
+  REQUIRE(fault_count(s) == 5);
+  const ShrinkResult shrunk = shrink(s, run(s), run, 200);
+  const Scenario& m = shrunk.minimal;
+  CHECK(run(m).signature == "stand_in");
+  CHECK(fault_count(m) == 2);
+  CHECK(m.cluster.masters == 3);
+  CHECK(m.cluster.replicas_per_master == 1);
+  // The pause and the crash, each with the action that ends it, renamed for 3 masters + 3 replicas.
+  int pauses = 0, crashes = 0, restarts = 0;
+  for (const TimelineEntry& e : m.timeline) {
+    pauses += std::holds_alternative<action::Pause>(e.action);
+    crashes += std::holds_alternative<action::Crash>(e.action);
+    restarts += std::holds_alternative<action::Restart>(e.action);
+    CHECK_FALSE(e.why.empty());
+  }
+  CHECK(pauses == 1);
+  CHECK(crashes == 1);
+  CHECK(restarts == 1);
+}
