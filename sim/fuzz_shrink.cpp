@@ -153,36 +153,23 @@ Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& re
   return out;
 }
 
-// Without master `m` (0-based) and its replicas: replicas keep their master and their place among its
-// replicas (replica i follows master i % masters).
-Scenario without_master(const Scenario& s, int m) {
+// The cluster without master `drop_master` and its replicas, or without each master's replica at
+// `drop_place` (0 = its first); -1 drops none. The others keep their master and their order among its
+// replicas, renumbered (replica i follows master i % masters, at place i / masters).
+Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
   const ClusterSpec& c = s.cluster;
   ClusterSpec smaller = c;
-  --smaller.masters;
+  if (drop_master >= 0) --smaller.masters;
+  if (drop_place >= 0) --smaller.replicas_per_master;
+  const auto moved = [](int v, int dropped) { return dropped >= 0 && v > dropped ? v - 1 : v; };
   std::map<std::string, std::string> rename;
-  for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = i == m ? kRemoved : smaller.alias(i < m ? i : i - 1);
+  for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = i == drop_master ? kRemoved : smaller.alias(moved(i, drop_master));
   for (int i = 0; i < c.replicas(); ++i) {
     const int master = i % c.masters, place = i / c.masters;
-    const int new_master = master < m ? master : master - 1;
-    rename[c.alias(c.masters + i)] = master == m ? kRemoved : smaller.alias(smaller.masters + place * smaller.masters + new_master);
-  }
-  for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
-  Scenario out = renamed(s, rename);
-  out.cluster = smaller;
-  return out;
-}
-
-// One replica fewer per master: each master's replica at `place` (0 = its first) goes, the later ones
-// move up.
-Scenario with_fewer_replicas(const Scenario& s, int place) {
-  const ClusterSpec& c = s.cluster;
-  ClusterSpec smaller = c;
-  --smaller.replicas_per_master;
-  std::map<std::string, std::string> rename;
-  for (int i = 0; i < c.masters; ++i) rename[c.alias(i)] = c.alias(i);
-  for (int i = 0; i < c.replicas(); ++i) {
-    const int master = i % c.masters, at = i / c.masters;
-    rename[c.alias(c.masters + i)] = at == place ? kRemoved : smaller.alias(c.masters + (at < place ? at : at - 1) * c.masters + master);
+    rename[c.alias(c.masters + i)] =
+        master == drop_master || place == drop_place
+            ? kRemoved
+            : smaller.alias(smaller.masters + moved(place, drop_place) * smaller.masters + moved(master, drop_master));
   }
   for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
   Scenario out = renamed(s, rename);
@@ -271,10 +258,10 @@ class Shrinker {
       removed = false;
       if (best_.cluster.imported) break;
       for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
-        removed = try_candidate(with_fewer_replicas(best_, place));
+        removed = try_candidate(without_nodes(best_, -1, place));
       }
       for (int m = best_.cluster.masters - 1; !removed && m >= 0 && best_.cluster.masters > 3; --m) {
-        removed = try_candidate(without_master(best_, m));
+        removed = try_candidate(without_nodes(best_, m, -1));
       }
       if (!removed && best_.cluster.spares > 0) {
         Scenario candidate = best_;

@@ -12,6 +12,15 @@ using namespace rcsim::sim;
 
 namespace {
 
+// The first event of `kind` at node `at` about node `about` ("" = about anyone), or nullptr.
+const ObservedEvent* find_event(const RunResult& result, const std::string& kind, const std::string& at, const std::string& about) {
+  for (const ObservedEvent& e : result.world->events()) {
+    if (e.kind != kind || result.world->alias(e.node) != at) continue;
+    if (about.empty() || (e.about >= 0 && result.world->alias(e.about) == about)) return &e;
+  }
+  return nullptr;
+}
+
 int count_violations(const RunResult& result, const std::string& invariant) {
   int count = 0;
   for (const InvariantViolation& v : result.world->violations()) count += v.invariant == invariant;
@@ -71,11 +80,7 @@ TEST_CASE("a failure report outlives its sender's restart for 2 x node timeout",
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(kReportThenRestart), options);
   CHECK(count_violations(result, "fail_needs_majority") == 0);
-  bool m2_failed_m3 = false;
-  for (const ObservedEvent& e : result.world->events()) {
-    m2_failed_m3 |= e.kind == "fail" && result.world->alias(e.node) == "m2" && e.about >= 0 && result.world->alias(e.about) == "m3";
-  }
-  CHECK(m2_failed_m3);
+  CHECK(find_event(result, "fail", "m2", "m3") != nullptr);
 }
 
 // Fuzz seed 6235, shrunk: CONFIG SET sent to a paused node crashed the simulator (a timer set on a
@@ -103,11 +108,7 @@ TEST_CASE("forward clock steps within a node timeout add up for the PFAIL check"
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(two_steps), options);
   CHECK(count_violations(result, "pfail_after_node_timeout") == 0);
-  bool m1_flagged_r1 = false;
-  for (const ObservedEvent& e : result.world->events()) {
-    m1_flagged_r1 |= e.kind == "pfail" && result.world->alias(e.node) == "m1" && e.about >= 0 && result.world->alias(e.about) == "r1";
-  }
-  CHECK(m1_flagged_r1);
+  CHECK(find_event(result, "pfail", "m1", "r1") != nullptr);
 }
 
 // Fuzz seed 9664, shrunk: r4 and r5 both win epoch 19; r5 wins with 3 votes while m4, now r4's
@@ -118,11 +119,9 @@ TEST_CASE("a winner's majority counts the size of its own view when it won", "[i
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(shrinking_view), options);
   CHECK(count_violations(result, "winner_has_majority") == 0);
-  bool r5_won_with_3 = false;
-  for (const ObservedEvent& e : result.world->events()) {
-    if (e.kind == "election_won" && result.world->alias(e.node) == "r5" && e.epoch == 19) {
-      r5_won_with_3 = e.value == 3 && e.cluster_size == 5;
-    }
-  }
-  CHECK(r5_won_with_3);
+  const ObservedEvent* won = find_event(result, "election_won", "r5", "m5");
+  REQUIRE(won != nullptr);
+  CHECK(won->epoch == 19);
+  CHECK(won->value == 3);
+  CHECK(won->cluster_size == 5);
 }
