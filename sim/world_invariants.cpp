@@ -223,7 +223,11 @@ void World::check_minority_masters() {
         continue;
       }
       if (since < 0) since = now().us;
-      unreachable_scratch_us_.push_back(since);
+      // What a peer sent before it went can still arrive: the kernel retransmits a paused or dead
+      // process's queued data, and a PONG among it starts Redis's clocks again (fuzz seed 19340: m2's
+      // PONG, stuck behind a 15 s cut, arrived 2.3 s after its pause). Count from the last arrival.
+      const HeardFrom* heard = heard_[static_cast<size_t>(i)].find(name);
+      unreachable_scratch_us_.push_back(heard != nullptr ? std::max(since, heard->last_us) : since);
     }
     // Redis never times out a NOADDR node (its address answered with another name, e.g. after a
     // disk loss), so such a master counts as reachable forever: a known gap, not held to the bound.
