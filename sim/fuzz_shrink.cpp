@@ -4,10 +4,12 @@
 // invariant still fails.
 #include <algorithm>
 #include <cassert>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 
+#include "sim/cluster_layout.hpp"
 #include "sim/fuzz.hpp"
 
 namespace rcsim::sim {
@@ -129,8 +131,10 @@ void for_each_ref(Action& action, F&& f) {
 constexpr const char* kRemoved = "";
 
 // The scenario with its nodes renamed by `rename` (old alias → new alias, kRemoved for a node that
-// goes): an action on a removed node goes, a partition loses the member.
-Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& rename) {
+// goes) and its master_of_slot references moved by `move_slot` (nullopt: the master goes): an action
+// on a removed node goes, a partition loses the member.
+Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& rename,
+                 const std::function<std::optional<int>(int)>& move_slot) {
   Scenario out = s;
   out.timeline.clear();
   for (TimelineEntry e : s.timeline) {
@@ -143,7 +147,12 @@ Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& re
       if (partition->groups.size() < 2) continue;
     }
     for_each_ref(e.action, [&](NodeRef& ref) {
-      if (!ref.is_alias()) return;
+      if (ref.master_of_slot) {
+        const std::optional<int> slot = move_slot(*ref.master_of_slot);
+        if (slot) ref.master_of_slot = *slot;
+        else lost_node = true;
+        return;
+      }
       const std::string& to = rename.at(ref.alias);
       if (to == kRemoved) lost_node = true;
       ref.alias = to;
@@ -172,7 +181,21 @@ Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
             : smaller.alias(smaller.masters + moved(place, drop_place) * smaller.masters + moved(master, drop_master));
   }
   for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
-  Scenario out = renamed(s, rename);
+  // A reference by slot keeps naming the same master: the slot at the same offset in its new range
+  // (redis-cli's split moves with the master count).
+  const ClusterLayout before = layout_by_rule(c.masters, 0), after = layout_by_rule(smaller.masters, 0);
+  const auto move_slot = [&](int slot) -> std::optional<int> {
+    if (drop_master < 0) return slot;
+    for (int m = 0; m < c.masters; ++m) {
+      const SlotRange range = before.members[static_cast<size_t>(m)].slots.front();
+      if (slot < range.first || slot > range.last) continue;
+      if (m == drop_master) return std::nullopt;
+      const SlotRange moved_to = after.members[static_cast<size_t>(moved(m, drop_master))].slots.front();
+      return std::min(moved_to.first + (slot - range.first), moved_to.last);
+    }
+    return slot;
+  };
+  Scenario out = renamed(s, rename, move_slot);
   out.cluster = smaller;
   return out;
 }

@@ -179,3 +179,22 @@ TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are r
   CHECK(crashes == 1);
   CHECK(restarts == 1);
 }
+
+TEST_CASE("a double vote shrinks to two failovers at one instant on 3 masters + 3 replicas", "[fuzz]") {
+  // Seed 15 with vote_twice_per_epoch: 6 faults on 27 nodes. Masters go while the failovers, which
+  // name their shard by a slot, keep naming the same masters.
+  FuzzOptions options;
+  options.known_bugs = {"vote_twice_per_epoch"};
+  const Scenario failing = generate_fuzz_scenario(15, options);
+  const FuzzVerdict verdict = run_fuzz_case(failing);
+  REQUIRE(verdict.signature == "one_vote_per_epoch");
+  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
+  CHECK(run_fuzz_case(minimal).signature == "one_vote_per_epoch");
+  CHECK(minimal.cluster.node_count() <= 6);
+  int failovers = 0;
+  for (const TimelineEntry& e : minimal.timeline) {
+    if (std::holds_alternative<action::Failover>(e.action)) ++failovers;
+  }
+  CHECK(failovers == 2);
+  CHECK(fault_count(minimal) == 2);
+}
