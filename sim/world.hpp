@@ -236,6 +236,9 @@ class World {
   void check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about);
   void check_election_start(int candidate, const ObservedEvent& e);
   void check_minority_masters();
+  // Running nodes that can pass gossip between them, directly or through others (a link open either
+  // way), share a group number; computed on demand, at most once per instant.
+  const std::vector<int>& relay_groups();
   int64_t timeout_us(int index) const;
   void trace_action(const char* kind, int node, const std::string& detail = {});
   std::vector<HostId> hosts_with_beside(int index) const;
@@ -299,6 +302,8 @@ class World {
   // i first serves slots as a master.
   std::vector<std::vector<int64_t>> unreachable_since_us_;
   std::vector<int64_t> unreachable_scratch_us_;
+  std::vector<int> relay_group_;
+  int64_t relay_groups_at_us_ = -1;
   std::vector<std::vector<std::pair<std::string, std::string>>> config_set_at_resume_;  // per paused node
   std::vector<bool> minority_reported_;
   bool slot_owner_lost_disk_ = false;

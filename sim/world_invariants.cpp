@@ -222,6 +222,12 @@ void World::check_minority_masters() {
         since = -1;
         continue;
       }
+      // Cut off, but running nodes can still relay between them: Redis borrows fresher pong times
+      // from gossip, and so pings later (fuzz seed 27126: a flap's end reopened r6-m2 inside a
+      // partition, and m2 -> r6 -> r3 carried m1's pong times). The bound holds from when no relay is left.
+      if (is_up(*j) && names_[*j] == name && relay_groups()[static_cast<size_t>(i)] == relay_groups()[static_cast<size_t>(*j)]) {
+        since = now().us;
+      }
       if (since < 0) since = now().us;
       // What a peer sent before it went can still arrive: the kernel retransmits a paused or dead
       // process's queued data, and a PONG among it starts Redis's clocks again (fuzz seed 19340: m2's
@@ -263,6 +269,39 @@ void World::check_minority_masters() {
                     " ms after losing the majority");
     }
   }
+}
+
+const std::vector<int>& World::relay_groups() {
+  if (relay_groups_at_us_ == now().us) return relay_group_;
+  relay_groups_at_us_ = now().us;
+  // Breadth-first over the complement of the cuts: each test of a pair either finds an open link and
+  // takes the node off the unvisited list, or hits a cut, so the walk costs nodes + cut pairs.
+  relay_group_.assign(static_cast<size_t>(node_count()), -1);
+  std::vector<int> unvisited;
+  for (int x = 0; x < node_count(); ++x) {
+    if (is_up(x)) unvisited.push_back(x);
+  }
+  int group = 0;
+  std::vector<int> frontier;
+  while (!unvisited.empty()) {
+    frontier.assign(1, unvisited.back());
+    unvisited.pop_back();
+    relay_group_[static_cast<size_t>(frontier.front())] = group;
+    while (!frontier.empty()) {
+      const int x = frontier.back();
+      frontier.pop_back();
+      const HostId a = hosts_[x]->id();
+      std::erase_if(unvisited, [&](int y) {
+        const HostId b = hosts_[y]->id();
+        if (!network_->path_open(a, b) && !network_->path_open(b, a)) return false;
+        relay_group_[static_cast<size_t>(y)] = group;
+        frontier.push_back(y);
+        return true;
+      });
+    }
+    ++group;
+  }
+  return relay_group_;
 }
 
 std::optional<std::string> World::liveness_exemption() const {
