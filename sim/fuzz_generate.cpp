@@ -1,7 +1,9 @@
 // The fuzz generator: a seed draws a swarm (which fault kinds are on, how often, on which nodes, how
 // close together), then a cluster, a Redis config, a network and a fault schedule from that swarm.
 #include <algorithm>
+#include <array>
 #include <cassert>
+#include <span>
 
 #include "protocol/rng.hpp"
 #include "sim/fuzz.hpp"
@@ -18,8 +20,7 @@ static_assert(std::size(kFaultKindNames) == kFaultKindCount);
 Instant at_ms(int64_t ms) { return Instant::from_millis(ms); }
 
 // Weighted pick among small integers: weights[i] is the weight of value i.
-template <typename Weights>
-int pick_weighted(Rng& rng, const Weights& weights) {
+int pick_weighted(Rng& rng, std::span<const int> weights) {
   int total = 0;
   for (int w : weights) total += w;
   assert(total > 0);
@@ -32,7 +33,6 @@ int pick_weighted(Rng& rng, const Weights& weights) {
   }
   return value - 1;
 }
-int pick_weighted(Rng& rng, std::initializer_list<int> weights) { return pick_weighted<std::initializer_list<int>>(rng, weights); }
 
 class Generator {
  public:
@@ -89,7 +89,7 @@ void Generator::draw_swarm() {
 void Generator::add_config() {
   ClusterSpec& cluster = scenario_.cluster;
   cluster.masters = static_cast<int>(rng_.between(3, 9));
-  cluster.replicas_per_master = pick_weighted(rng_, {15, 55, 30});
+  cluster.replicas_per_master = pick_weighted(rng_, std::array{15, 55, 30});
   cluster.timer_phase = rng_.chance(1, 2) ? TimerPhase::Staggered : TimerPhase::InPhase;
   static constexpr int64_t kTimeouts[] = {500, 1000, 2000, 2000, 5000, 15000};
   timeout_ms_ = kTimeouts[rng_.below(std::size(kTimeouts))];
@@ -108,7 +108,7 @@ void Generator::add_config() {
   std::vector<int> masters(static_cast<size_t>(cluster.masters));
   for (int i = 0; i < cluster.masters; ++i) masters[static_cast<size_t>(i)] = i;
   for (size_t i = masters.size(); i > 1; --i) std::swap(masters[i - 1], masters[rng_.below(i)]);
-  const int pool = pick_weighted(rng_, {0, 1, 1, 2});
+  const int pool = pick_weighted(rng_, std::array{0, 1, 1, 2});
   swarm_.victim_masters = pool == 3 ? cluster.masters : pool;
   victims_.assign(masters.begin(), masters.begin() + swarm_.victim_masters);
 }
@@ -130,7 +130,7 @@ void Generator::add_network() {
 int64_t Generator::next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms) {
   if (!swarm_.clustered || previous_start_ms < 0) return rng_.between(1000, horizon_ms);
   const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms_ * 2, 2000);
-  switch (pick_weighted(rng_, {2, 2, 3, 1, 1, 1})) {
+  switch (pick_weighted(rng_, std::array{2, 2, 3, 1, 1, 1})) {
     case 0: return previous_start_ms + (rng_.chance(1, 2) ? 0 : rng_.between(1, 100));  // same instant: one script
     case 1: return previous_start_ms + rng_.between(timeout_ms_ * 9 / 10, timeout_ms_ * 11 / 10);
     case 2: return previous_start_ms + timeout_ms_ + rng_.between(500, 2500);

@@ -386,7 +386,7 @@ class Shrinker {
       }
     }
     for (size_t i = 0; i < tail.size(); ++i) {
-      if (tail[i]) best_.timeline[i].why = "the quiet period: every fault ended before it";
+      if (tail[i]) best_.timeline[i].why = "restores every cut and paused node (the quiet period begins)";
     }
   }
 
