@@ -19,7 +19,12 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
   } else {
     sender = lookup(message.sender);
     if (sender != nullptr && link >= kInboundLinkBase && link_node == nullptr && inbound_links_.contains(link)) {
-      if (sender->inbound_link != 0 && sender->inbound_link != link) inbound_links_.erase(sender->inbound_link);
+      // setClusterNodeToInboundClusterLink: one inbound link per peer; the older one is freed and
+      // its connection closed, so whatever its peer's old process left queued on it is never read.
+      if (sender->inbound_link != 0 && sender->inbound_link != link) {
+        effects_.io.push_back(CloseLink{sender->inbound_link});
+        inbound_links_.erase(sender->inbound_link);
+      }
       sender->inbound_link = link;
       inbound_links_[link] = sender;
     }
