@@ -198,3 +198,19 @@ TEST_CASE("a double vote shrinks to two failovers at one instant on 3 masters + 
   CHECK(failovers == 2);
   CHECK(fault_count(minimal) == 2);
 }
+
+TEST_CASE("two takeovers that collide shrink to 3 masters + 3 replicas once their shards are swapped", "[fuzz]") {
+  // Seed 9 with collision_ignored: takeovers by the first replicas of m2 and m3 on 3 masters x 2
+  // replicas. Dropping the second replicas leaves r3 holding the largest configEpoch (redis-cli
+  // hands them out in alias order), so it takes no new one and nothing collides; with m1's and m3's
+  // shards swapped first, r1 and r2 take over and both bump to 7.
+  FuzzOptions options;
+  options.known_bugs = {"collision_ignored"};
+  const Scenario failing = generate_fuzz_scenario(9, options);
+  const FuzzVerdict verdict = run_fuzz_case(failing);
+  REQUIRE(verdict.signature == "liveness");
+  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
+  CHECK(run_fuzz_case(minimal).signature == "liveness");
+  CHECK(minimal.cluster.node_count() == 6);
+  CHECK(fault_count(minimal) == 2);
+}
