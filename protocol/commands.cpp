@@ -1,4 +1,4 @@
-// Admin commands: CLUSTER MEET / ADDSLOTS / SET-CONFIG-EPOCH / REPLICATE / FORGET / SETSLOT.
+// Admin commands: CLUSTER MEET / ADDSLOTS / SET-CONFIG-EPOCH / REPLICATE / FORGET / BUMPEPOCH / SETSLOT.
 #include <algorithm>
 
 #include "protocol/node.hpp"
@@ -63,6 +63,13 @@ CommandResult Node::forget(const NodeName& name, int64_t now_ms) {
   todo_save(true);
   todo_update_state_ = true;
   return {true, "OK"};
+}
+
+// A new configEpoch without agreement, unless mine is already the largest (and not 0); nobody is told
+// at once: peers learn it from my next heartbeats, and my replicas only from those sent to them.
+CommandResult Node::bump_epoch(int64_t /*now_ms*/) {
+  const bool bumped = bump_config_epoch_without_consensus();
+  return {true, std::string(bumped ? "BUMPED " : "STILL ") + std::to_string(myself_->config_epoch)};
 }
 
 CommandResult Node::set_slot_moving(int slot, const NodeName& peer_name, SlotMove move, int64_t /*now_ms*/) {

@@ -68,6 +68,7 @@ class Node {
   CommandResult replicate(const NodeName& master, int64_t now_ms);
   CommandResult failover(FailoverMode mode, int64_t now_ms);
   CommandResult forget(const NodeName& name, int64_t now_ms);
+  CommandResult bump_epoch(int64_t now_ms);  // CLUSTER BUMPEPOCH: "BUMPED <epoch>" or "STILL <epoch>"
   // SETSLOT <s> IMPORTING <source> / MIGRATING <target>: the same checks but for who must own the slot.
   enum class SlotMove { importing, migrating };
   CommandResult set_slot_moving(int slot, const NodeName& peer, SlotMove move, int64_t now_ms);

@@ -206,6 +206,10 @@ void Runner::fire(const Action& action) {
             const auto r = w.failover(i, protocol_mode(a.mode));
             if (!r.ok) fail_action(at + "CLUSTER FAILOVER on " + w.alias(i) + ": " + r.reply);
           }
+        } else if constexpr (std::is_same_v<T, action::BumpEpoch>) {
+          if (const int i = node(a.node, "bump_epoch"); i >= 0) {
+            if (const auto r = w.bump_epoch(i); !r.ok) fail_action(at + "CLUSTER BUMPEPOCH on " + w.alias(i) + ": " + r.reply);
+          }
         } else if constexpr (std::is_same_v<T, action::Meet>) {
           const int i = node(a.node, "meet");
           const int t = node(a.target, "meet target");

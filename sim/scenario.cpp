@@ -955,6 +955,7 @@ const ActionKind kActions[] = {
     {"config_set", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_config_set(v, p, c); }},
     {"link", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_link_action(v, p, c); }},
     {"flap", [](const json& v, const std::string& p, const Ctx& c, Instant at) -> Action { return parse_flap(v, p, c, at); }},
+    {"bump_epoch", [](const json& v, const std::string& p, const Ctx& c, Instant) -> Action { return parse_node_action<action::BumpEpoch>(v, p, c); }},
 };
 static_assert(std::size(kActions) == std::variant_size_v<Action>);
 

@@ -170,6 +170,7 @@ struct ClockSkew {
   bool operator==(const ClockSkew&) const = default;
 };
 struct Failover { NodeRef node; FailoverMode mode = FailoverMode::Default; bool operator==(const Failover&) const = default; };
+struct BumpEpoch { NodeRef node; bool operator==(const BumpEpoch&) const = default; };  // CLUSTER BUMPEPOCH
 struct Meet { NodeRef node, target; bool operator==(const Meet&) const = default; };
 struct Forget { NodeRef node, target; bool operator==(const Forget&) const = default; };
 struct AddSlots { NodeRef node; std::vector<SlotRange> slots; bool operator==(const AddSlots&) const = default; };
@@ -199,7 +200,7 @@ using Action = std::variant<action::Partition, action::Block, action::Unblock, a
                             action::Heal, action::Crash, action::PowerLoss, action::Restart, action::LoseDisk,
                             action::Pause, action::Resume, action::ClockSkew, action::Failover,
                             action::Meet, action::Forget, action::AddSlots, action::MigrateSlots,
-                            action::ConfigSet, action::Link, action::Flap>;
+                            action::ConfigSet, action::Link, action::Flap, action::BumpEpoch>;
 
 struct TimelineEntry {
   Instant at;

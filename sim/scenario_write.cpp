@@ -89,7 +89,7 @@ json action_json(const Action& action) {
           return json{{"between", json::array({ref_json(a.between[0]), ref_json(a.between[1])})},
                       {"period", format_duration(a.period)},
                       {"until", time_text(a.until)}};
-        } else {  // Isolate, Crash, PowerLoss, Restart, LoseDisk, Pause, Resume
+        } else {  // Isolate, Crash, PowerLoss, Restart, LoseDisk, Pause, Resume, BumpEpoch
           return ref_json(a.node);
         }
       },

@@ -545,6 +545,13 @@ protocol::CommandResult World::meet(int index, int target) {
   return p->command([&](protocol::Node& n, int64_t now) { return n.meet(address, now); });
 }
 
+protocol::CommandResult World::bump_epoch(int index) {
+  RedisProcess* p = process(index);
+  if (p == nullptr || !is_up(index)) return not_running();
+  trace_action("bump_epoch", index, "");
+  return p->command([](protocol::Node& n, int64_t now) { return n.bump_epoch(now); });
+}
+
 protocol::CommandResult World::forget(int index, int target) {
   RedisProcess* p = process(index);
   const protocol::Node* t = node(target);

@@ -165,6 +165,7 @@ class World {
   protocol::CommandResult failover(int index, protocol::FailoverMode mode);
   protocol::CommandResult meet(int index, int target);
   protocol::CommandResult forget(int index, int target);
+  protocol::CommandResult bump_epoch(int index);  // CLUSTER BUMPEPOCH
   protocol::CommandResult add_slots(int index, const std::vector<int>& slots);
   protocol::CommandResult migrate_slots(const std::vector<int>& slots, int from, int to);
   protocol::CommandResult config_set(int index, const std::string& name, const std::string& value);

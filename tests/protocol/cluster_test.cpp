@@ -313,3 +313,28 @@ TEST_CASE("a node reborn without nodes.conf meets the cluster and hears of its o
   const RunResult result = run_scenario(scenario, RunOptions{});
   CHECK(result.passed());
 }
+
+TEST_CASE("BUMPEPOCH unknown to its replica: the master dies and every vote is refused (valkey#2169)", "[cluster][failover]") {
+  World world(three_by_one(1, 2000));
+  REQUIRE(world.create_cluster());
+  world.block(0, 3);  // m1's messages to r1 are dropped
+  const auto bumped = world.bump_epoch(0);
+  CHECK(bumped.reply == "BUMPED 7");
+  CHECK(world.bump_epoch(0).reply == "STILL 7");  // already the largest
+  world.run_for(Duration::millis(1500));
+  CHECK(world.node(1)->find(world.node(0)->name())->config_epoch == 7);  // m2 heard it
+  CHECK(world.node(3)->find(world.node(0)->name())->config_epoch == 1);  // r1 did not
+  world.crash(0);
+  world.run_for(Duration::seconds(30));
+  CHECK(world.node(3)->myself().is_replica());
+  int refused = 0;
+  for (const ObservedEvent& e : world.events()) {
+    if (e.kind == "vote_granted" && e.about == 3) FAIL("a vote for r1");
+    if (e.kind == "vote_refused" && e.about == 3) {
+      CHECK(e.value == static_cast<int64_t>(protocol::VoteRefusal::slot_epoch_greater));
+      ++refused;
+    }
+  }
+  CHECK(refused >= 4);  // m2 and m3, at two elections at least
+  CHECK(world.violations().empty());
+}

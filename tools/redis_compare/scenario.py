@@ -133,7 +133,7 @@ def load_scenario(path, sim=None):
 
 
 def action_kind(action):
-    return next(k for k in action if k != "at")
+    return next(k for k in action if k not in ("at", "why"))
 
 
 def redis_config_value(value):

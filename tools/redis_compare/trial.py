@@ -190,6 +190,14 @@ class TrialRunner:
                          "CLUSTER", "FAILOVER", *([] if mode == "default" else [mode.upper()]))
         return [a] if a else []
 
+    def do_bump_epoch(self, ref):
+        a = self.node(ref, "bump_epoch")
+        if a:
+            reply = self.command(a, f"CLUSTER BUMPEPOCH on {a}", "CLUSTER", "BUMPEPOCH")
+            if reply is not None:
+                log(f"  CLUSTER BUMPEPOCH on {a}: {reply}")
+        return [a] if a else []
+
     def do_config_set(self, spec):
         """As sim: on every node that is running, a paused one included (real Redis runs the command when it
         resumes: it is sent on a connection of its own, whose reply nobody reads); refusals are not errors."""
