@@ -648,7 +648,14 @@ void World::on_message(int to, const protocol::Message& message) {
   heard.last_us = now().us;
   const uint64_t key = in_flight_key(message, to);
   if (const InFlight* flight = in_flight_.find(key)) {
-    heard.transit_us = now().us - flight->sent_us;
+    const int64_t transit_us = now().us - flight->sent_us;
+    const int64_t window = now().us / (2 * timeout_us(to));
+    if (window != heard.window) {
+      heard.previous_window_max_transit_us = window == heard.window + 1 ? heard.window_max_transit_us : 0;
+      heard.window = window;
+      heard.window_max_transit_us = 0;
+    }
+    heard.window_max_transit_us = std::max(heard.window_max_transit_us, transit_us);
     if (flight->record != SIZE_MAX) messages_[flight->record].received_us = now().us;
     in_flight_.erase(key);
   }

@@ -282,7 +282,16 @@ class World {
   protocol::IdMap<InFlight> in_flight_;
   struct HeardFrom {  // by a receiver, from a sender name
     int64_t last_us = 0;
-    int64_t transit_us = 0;  // of the last message whose sending was seen
+    // The longest transit of the messages received in each of two windows of 2 x the receiver's node
+    // timeout (this one and the one before): a failure report is as old as its message's arrival, but
+    // a batch of queued messages can carry one sent long before the last of them.
+    int64_t window = -1;
+    int64_t window_max_transit_us = 0, previous_window_max_transit_us = 0;
+    // The longest transit among the messages received in the last 2 x node timeout, or more.
+    int64_t recent_max_transit_us(int64_t now_window) const {
+      if (now_window == window) return std::max(window_max_transit_us, previous_window_max_transit_us);
+      return now_window == window + 1 ? window_max_transit_us : 0;
+    }
   };
   std::vector<protocol::FlatMap<protocol::NodeName, HeardFrom>> heard_;  // per receiver
   std::map<HostId, int> index_by_host_;
