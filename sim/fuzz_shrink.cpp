@@ -311,14 +311,6 @@ class Shrinker {
       for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
         removed = try_candidate(without_nodes(best_, -1, place));
       }
-      // The same, with two shards swapped first (only together with a removal, so the search ends).
-      for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
-        for (int a = 0; !removed && a < best_.cluster.masters; ++a) {
-          for (int b = a + 1; !removed && b < best_.cluster.masters; ++b) {
-            removed = try_candidate(without_nodes(swapped_shards(best_, a, b), -1, place));
-          }
-        }
-      }
       for (int m = best_.cluster.masters - 1; !removed && m >= 0 && best_.cluster.masters > 3; --m) {
         removed = try_candidate(without_nodes(best_, m, -1));
       }
@@ -326,6 +318,15 @@ class Shrinker {
         Scenario candidate = best_;
         --candidate.cluster.spares;
         removed = try_candidate(candidate);
+      }
+      // A replica place again, with two shards swapped first: many runs, so last (and only together
+      // with a removal, so the search ends).
+      for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
+        for (int a = 0; !removed && a < best_.cluster.masters; ++a) {
+          for (int b = a + 1; !removed && b < best_.cluster.masters; ++b) {
+            removed = try_candidate(without_nodes(swapped_shards(best_, a, b), -1, place));
+          }
+        }
       }
       any |= removed;
     }

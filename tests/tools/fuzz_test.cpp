@@ -180,16 +180,27 @@ TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are r
   CHECK(restarts == 1);
 }
 
+namespace {
+
+// The generated case of `seed` with `bug` switched on, which must fail with `signature`, shrunk with a
+// budget of 150 runs; the shrunk case must still fail so.
+Scenario shrunk_known_bug_case(uint64_t seed, const char* bug, const std::string& signature) {
+  FuzzOptions options;
+  options.known_bugs = {bug};
+  const Scenario failing = generate_fuzz_scenario(seed, options);
+  const FuzzVerdict verdict = run_fuzz_case(failing);
+  REQUIRE(verdict.signature == signature);
+  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
+  CHECK(run_fuzz_case(minimal).signature == signature);
+  return minimal;
+}
+
+}  // namespace
+
 TEST_CASE("a double vote shrinks to two failovers at one instant on 3 masters + 3 replicas", "[fuzz]") {
   // Seed 15 with vote_twice_per_epoch: 6 faults on 27 nodes. Masters go while the failovers, which
   // name their shard by a slot, keep naming the same masters.
-  FuzzOptions options;
-  options.known_bugs = {"vote_twice_per_epoch"};
-  const Scenario failing = generate_fuzz_scenario(15, options);
-  const FuzzVerdict verdict = run_fuzz_case(failing);
-  REQUIRE(verdict.signature == "one_vote_per_epoch");
-  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
-  CHECK(run_fuzz_case(minimal).signature == "one_vote_per_epoch");
+  const Scenario minimal = shrunk_known_bug_case(15, "vote_twice_per_epoch", "one_vote_per_epoch");
   CHECK(minimal.cluster.node_count() <= 6);
   int failovers = 0;
   for (const TimelineEntry& e : minimal.timeline) {
@@ -204,13 +215,7 @@ TEST_CASE("two takeovers that collide shrink to 3 masters + 3 replicas once thei
   // replicas. Dropping the second replicas leaves r3 holding the largest configEpoch (redis-cli
   // hands them out in alias order), so it takes no new one and nothing collides; with m1's and m3's
   // shards swapped first, r1 and r2 take over and both bump to 7.
-  FuzzOptions options;
-  options.known_bugs = {"collision_ignored"};
-  const Scenario failing = generate_fuzz_scenario(9, options);
-  const FuzzVerdict verdict = run_fuzz_case(failing);
-  REQUIRE(verdict.signature == "liveness");
-  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
-  CHECK(run_fuzz_case(minimal).signature == "liveness");
+  const Scenario minimal = shrunk_known_bug_case(9, "collision_ignored", "liveness");
   CHECK(minimal.cluster.node_count() == 6);
   CHECK(fault_count(minimal) == 2);
 }
