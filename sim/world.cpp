@@ -648,8 +648,8 @@ void World::on_message(int to, const protocol::Message& message) {
   heard.last_us = now().us;
   const uint64_t key = in_flight_key(message, to);
   if (const InFlight* flight = in_flight_.find(key)) {
-    const int64_t transit_us = now().us - flight->sent_us;
-    const int64_t window = now().us / (2 * timeout_us(to));
+    const auto transit_us = static_cast<int32_t>(std::min<int64_t>(now().us - flight->sent_us, INT32_MAX));
+    const auto window = static_cast<int32_t>(now().us / (2 * timeout_us(to)));
     if (window != heard.window) {
       heard.previous_window_max_transit_us = window == heard.window + 1 ? heard.window_max_transit_us : 0;
       heard.window = window;
@@ -696,7 +696,13 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
     check_pfail(index, e, event.about);
   } else if (e.kind == "pfail_cleared" || e.kind == "fail_cleared") {
     flag_cleared_us_[{index, event.about}] = now().us;
+  } else if (e.kind == "election_scheduled") {
+    carried_acks_[index] = 0;
+    electing_.erase(index);
+  } else if (e.kind == "vote_received") {
+    if (!electing_.contains(index)) ++carried_acks_[index];
   } else if (e.kind == "election_started") {
+    electing_.insert(index);
     check_election_start(index, e);
   } else if (e.kind == "election_won") {
     check_election_won(index, e);

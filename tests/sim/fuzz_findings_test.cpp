@@ -184,3 +184,24 @@ TEST_CASE("failure reports read from a queued batch count as Redis dates them - 
   REQUIRE(marked != nullptr);
   CHECK(marked->t_us - result.create_done.us < 14'000'000);
 }
+
+// Fuzz seed 51062 (the 100k campaign of 1e4fabf), shrunk: m6, paused, voted for r2 in epoch 13 on
+// resuming; its ACK reached r2 after r2 had scheduled its next election and before it started. Redis
+// 7.0.15 resets the count when it schedules and accepts an ACK whose sender's currentEpoch reaches the
+// election epoch it has then (13), and that count carries into epoch 16: r2 won with 3 votes of epoch 16
+// and m6's. The checker counted only this epoch's votes.
+TEST_CASE("an ACK that arrives between an election's scheduling and its start counts toward it - as in Redis", "[invariants]") {
+  const std::string carried_ack = R"({"cluster": {"config": {"cluster-node-timeout": 1000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "ack_carried_to_next_election", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "617us", "latency": "999us", "links": [], "loss": 0.026, "shape": "uniform"}, "run_until": "12603398us", "seed": 51062, "timeline": [{"at": "1482ms", "partition": [["m2", "r5"], ["m1", "m3", "m4", "m5", "m6", "r1", "r2", "r3", "r4", "r6"]]}, {"at": "3441ms", "pause": "m4"}, {"at": "3449ms", "pause": "m6"}, {"at": "3469ms", "pause": "m5"}, {"at": "4318ms", "heal": true}, {"at": "5020ms", "failover": {"mode": "default", "node": {"replica_of": {"master_of_slot": 12288}}}}, {"at": "5083ms", "partition": [["m6"], ["m1", "m2", "m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5", "r6"]]}, {"at": "5798ms", "pause": "m2"}, {"at": "6607ms", "resume": "m6"}, {"at": "7107ms", "resume": "m5"}, {"at": "7124ms", "resume": "m4"}, {"at": "7436ms", "heal": true}]})";
+  RunOptions options;
+  const RunResult result = run_scenario(scenario_from(carried_ack), options);
+  CHECK(count_violations(result, "winner_has_majority") == 0);
+  const ObservedEvent* won = find_event(result, "election_won", "r2", "m2");
+  REQUIRE(won != nullptr);
+  CHECK(won->epoch == 16);
+  CHECK(won->value == 4);
+  int granted = 0;
+  for (const ObservedEvent& e : result.world->events()) {
+    granted += e.kind == "vote_granted" && e.epoch == 16 && e.t_us <= won->t_us && e.about >= 0 && result.world->alias(e.about) == "r2";
+  }
+  CHECK(granted == 3);
+}
