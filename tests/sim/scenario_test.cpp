@@ -55,7 +55,8 @@ const char* const kFullScenario = R"json({
     {"at": "14s", "config_set": {"node": "m2", "name": "cluster-node-timeout", "value": "3000"}},
     {"at": "15s", "link": {"from": "m1", "to": "m2", "latency": "10ms", "both_ways": true}},
     {"at": "16s", "flap": {"between": ["m1", {"replica_of": "m1"}], "period": "500ms", "until": "18s"}},
-    {"at": "19s", "power_loss": "m3"}
+    {"at": "19s", "power_loss": "m3"},
+    {"at": "20s", "bump_epoch": {"replica_of": "m2"}}
   ],
   "run_until": "1m",
   "expect": [
@@ -150,8 +151,9 @@ TEST_CASE("scenario: a full scenario parses into the expected structs", "[scenar
   CHECK(s.workload->wait == WaitSpec{1, Duration::millis(50)});
   CHECK(s.workload->placement == std::vector<std::string>{"m1", "r2"});
 
-  REQUIRE(s.timeline.size() == 21);
+  REQUIRE(s.timeline.size() == 22);
   CHECK(std::get<action::PowerLoss>(s.timeline[20].action).node == alias("m3"));
+  CHECK(std::get<action::BumpEpoch>(s.timeline[21].action).node.steps.size() == 1);
   std::set<std::string_view> actions;
   for (const TimelineEntry& e : s.timeline) actions.insert(action_name(e.action));
   CHECK(actions.size() == std::variant_size_v<Action>);
