@@ -34,7 +34,9 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
   if (sender != nullptr && !sender->in_handshake()) {
     // Epochs and offsets from the header.
     if (message.current_epoch > current_epoch_) current_epoch_ = message.current_epoch;
-    if (message.config_epoch > sender->config_epoch && sender->is_master()) {
+    // Any sender, a replica too: its header carries its master's configEpoch, which Redis 7.0.15 records as
+    // the replica's own (valkey later keeps it to senders that claim to be primaries).
+    if (message.config_epoch > sender->config_epoch) {
       sender->config_epoch = message.config_epoch;
       todo_save(true);
     }

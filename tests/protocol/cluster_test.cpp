@@ -338,3 +338,18 @@ TEST_CASE("BUMPEPOCH unknown to its replica: the master dies and every vote is r
   CHECK(refused >= 4);  // m2 and m3, at two elections at least
   CHECK(world.violations().empty());
 }
+
+TEST_CASE("a replica's heartbeats carry its master's configEpoch - peers record it as the replica's", "[cluster]") {
+  // clusterProcessPacket (7.0.15) raises a known sender's configEpoch from any header, a replica's too:
+  // after r1 takes over, m1 (its replica now) shows r1's epoch 7 in every peer's CLUSTER NODES.
+  World world(three_by_one(3, 2000));
+  REQUIRE(world.create_cluster());
+  REQUIRE(world.failover(3, protocol::FailoverMode::takeover).ok);
+  world.run_for(Duration::seconds(3));
+  REQUIRE(world.node(0)->myself().is_replica());
+  CHECK(world.node(0)->myself().config_epoch == 1);  // its own, as saved
+  for (int peer : {1, 2, 4, 5}) {
+    INFO(world.alias(peer));
+    CHECK(world.node(peer)->find(world.node(0)->name())->config_epoch == 7);
+  }
+}
