@@ -27,6 +27,15 @@ int count_violations(const RunResult& result, const std::string& invariant) {
   return count;
 }
 
+// `winner` replaced `old_master` by winning `epoch`, and the checker found the win fair.
+const ObservedEvent* checked_win(const RunResult& result, const std::string& winner, const std::string& old_master, int64_t epoch) {
+  CHECK(count_violations(result, "winner_has_majority") == 0);
+  const ObservedEvent* won = find_event(result, "election_won", winner, old_master);
+  REQUIRE(won != nullptr);
+  CHECK(won->epoch == epoch);
+  return won;
+}
+
 // Fuzz seed 498, shrunk: m3 and m2 paused, so m4 reaches 2 of 4 masters from 1.3 s; at 17.5 s m4 is cut
 // from m1, and m3 resumes on m4's side. m4 still reaches 2 of 4, but the masters out of reach are now
 // m2 (since 1.3 s) and m1 (since 17.5 s): Redis needs a node timeout after the cut to flag m1.
@@ -119,10 +128,7 @@ TEST_CASE("a winner's majority counts the size of its own view when it won", "[i
   const std::string shrinking_view = R"({"cluster": {"config": {"cluster-node-timeout": 2000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "winner_counts_its_own_size", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "580us", "latency": "583us", "links": [], "loss": 0.045, "shape": "long_tail"}, "run_until": "26916655us", "seed": 430, "timeline": [{"at": "1.5s", "flap": {"between": ["m5", "m4"], "period": "1195ms", "until": "15.5s"}}, {"at": "15.6s", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 3597}}, {"at": "17759ms", "partition": [["m3", "m5"], ["m2", "m4", "r3", "r6"], ["m1", "m6", "r1", "r2", "r4", "r5"]]}, {"at": "19618ms", "flap": {"between": ["m2", "r4"], "period": "1234ms", "until": "22529ms"}}, {"at": "19897ms", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 2000}}, {"at": "21825ms", "crash": "m6"}, {"at": "22017ms", "heal": true}, {"at": "23580ms", "restart": "m6"}]})";
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(shrinking_view), options);
-  CHECK(count_violations(result, "winner_has_majority") == 0);
-  const ObservedEvent* won = find_event(result, "election_won", "r1", "m1");
-  REQUIRE(won != nullptr);
-  CHECK(won->epoch == 18);
+  const ObservedEvent* won = checked_win(result, "r1", "m1", 18);
   CHECK(won->value == 3);
   CHECK(won->cluster_size == 5);
 }
@@ -194,10 +200,7 @@ TEST_CASE("an ACK that arrives between an election's scheduling and its start co
   const std::string carried_ack = R"({"cluster": {"config": {"cluster-node-timeout": 1000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "ack_carried_to_next_election", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "617us", "latency": "999us", "links": [], "loss": 0.026, "shape": "uniform"}, "run_until": "12603398us", "seed": 51062, "timeline": [{"at": "1482ms", "partition": [["m2", "r5"], ["m1", "m3", "m4", "m5", "m6", "r1", "r2", "r3", "r4", "r6"]]}, {"at": "3441ms", "pause": "m4"}, {"at": "3449ms", "pause": "m6"}, {"at": "3469ms", "pause": "m5"}, {"at": "4318ms", "heal": true}, {"at": "5020ms", "failover": {"mode": "default", "node": {"replica_of": {"master_of_slot": 12288}}}}, {"at": "5083ms", "partition": [["m6"], ["m1", "m2", "m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5", "r6"]]}, {"at": "5798ms", "pause": "m2"}, {"at": "6607ms", "resume": "m6"}, {"at": "7107ms", "resume": "m5"}, {"at": "7124ms", "resume": "m4"}, {"at": "7436ms", "heal": true}]})";
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(carried_ack), options);
-  CHECK(count_violations(result, "winner_has_majority") == 0);
-  const ObservedEvent* won = find_event(result, "election_won", "r2", "m2");
-  REQUIRE(won != nullptr);
-  CHECK(won->epoch == 16);
+  const ObservedEvent* won = checked_win(result, "r2", "m2", 16);
   CHECK(won->value == 4);
   int granted = 0;
   for (const ObservedEvent& e : result.world->events()) {
