@@ -162,6 +162,25 @@ Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& re
   return out;
 }
 
+// A reference by slot keeps naming the same master when masters are renumbered (`new_index`: a
+// master's index among `after` masters, nullopt when it goes): the slot at the same offset in its new
+// range of redis-cli's split; nullopt for a master that goes.
+std::function<std::optional<int>(int)> slot_mover(int masters_before, int masters_after,
+                                                 std::function<std::optional<int>(int)> new_index) {
+  return [before = layout_by_rule(masters_before, 0), after = layout_by_rule(masters_after, 0),
+          new_index = std::move(new_index)](int slot) -> std::optional<int> {
+    for (size_t m = 0; m < before.members.size(); ++m) {
+      const SlotRange range = before.members[m].slots.front();
+      if (slot < range.first || slot > range.last) continue;
+      const std::optional<int> to = new_index(static_cast<int>(m));
+      if (!to) return std::nullopt;
+      const SlotRange moved_to = after.members[static_cast<size_t>(*to)].slots.front();
+      return std::min(moved_to.first + (slot - range.first), moved_to.last);
+    }
+    return slot;
+  };
+}
+
 // The cluster without master `drop_master` and its replicas, or without each master's replica at
 // `drop_place` (0 = its first); -1 drops none. The others keep their master and their order among its
 // replicas, renumbered (replica i follows master i % masters, at place i / masters).
@@ -181,21 +200,10 @@ Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
             : smaller.alias(smaller.masters + moved(place, drop_place) * smaller.masters + moved(master, drop_master));
   }
   for (int i = 0; i < c.spares; ++i) rename[c.alias(c.masters + c.replicas() + i)] = smaller.alias(smaller.masters + smaller.replicas() + i);
-  // A reference by slot keeps naming the same master: the slot at the same offset in its new range
-  // (redis-cli's split moves with the master count).
-  const ClusterLayout before = layout_by_rule(c.masters, 0), after = layout_by_rule(smaller.masters, 0);
-  const auto move_slot = [&](int slot) -> std::optional<int> {
-    if (drop_master < 0) return slot;
-    for (int m = 0; m < c.masters; ++m) {
-      const SlotRange range = before.members[static_cast<size_t>(m)].slots.front();
-      if (slot < range.first || slot > range.last) continue;
-      if (m == drop_master) return std::nullopt;
-      const SlotRange moved_to = after.members[static_cast<size_t>(moved(m, drop_master))].slots.front();
-      return std::min(moved_to.first + (slot - range.first), moved_to.last);
-    }
-    return slot;
-  };
-  Scenario out = renamed(s, rename, move_slot);
+  Scenario out = renamed(s, rename, slot_mover(c.masters, smaller.masters, [&](int m) -> std::optional<int> {
+    if (m == drop_master) return std::nullopt;
+    return moved(m, drop_master);
+  }));
   out.cluster = smaller;
   return out;
 }
@@ -215,17 +223,7 @@ Scenario swapped_shards(const Scenario& s, int a, int b) {
     rename[c.alias(c.masters + i)] = c.alias(c.masters + place * c.masters + other(master));
   }
   for (int i = c.masters + c.replicas(); i < c.node_count(); ++i) rename[c.alias(i)] = c.alias(i);
-  const ClusterLayout layout = layout_by_rule(c.masters, 0);
-  const auto move_slot = [&](int slot) -> std::optional<int> {
-    for (int m = 0; m < c.masters; ++m) {
-      const SlotRange range = layout.members[static_cast<size_t>(m)].slots.front();
-      if (slot < range.first || slot > range.last) continue;
-      const SlotRange to = layout.members[static_cast<size_t>(other(m))].slots.front();
-      return std::min(to.first + (slot - range.first), to.last);
-    }
-    return slot;
-  };
-  return renamed(s, rename, move_slot);
+  return renamed(s, rename, slot_mover(c.masters, c.masters, [&](int m) -> std::optional<int> { return other(m); }));
 }
 
 // ---- the search -------------------------------------------------------------------------------------
