@@ -59,6 +59,8 @@ World::World(const WorldOptions& options)
   set_network(options_.default_link, options_.link_overrides, options_.chaos);
   touched_flag_.assign(total, 0);
   heard_.resize(total);
+  carried_acks_.assign(total, 0);
+  electing_.assign(total, false);
   fault_ms_.assign(total, -1);
   fault_history_.assign(total, {});
   unreachable_since_us_.assign(total, {});
@@ -697,12 +699,12 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
   } else if (e.kind == "pfail_cleared" || e.kind == "fail_cleared") {
     flag_cleared_us_[{index, event.about}] = now().us;
   } else if (e.kind == "election_scheduled") {
-    carried_acks_[index] = 0;
-    electing_.erase(index);
+    carried_acks_.at(index) = 0;
+    electing_.at(index) = false;
   } else if (e.kind == "vote_received") {
-    if (!electing_.contains(index)) ++carried_acks_[index];
+    if (!electing_.at(index)) ++carried_acks_.at(index);
   } else if (e.kind == "election_started") {
-    electing_.insert(index);
+    electing_.at(index) = true;
     check_election_start(index, e);
   } else if (e.kind == "election_won") {
     check_election_won(index, e);

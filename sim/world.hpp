@@ -311,8 +311,8 @@ class World {
   std::map<std::pair<int, int64_t>, int> votes_for_;         // (candidate, epoch) -> granted votes
   // Per candidate: ACKs of an earlier election that Redis counted toward the next one (they arrived
   // after it was scheduled, before it started), and whether an election of its is running.
-  std::map<int, int> carried_acks_;
-  std::set<int> electing_;
+  std::vector<int> carried_acks_;
+  std::vector<bool> electing_;
   std::map<std::pair<int, protocol::NodeName>, int64_t> flag_cleared_us_;  // (viewer, node): PFAIL/FAIL gone
   // [i][j]: since when master j has been out of master i's reach (-1: in reach); a row is allocated when
   // i first serves slots as a master.

@@ -112,7 +112,7 @@ void World::check_election_won(int winner, const ObservedEvent& e) {
   // currentEpoch reaches the election epoch it has: an ACK of the last election that arrives before
   // the next one starts counts toward it (fuzz seed 51062: r2 won epoch 16 with 3 votes and m6's
   // epoch-13 ACK, 1.4 s late). Those count here too; anything else must be a vote of this epoch.
-  const int votes = votes_for_[{winner, e.epoch}] + carried_acks_[winner];
+  const int votes = votes_for_[{winner, e.epoch}] + carried_acks_.at(winner);
   if (votes < size / 2 + 1) {
     violation("winner_has_majority", aliases_[winner] + " won epoch " + std::to_string(e.epoch) + " with " +
                                          std::to_string(votes) + " votes of " + std::to_string(size) + " masters");
