@@ -70,9 +70,21 @@ void Network::set_link_profile(HostId from, HostId to, const LinkProfile& profil
   link_profiles_[{from, to}] = profile;
 }
 
-void Network::set_syn_timeout(Duration timeout) {
-  assert(timeout.us > 0);
-  syn_timeout_ = timeout;
+void Network::set_syn_schedule(const SynSchedule& schedule) {
+  assert(schedule.retries >= 1 && schedule.retries <= SynSchedule::kMax);
+  assert(schedule.linear_timeouts >= 0 && schedule.linear_timeouts <= SynSchedule::kMax);
+  syn_schedule_ = schedule;
+}
+
+// When the timer armed after the `syns`-th SYN fires, counted from connect(): the sum of the first
+// `syns` RTOs.
+Duration Network::syn_timer_offset(uint32_t syns) const {
+  Duration offset, rto = Duration::seconds(1);  // TCP_TIMEOUT_INIT
+  for (uint32_t i = 1; i <= syns; ++i) {
+    offset += rto;
+    if (i > static_cast<uint32_t>(syn_schedule_.linear_timeouts)) rto = std::min(rto * 2, kRtoMax);
+  }
+  return offset;
 }
 
 void Network::set_chaos(const ChaosOptions& chaos) {
@@ -166,17 +178,16 @@ void Network::send_syn(Conn& c) {
                            EventKind::syn_arrival);
   }
   ++c.syn_sent;
-  // Linux retransmits the SYN 1, 2, 4, 8... s after the previous one.
-  const int shift = static_cast<int>(std::min<uint32_t>(c.syn_sent, 30));
-  const Instant next = c.started + Duration::seconds((int64_t{1} << shift) - 1);
-  c.syn_timer = schedule(std::min(next, c.started + syn_timeout_), c.id, EventKind::syn_timer);
+  // The next retransmission, or the connect's failure once every retransmission is spent.
+  c.syn_timer = schedule(c.started + syn_timer_offset(c.syn_sent), c.id, EventKind::syn_timer);
 }
 
 void Network::on_syn_timer(Conn& c) {
   c.syn_timer = {};
   assert(c.side[kClient] == SideState::connecting);
-  if (scheduler_.now() >= c.started + syn_timeout_) {
-    fail_connect(c);
+  const auto retransmissions = static_cast<int>(c.syn_sent) - 1;
+  if (retransmissions >= syn_schedule_.retries + syn_schedule_.linear_timeouts) {
+    fail_connect(c);  // tcp_write_timeout: ETIMEDOUT
     return;
   }
   send_syn(c);

@@ -8,8 +8,8 @@
 //   comes back and the client gets net_connected one RTT after connect(); the server gets
 //   net_accepted when the client's final ACK arrives, one one-way latency later. If nothing listens,
 //   the RST comes back and the client gets net_connect_failed after one RTT. A SYN or its answer
-//   that meets a blocked path is lost; SYNs are retransmitted 1, 3, 7, 15... s after connect()
-//   (Linux backoff), and the connect fails at syn_timeout (default 127 s, Linux tcp_syn_retries=6).
+//   that meets a blocked path is lost; SYNs are retransmitted as Linux does (SynSchedule): by default
+//   1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s after connect(), and the connect fails at 131 s.
 //   Data sent while connecting waits and leaves, in order, as one segment when the connect completes.
 // - delivery: in order, once. arrival = max(send + retransmission delay + one-way latency, previous
 //   arrival in that direction). Each lost transmission adds an RTO (200 ms, doubling, capped at
@@ -63,6 +63,20 @@ struct Packet {
   std::shared_ptr<const void> body;  // opaque to the network
 };
 
+// When the kernel retransmits an unanswered SYN (tcp_retransmit_timer, tcp_write_timeout): the first
+// RTO is 1 s (TCP_TIMEOUT_INIT); the first `linear_timeouts` retransmissions keep it (Linux >= 6.5,
+// commit ccce324dabfe, sysctl net.ipv4.tcp_syn_linear_timeouts, default 4; 0 before 6.5), later ones
+// double it. After `retries + linear_timeouts` retransmissions (tcp_syn_retries, default 6) the next
+// timeout fails the connect. Measured on the reference machine (Linux 6.18, tcpdump of a real bus cut
+// off by iptables): retransmissions 1.00-1.04 s and 1.02-1.03 s after the previous SYN; the model keeps
+// 1 s (the kernel's timer wheel adds those 0-36 ms).
+struct SynSchedule {
+  static constexpr int kMax = 127;  // MAX_TCP_SYNCNT: the upper bound of both sysctls
+  int retries = 6;
+  int linear_timeouts = 4;
+  bool operator==(const SynSchedule&) const = default;
+};
+
 // Implemented by Host. Callbacks arrive from scheduler events, never from inside a Network call.
 class NetworkEndpoint {
  public:
@@ -95,7 +109,7 @@ class Network {
   void set_default_profile(const LinkProfile& profile);
   void set_link_profile(HostId from, HostId to, const LinkProfile& profile);  // directed override
   const LinkProfile& profile(HostId from, HostId to) const;                   // the override, else the default
-  void set_syn_timeout(Duration timeout);
+  void set_syn_schedule(const SynSchedule& schedule);
 
   ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);  // from != to; async
   void send(ConnId conn, HostId sender, Packet packet);
@@ -192,6 +206,7 @@ class Network {
 
   // handshake
   void send_syn(Conn& c);
+  Duration syn_timer_offset(uint32_t syns) const;
   void on_syn_timer(Conn& c);
   void on_syn_arrival(Conn& c);
   void on_syn_ack(Conn& c);
@@ -232,7 +247,7 @@ class Network {
   std::vector<PendingRst> pending_rsts_;  // RSTs waiting for a blocked path, in reset order
   ChaosOptions chaos_;
   bool chaos_on_ = false;
-  Duration syn_timeout_ = Duration::seconds(127);
+  SynSchedule syn_schedule_;
   uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0, refused_connects_ = 0;
 };
 

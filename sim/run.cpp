@@ -132,6 +132,7 @@ WorldOptions world_options(const Scenario& scenario, uint64_t seed) {
   options.chaos.drop_ppm = loss_ppm(scenario.network.chaos.drop);
   options.chaos.duplicate_ppm = loss_ppm(scenario.network.chaos.duplicate);
   options.chaos.reorder_ppm = loss_ppm(scenario.network.chaos.reorder);
+  options.syn_schedule.linear_timeouts = scenario.network.tcp_syn_linear_timeouts;
   return options;
 }
 

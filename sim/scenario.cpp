@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "protocol/known_bugs.hpp"
+#include "sim/network.hpp"
 #include <system_error>
 
 #include "sim/client_profiles.hpp"
@@ -687,7 +688,7 @@ std::vector<LinkOverride> parse_zone_network(const json& v, const std::string& p
 }
 
 NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx) {
-  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "zones", "links", "chaos"});
+  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "zones", "links", "chaos", "tcp_syn_linear_timeouts"});
   NetworkSpec n;
   if (const json* x = o.find("latency")) n.latency = as_duration(*x, o.at("latency"));
   if (const json* x = o.find("jitter")) n.jitter = as_duration(*x, o.at("jitter"));
@@ -704,6 +705,9 @@ NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx
     if (const json* p = c.find("drop")) n.chaos.drop = as_probability(*p, c.at("drop"));
     if (const json* p = c.find("duplicate")) n.chaos.duplicate = as_probability(*p, c.at("duplicate"));
     if (const json* p = c.find("reorder")) n.chaos.reorder = as_probability(*p, c.at("reorder"));
+  }
+  if (const json* x = o.find("tcp_syn_linear_timeouts")) {
+    n.tcp_syn_linear_timeouts = as_small_int(*x, o.at("tcp_syn_linear_timeouts"), 0, SynSchedule::kMax);
   }
   return n;
 }

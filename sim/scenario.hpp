@@ -122,6 +122,7 @@ struct NetworkSpec {
   double loss = 0;  // per segment; TCP retransmits, so it shows as delay
   std::vector<LinkOverride> links;
   ChaosSpec chaos;
+  int tcp_syn_linear_timeouts = 4;  // the hosts' net.ipv4.tcp_syn_linear_timeouts (Linux >= 6.5: 4; older: 0)
   bool operator==(const NetworkSpec&) const = default;
 };
 

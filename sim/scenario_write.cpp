@@ -190,7 +190,8 @@ json network_json(const NetworkSpec& n) {
               {"shape", enum_text(n.shape, kShapes)},
               {"loss", n.loss},
               {"links", std::move(links)},
-              {"chaos", {{"drop", n.chaos.drop}, {"duplicate", n.chaos.duplicate}, {"reorder", n.chaos.reorder}}}};
+              {"chaos", {{"drop", n.chaos.drop}, {"duplicate", n.chaos.duplicate}, {"reorder", n.chaos.reorder}}},
+              {"tcp_syn_linear_timeouts", n.tcp_syn_linear_timeouts}};
 }
 
 json workload_json(const WorkloadSpec& w) {

@@ -23,6 +23,7 @@ World::World(const WorldOptions& options)
   assert(layout_.masters >= 1 && layout_.masters <= layout_.size() && options_.spares >= 0);
   if (!options_.trace_path.empty()) trace_.open_file(options_.trace_path);
   network_ = std::make_unique<Network>(scheduler_, rng_);
+  network_->set_syn_schedule(options_.syn_schedule);
   Rng setup = rng_.fork("setup");
   // Redis's mstime() is Unix time; starting somewhere inside a second shifts the truncation of the
   // seconds-resolution times in gossip, as on a real machine.

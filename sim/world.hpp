@@ -37,6 +37,7 @@ struct WorldOptions {
   LinkProfile default_link;
   std::vector<LinkProfileOverride> link_overrides;
   ChaosOptions chaos;
+  SynSchedule syn_schedule;
   bool trace_messages = true;     // one trace record per delivered bus message
   bool check_minority_bound = true;  // the periodic "minority master stops serving" check
   std::string trace_path;         // trace.jsonl; empty = hash only

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The pieces of tools/redis-compare and tools/compare-all that need no Redis: reading a sim trace and
-the recovery records from it, redis-cli's slot split on the real side, the matrix's summary counts, and
-merging real trials from several --real-json files."""
+the recovery records from it, redis-cli's slot split on the real side, the matrix's summary counts,
+merging real trials from several --real-json files, and the SYN schedule check of the real side."""
 
 import importlib.machinery
 import importlib.util
@@ -13,6 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
+from redis_compare import cuts  # noqa: E402
 from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
 from redis_compare.sim_side import read_trace, sim_recovery  # noqa: E402
 
@@ -144,8 +145,29 @@ def test_real_json_merge():
     check("--first-trial", (args.first_trial, args.trials), (16, 10))
 
 
+def test_syn_schedule_problem():
+    """A scenario's SYN schedule must be the kernel's: a sysctl file holding 4, then one holding 0, then none."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sysctl = Path(tmp) / "tcp_syn_linear_timeouts"
+        saved = cuts.SYN_LINEAR_TIMEOUTS_SYSCTL
+        cuts.SYN_LINEAR_TIMEOUTS_SYSCTL = str(sysctl)
+        try:
+            sysctl.write_text("4\n")
+            check("kernel 4, scenario default", cuts.syn_schedule_problem({}), None)
+            says = cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}) or ""
+            check("kernel 4, scenario 0: refused", "tcp_syn_linear_timeouts = 4" in says, True)
+            sysctl.write_text("0\n")
+            check("kernel 0, scenario 0", cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}), None)
+            sysctl.unlink()  # a kernel before 6.5 has no such sysctl and doubles every RTO
+            check("no sysctl, scenario 0", cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}), None)
+            check("no sysctl, scenario default: refused", cuts.syn_schedule_problem({}) is not None, True)
+        finally:
+            cuts.SYN_LINEAR_TIMEOUTS_SYSCTL = saved
+
+
 def main():
-    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge):
+    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge,
+                 test_syn_schedule_problem):
         test()
     return summary()
 

@@ -16,6 +16,26 @@ def source_ip(port):
     return f"127.1.{port >> 8}.{port & 255}"
 
 
+SYN_LINEAR_TIMEOUTS_SYSCTL = "/proc/sys/net/ipv4/tcp_syn_linear_timeouts"  # Linux >= 6.5
+SIM_SYN_LINEAR_TIMEOUTS = 4  # scenarios/README.md, network.tcp_syn_linear_timeouts
+
+
+def syn_schedule_problem(network):
+    """None when this kernel retransmits SYNs as the scenario's network says, else why not. A cut link is
+    rebuilt through retransmitted SYNs, so their schedule sets when it reconnects after a heal."""
+    wanted = network.get("tcp_syn_linear_timeouts", SIM_SYN_LINEAR_TIMEOUTS)
+    try:
+        with open(SYN_LINEAR_TIMEOUTS_SYSCTL) as f:
+            here = int(f.read())
+    except FileNotFoundError:
+        here = 0  # kernels before 6.5 double every SYN RTO
+    if here == wanted:
+        return None
+    return (f"network.tcp_syn_linear_timeouts is {wanted}, but this kernel retransmits SYNs with "
+            f"net.ipv4.tcp_syn_linear_timeouts = {here} (sysctl -w net.ipv4.tcp_syn_linear_timeouts={wanted} "
+            "where the kernel has it, or set the scenario's to match)")
+
+
 def run_checked(cmd, stdin_text=None):
     r = subprocess.run(cmd, input=stdin_text, capture_output=True, text=True)
     if r.returncode != 0:

@@ -11,7 +11,7 @@ from . import guard
 from .clocks import Clocks, clock_skew_problem
 from .cluster import RealCluster, synced_disk_problem
 from .common import CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, CompareError, duration_ms, log
-from .cuts import iptables_problem
+from .cuts import iptables_problem, syn_schedule_problem
 from .expect import ExpectJudge, describe_ref
 from .record import Recorder
 from .reshard import Reshard, slot_list
@@ -351,6 +351,7 @@ def real_side_problem(sc):
         why = iptables_problem()
         if why:
             return f"partition not supported here ({why})"
+        return syn_schedule_problem(sc.network)
     return None
 
 
