@@ -384,6 +384,9 @@ class Shrinker {
     if (best_.network.jitter != defaults.jitter) try_network([&](NetworkSpec& n) { n.jitter = defaults.jitter; });
     if (best_.network.latency != defaults.latency) try_network([&](NetworkSpec& n) { n.latency = defaults.latency; });
     if (best_.network.shape != defaults.shape) try_network([&](NetworkSpec& n) { n.shape = defaults.shape; });
+    if (best_.network.tcp_syn_linear_timeouts != defaults.tcp_syn_linear_timeouts) {
+      try_network([&](NetworkSpec& n) { n.tcp_syn_linear_timeouts = defaults.tcp_syn_linear_timeouts; });
+    }
     if (best_.cluster.timer_phase != TimerPhase::InPhase) {
       Scenario candidate = best_;
       candidate.cluster.timer_phase = TimerPhase::InPhase;
