@@ -11,14 +11,17 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohma
 # The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests; chromium for
 # the browser check of report.html (tests/tools/report_html_test.py).
 REAL_PACKAGES := redis-server redis-tools iptables faketime chromium
+# The parsers' libFuzzer harness (make fuzz-parsers, and its short run in .ci/run): clang, whose
+# recommended libclang-rt brings libFuzzer and the sanitizer runtimes.
+FUZZ_PACKAGES := clang
 
-.PHONY: fuzz-campaign bench-ab clients sanitize fuzz-parsers all deps deps-real configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
+.PHONY: fuzz-campaign bench-ab clients sanitize fuzz-parsers all deps deps-real deps-fuzz configure build run test bench fuzz sweep compare compare-all compare-all-sim hashes clean
 
 all: build
 
 # Installs missing Debian packages when run as root; otherwise only reports what is missing.
-deps deps-real: PACKAGES = $(if $(filter deps-real,$@),$(REAL_PACKAGES),$(DEBIAN_PACKAGES))
-deps deps-real:
+deps deps-real deps-fuzz: PACKAGES = $(if $(filter deps-real,$@),$(REAL_PACKAGES),$(if $(filter deps-fuzz,$@),$(FUZZ_PACKAGES),$(DEBIAN_PACKAGES)))
+deps deps-real deps-fuzz:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -104,12 +107,13 @@ sanitize:
 
 # The parsers under libFuzzer with clang, ASan and UBSan (build-fuzz/): RUNS inputs (default 1000000), then
 # every scenario input of the corpus through sim --print-scenario -> results/fuzz-parsers.md.
-# The correct protocol over SEEDS swarm seeds (default 100000) on every core -> results/fuzz-campaign.md
+# The correct protocol over SEEDS swarm seeds (default 100000; TIME_LIMIT=S stops starting seeds after S s) on
+# every core -> results/fuzz-campaign.md
 # (failures with shrunk repros, fault-kind and protocol-event coverage). Exit 1 on any failure.
 fuzz-campaign: build
-	tools/fuzz-campaign --seeds $(or $(SEEDS),100000) --from $(or $(FROM),1) --jobs $(JOBS) --sim $(BUILD)/sim
+	tools/fuzz-campaign --seeds $(or $(SEEDS),100000) --from $(or $(FROM),1) --jobs $(JOBS) --sim $(BUILD)/sim $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
 
-fuzz-parsers: build
+fuzz-parsers: deps-fuzz build
 	tools/fuzz-parsers --runs $(or $(RUNS),1000000) --sim $(BUILD)/sim
 
 clean:
