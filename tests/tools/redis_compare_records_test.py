@@ -6,6 +6,7 @@ merging real trials from several --real-json files, and the SYN schedule check o
 import importlib.machinery
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from redis_compare import cuts  # noqa: E402
 from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
+from redis_compare.scenario import load_scenario  # noqa: E402
 from redis_compare.sim_side import read_trace, sim_recovery  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,29 +147,50 @@ def test_real_json_merge():
     check("--first-trial", (args.first_trial, args.trials), (16, 10))
 
 
-def test_syn_schedule_problem():
-    """A scenario's SYN schedule must be the kernel's: a sysctl file holding 4, then one holding 0, then none."""
+def test_syn_schedule():
+    """The real side's kernel and the scenario's SYN schedule (network.tcp_syn_linear_timeouts): a scenario
+    that sets it needs this kernel to match; one that leaves it to the hosts runs anywhere, its sim side
+    told the real kernel's."""
+    compare = load_script("redis-compare")
+    sim = os.environ.get("RCSIM_SIM_BINARY", str(REPO / "build" / "sim"))
     with tempfile.TemporaryDirectory() as tmp:
         sysctl = Path(tmp) / "tcp_syn_linear_timeouts"
         saved = cuts.SYN_LINEAR_TIMEOUTS_SYSCTL
         cuts.SYN_LINEAR_TIMEOUTS_SYSCTL = str(sysctl)
+        pinned = Path(tmp) / "pinned.json"
+        doc = json.loads((REPO / "scenarios" / "split_brain.json").read_text())
+        doc["network"] = {"tcp_syn_linear_timeouts": 0}
+        pinned.write_text(json.dumps(doc))
+        left = load_scenario(str(REPO / "scenarios" / "split_brain.json"), sim)
+        pinned_sc = load_scenario(str(pinned), sim)
         try:
             sysctl.write_text("4\n")
-            check("kernel 4, scenario default", cuts.syn_schedule_problem({}), None)
-            says = cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}) or ""
-            check("kernel 4, scenario 0: refused", "tcp_syn_linear_timeouts = 4" in says, True)
-            sysctl.write_text("0\n")
-            check("kernel 0, scenario 0", cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}), None)
+            check("kernel 4, schedule left to it", cuts.syn_schedule_problem(left), None)
+            says = cuts.syn_schedule_problem(pinned_sc) or ""
+            check("kernel 4, scenario sets 0: refused", "tcp_syn_linear_timeouts = 4" in says, True)
             sysctl.unlink()  # a kernel before 6.5 has no such sysctl and doubles every RTO
-            check("no sysctl, scenario 0", cuts.syn_schedule_problem({"tcp_syn_linear_timeouts": 0}), None)
-            check("no sysctl, scenario default: refused", cuts.syn_schedule_problem({}) is not None, True)
+            check("no sysctl reads as 0", cuts.host_syn_linear_timeouts(), 0)
+            check("no sysctl, scenario sets 0", cuts.syn_schedule_problem(pinned_sc), None)
+            check("no sysctl, schedule left to it", cuts.syn_schedule_problem(left), None)
         finally:
             cuts.SYN_LINEAR_TIMEOUTS_SYSCTL = saved
+        check("stored trials without the field ran on the reference kernel", compare.real_syn_linear_timeouts([{}]), 4)
+        check("stored trials' kernel", compare.real_syn_linear_timeouts([{"tcp_syn_linear_timeouts": 0}] * 2), 0)
+        try:
+            compare.real_syn_linear_timeouts([{"tcp_syn_linear_timeouts": 0}, {}])
+            check("trials of two kernels refused", "no error", "an error")
+        except compare.CompareError as e:
+            check("trials of two kernels refused", "different SYN schedules" in str(e), True)
+        check("sim's default kernel: the file itself", compare.sim_scenario_for_kernel(left, sim, 4, tmp), left.path)
+        check("a pinned schedule: the file itself", compare.sim_scenario_for_kernel(pinned_sc, sim, 4, tmp), str(pinned))
+        older = compare.sim_scenario_for_kernel(left, sim, 0, tmp)
+        check("an older kernel: the printed scenario with its schedule",
+              json.loads(Path(older).read_text())["network"]["tcp_syn_linear_timeouts"], 0)
 
 
 def main():
     for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge,
-                 test_syn_schedule_problem):
+                 test_syn_schedule):
         test()
     return summary()
 

@@ -20,20 +20,29 @@ SYN_LINEAR_TIMEOUTS_SYSCTL = "/proc/sys/net/ipv4/tcp_syn_linear_timeouts"  # Lin
 SIM_SYN_LINEAR_TIMEOUTS = 4  # scenarios/README.md, network.tcp_syn_linear_timeouts
 
 
-def syn_schedule_problem(network):
-    """None when this kernel retransmits SYNs as the scenario's network says, else why not. A cut link is
-    rebuilt through retransmitted SYNs, so their schedule sets when it reconnects after a heal."""
-    wanted = network.get("tcp_syn_linear_timeouts", SIM_SYN_LINEAR_TIMEOUTS)
+def host_syn_linear_timeouts():
+    """How this kernel retransmits an unanswered SYN: its net.ipv4.tcp_syn_linear_timeouts, 0 before Linux
+    6.5 (no such sysctl: every RTO doubles)."""
     try:
         with open(SYN_LINEAR_TIMEOUTS_SYSCTL) as f:
-            here = int(f.read())
+            return int(f.read())
     except FileNotFoundError:
-        here = 0  # kernels before 6.5 double every SYN RTO
+        return 0
+
+
+def syn_schedule_problem(sc):
+    """None when the real side can run the scenario's SYN schedule here, else why not. A cut link is rebuilt
+    through retransmitted SYNs, so their schedule sets when it reconnects after a heal. A scenario that
+    leaves network.tcp_syn_linear_timeouts unset runs on whatever kernel this is, and its sim side is
+    told which (redis-compare); one that sets it needs this kernel to match."""
+    if not sc.sets_syn_schedule:
+        return None
+    wanted, here = sc.network.get("tcp_syn_linear_timeouts", SIM_SYN_LINEAR_TIMEOUTS), host_syn_linear_timeouts()
     if here == wanted:
         return None
     return (f"network.tcp_syn_linear_timeouts is {wanted}, but this kernel retransmits SYNs with "
             f"net.ipv4.tcp_syn_linear_timeouts = {here} (sysctl -w net.ipv4.tcp_syn_linear_timeouts={wanted} "
-            "where the kernel has it, or set the scenario's to match)")
+            "where the kernel has it, or change the scenario's)")
 
 
 def run_checked(cmd, stdin_text=None):

@@ -67,6 +67,7 @@ class Scenario:
     known_bugs: list  # the simulator's rule-breaking switches (fuzzer repro files); real Redis has none
     expect: list      # the assertions, as in the file (judged on the real side by expect.py)
     network: dict     # the "network" object, {} without one (shaping.py)
+    sets_syn_schedule: bool = False  # the file itself sets network.tcp_syn_linear_timeouts (cuts.py)
     imported: ImportedLayout = None  # cluster.cluster_nodes: the cluster boots from nodes.conf files written for it
 
     @property
@@ -129,7 +130,18 @@ def load_scenario(path, sim=None):
                     spares=cluster.get("spares", 0), config=cluster.get("config", {}),
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
                     workload=doc.get("workload"), known_bugs=doc.get("known_bugs", []),
-                    expect=doc.get("expect", []), network=doc.get("network", {}))
+                    expect=doc.get("expect", []), network=doc.get("network", {}),
+                    sets_syn_schedule=file_sets_syn_schedule(path))
+
+
+def file_sets_syn_schedule(path):
+    """Whether the scenario file names network.tcp_syn_linear_timeouts (--print-scenario always writes it)."""
+    try:
+        with open(path) as f:
+            network = json.load(f).get("network", {})
+    except (OSError, ValueError, AttributeError):
+        return False  # sim read it, so it is JSON; anything odd here only loses the distinction
+    return isinstance(network, dict) and "tcp_syn_linear_timeouts" in network
 
 
 def action_kind(action):

@@ -11,7 +11,7 @@ from . import guard
 from .clocks import Clocks, clock_skew_problem
 from .cluster import RealCluster, synced_disk_problem
 from .common import CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, CompareError, duration_ms, log
-from .cuts import iptables_problem, syn_schedule_problem
+from .cuts import host_syn_linear_timeouts, iptables_problem, syn_schedule_problem
 from .expect import ExpectJudge, describe_ref
 from .record import Recorder
 from .reshard import Reshard, slot_list
@@ -351,7 +351,7 @@ def real_side_problem(sc):
         why = iptables_problem()
         if why:
             return f"partition not supported here ({why})"
-        return syn_schedule_problem(sc.network)
+        return syn_schedule_problem(sc)
     return None
 
 
@@ -394,6 +394,7 @@ def run_real_trial(sc, keep, base_port, trial=1):
         record = recorder.record()
         record["action_errors"] = runner.action_errors
         record["start_delay_ms"] = round(delay_s * 1000)
+        record["tcp_syn_linear_timeouts"] = host_syn_linear_timeouts()  # the sim side runs the same kernel
         if workload:
             record["writes"] = workload.check(recorder.fired)  # stopped at run_until; settles, reads back
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
