@@ -181,9 +181,9 @@ def test_syn_schedule():
             check("trials of two kernels refused", "no error", "an error")
         except compare.CompareError as e:
             check("trials of two kernels refused", "different SYN schedules" in str(e), True)
-        check("sim's default kernel: the file itself", compare.sim_scenario_for_kernel(left, sim, 4, tmp), left.path)
-        check("a pinned schedule: the file itself", compare.sim_scenario_for_kernel(pinned_sc, sim, 4, tmp), str(pinned))
-        older = compare.sim_scenario_for_kernel(left, sim, 0, tmp)
+        check("sim's default kernel: the file itself", compare.sim_scenario_for_kernel(left, 4, tmp), left.path)
+        check("a pinned schedule: the file itself", compare.sim_scenario_for_kernel(pinned_sc, 4, tmp), str(pinned))
+        older = compare.sim_scenario_for_kernel(left, 0, tmp)
         check("an older kernel: the printed scenario with its schedule",
               json.loads(Path(older).read_text())["network"]["tcp_syn_linear_timeouts"], 0)
 

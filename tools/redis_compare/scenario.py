@@ -68,6 +68,7 @@ class Scenario:
     expect: list      # the assertions, as in the file (judged on the real side by expect.py)
     network: dict     # the "network" object, {} without one (shaping.py)
     sets_syn_schedule: bool = False  # the file itself sets network.tcp_syn_linear_timeouts (cuts.py)
+    printed: dict = None  # the whole --print-scenario document
     imported: ImportedLayout = None  # cluster.cluster_nodes: the cluster boots from nodes.conf files written for it
 
     @property
@@ -131,7 +132,7 @@ def load_scenario(path, sim=None):
                     timeline=doc.get("timeline", []), run_until_ms=duration_ms(doc["run_until"]),
                     workload=doc.get("workload"), known_bugs=doc.get("known_bugs", []),
                     expect=doc.get("expect", []), network=doc.get("network", {}),
-                    sets_syn_schedule=file_sets_syn_schedule(path))
+                    sets_syn_schedule=file_sets_syn_schedule(path), printed=doc)
 
 
 def file_sets_syn_schedule(path):
