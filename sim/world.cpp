@@ -713,7 +713,10 @@ void World::on_node_event(int index, const protocol::NodeEvent& event) {
     violation("slot_claims_need_greater_config_epoch",
               aliases_[index] + " gave slots to " + (e.about >= 0 ? aliases_[e.about] : "?") + " at configEpoch " +
                   std::to_string(e.epoch) + ", taking them from an owner at configEpoch " + std::to_string(e.value));
+  } else if (e.kind == "replicating") {
+    last_replica_of_[names_[index]] = event.about;
   } else if (e.kind == "promoted") {
+    last_replica_of_.erase(names_[index]);
     check_promotion(index, e);
     FailoverRecord f;
     f.old_master = e.about;

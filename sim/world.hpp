@@ -147,8 +147,9 @@ class World {
   void power_loss(int index);  // the node's machine loses power: nodes.conf as last fsynced
   void restart(int index);
   void lose_disk(int index);
-  // True when Redis by design cannot converge on its own (a replica refused for data age, or a node
-  // serving slots lost its disk): liveness is then not required.
+  // True when Redis by design cannot converge on its own (a replica refused for data age, a node
+  // serving slots lost its disk, or a viewer keeps a former master's stale claim at the configEpoch
+  // of its successor): liveness is then not required.
   std::optional<std::string> liveness_exemption() const;
   void pause(int index);
   void resume(int index);
@@ -213,6 +214,7 @@ class World {
   const WorldOptions& options() const { return options_; }
 
  private:
+  std::optional<std::string> stale_claim_at_equal_epoch() const;  // a liveness_exemption case
   // first_cron: when the process's first serverCron runs after it starts.
   void start_process(int index, Duration first_cron);
   void go_down(int index, bool power_loss);  // crash and power_loss
@@ -324,6 +326,8 @@ class World {
   std::vector<std::vector<std::pair<std::string, std::string>>> config_set_at_resume_;  // per paused node
   std::vector<bool> minority_reported_;
   bool slot_owner_lost_disk_ = false;
+  // The master each node name last announced it replicates ("replicating"); erased on promotion.
+  std::map<protocol::NodeName, protocol::NodeName> last_replica_of_;
   std::map<int, std::vector<HostId>> beside_;              // client hosts placed beside a node
   std::vector<std::vector<FaultRecord>> fault_history_;     // per node, in time order
   std::unique_ptr<Workload> workload_;                      // destroyed before hosts, network, scheduler

@@ -318,6 +318,45 @@ std::optional<std::string> World::liveness_exemption() const {
       return aliases_[e.node] + " cannot fail over: " + e.detail;
     }
   }
+  if (auto stale = stale_claim_at_equal_epoch()) return stale;
+  return std::nullopt;
+}
+
+// Redis 7.0.15 raises a sender's configEpoch from any message's header (clusterProcessPacket), and a
+// replica's header carries its master's configEpoch (clusterBuildMessageHdr); it changes the sender's
+// role and slots only on PING/PONG/MEET, and hands a slot to a claimant only for a greater configEpoch
+// (clusterUpdateSlotsConfigWith). So once a viewer has seen a former master D advertise its new master
+// M's epoch E as M's replica, a stale master PING of D's that arrives later (an orphaned socket keeps
+// retransmitting after close() and after the process dies) while the slots are unowned gives them back
+// to D at E, and M's claims at E never win: the viewer is stuck until an operator steps in (fuzz seed
+// 58871, scenarios/errata/stale_claim_equal_epoch.json).
+std::optional<std::string> World::stale_claim_at_equal_epoch() const {
+  std::vector<int> claimant_of_slot(protocol::kClusterSlots, -1);  // a live master claiming it, in its own view
+  for (int m = 0; m < node_count(); ++m) {
+    const protocol::Node* n = node(m);
+    if (n == nullptr || !is_up(m) || !n->myself().is_master()) continue;
+    for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
+      if (n->myself().slots->test(static_cast<size_t>(slot))) claimant_of_slot[static_cast<size_t>(slot)] = m;
+    }
+  }
+  for (int viewer = 0; viewer < node_count(); ++viewer) {
+    const protocol::Node* view = node(viewer);
+    if (view == nullptr || !is_up(viewer)) continue;
+    for (int slot = 0; slot < protocol::kClusterSlots; ++slot) {
+      const int m = claimant_of_slot[static_cast<size_t>(slot)];
+      const protocol::ClusterNode* owner = view->slot_owner(slot);
+      if (m < 0 || owner == nullptr) continue;
+      const protocol::ClusterNode& claimant = node(m)->myself();
+      if (owner->name == claimant.name || owner->config_epoch != claimant.config_epoch) continue;
+      const auto replica_of = last_replica_of_.find(owner->name);
+      if (replica_of == last_replica_of_.end() || replica_of->second != claimant.name) continue;
+      if (const auto owner_index = index_of_name(owner->name); owner_index && is_up(*owner_index)) continue;
+      return aliases_[viewer] + " keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as " +
+             aliases_[m] + "'s replica, as the owner of slot " + std::to_string(slot) + " at configEpoch " +
+             std::to_string(claimant.config_epoch) + ", " + aliases_[m] +
+             "'s own: Redis 7.0.15 moves a slot only to a greater configEpoch";
+    }
+  }
   return std::nullopt;
 }
 
