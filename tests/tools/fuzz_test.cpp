@@ -184,6 +184,28 @@ TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are r
   CHECK(restarts == 1);
 }
 
+TEST_CASE("a smaller cluster that fails only under another seed is still found", "[fuzz]") {
+  // A stand-in for a timing-bound failure: any cluster above 3 masters fails; 3 masters fail only when
+  // the run's random draws differ from the original's (another seed).
+  Scenario s = generate_fuzz_scenario(1, {});
+  s.cluster.masters = 5;
+  s.cluster.replicas_per_master = 1;
+  s.cluster.spares = 0;
+  s.timeline = {{Instant::from_millis(1000), action::Pause{NodeRef::of_alias("m1")}, {}},
+                {Instant::from_millis(5000), action::Resume{NodeRef::of_alias("m1")}, {}}};
+  const uint64_t original_seed = s.seed;
+  const FuzzRunner run = [&](const Scenario& c) {
+    FuzzVerdict verdict;
+    if (c.cluster.masters > 3 || c.seed != original_seed) verdict.signature = "stand_in";
+    return verdict;
+  };
+  const Scenario m = shrink(s, run(s), run, 100).minimal;
+  CHECK(m.cluster.masters == 3);
+  CHECK(m.cluster.replicas_per_master == 0);
+  CHECK(m.seed != original_seed);
+  CHECK(run(m).signature == "stand_in");
+}
+
 namespace {
 
 // The generated case of `seed` with `bug` switched on, which must fail with `signature`, shrunk with a
