@@ -208,6 +208,29 @@ Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
   return out;
 }
 
+// Which masters the timeline names: directly, through one of their replicas, or by a slot of theirs.
+std::vector<bool> named_masters(const Scenario& s) {
+  const ClusterSpec& c = s.cluster;
+  std::vector<bool> named(static_cast<size_t>(c.masters), false);
+  const ClusterLayout layout = layout_by_rule(c.masters, 0);
+  for (TimelineEntry e : s.timeline) {
+    for_each_ref(e.action, [&](NodeRef& ref) {
+      if (ref.master_of_slot) {
+        for (int m = 0; m < c.masters; ++m) {
+          const SlotRange range = layout.members[static_cast<size_t>(m)].slots.front();
+          if (*ref.master_of_slot >= range.first && *ref.master_of_slot <= range.last) named[static_cast<size_t>(m)] = true;
+        }
+        return;
+      }
+      const std::optional<int> index = c.index_of(ref.alias);
+      if (!index) return;
+      if (*index < c.masters) named[static_cast<size_t>(*index)] = true;
+      else if (const auto master = c.initial_master_of(*index)) named[static_cast<size_t>(*master)] = true;
+    });
+  }
+  return named;
+}
+
 // The cluster with masters a and b trading places (and their replicas, place by place): every
 // reference follows its node, a slot reference the same offset in its master's new range. Nodes are
 // not quite symmetric (redis-cli gives configEpochs and slot ranges in alias order), so a case that
@@ -238,8 +261,9 @@ class Shrinker {
     while (improved && runs_ < max_runs_) {
       improved = false;
       improved |= cut_after_violation();
-      improved |= remove_faults();
+      // Nodes before faults: a smaller cluster makes every later run cheaper and every step likelier.
       improved |= remove_nodes();
+      improved |= remove_faults();
       improved |= shorten_time();
       improved |= default_values();
     }
@@ -324,6 +348,21 @@ class Shrinker {
       if (best_.cluster.imported) break;
       for (int place = best_.cluster.replicas_per_master - 1; !removed && place >= 0; --place) {
         removed = try_seeds(without_nodes(best_, -1, place), kSeedsPerStructuralStep);
+      }
+      // Many masters go at once first: those no action names (bystanders, though they vote), then
+      // every one above 3, then half of those; then one at a time.
+      if (!removed && best_.cluster.masters > 3) {
+        Scenario candidate = best_;
+        const std::vector<bool> named = named_masters(best_);
+        for (int m = best_.cluster.masters - 1; m >= 0 && candidate.cluster.masters > 3; --m) {
+          if (!named[static_cast<size_t>(m)]) candidate = without_nodes(candidate, m, -1);
+        }
+        if (candidate.cluster.masters < best_.cluster.masters) removed = try_seeds(candidate, kSeedsPerStructuralStep);
+      }
+      for (int extra = best_.cluster.masters - 3; !removed && extra > 1; extra /= 2) {
+        Scenario candidate = best_;
+        for (int k = 0; k < extra; ++k) candidate = without_nodes(candidate, candidate.cluster.masters - 1, -1);
+        removed = try_seeds(candidate, kSeedsPerStructuralStep);
       }
       for (int m = best_.cluster.masters - 1; !removed && m >= 0 && best_.cluster.masters > 3; --m) {
         removed = try_seeds(without_nodes(best_, m, -1), kSeedsPerStructuralStep);
