@@ -63,11 +63,13 @@ struct FuzzVerdict {
 };
 FuzzVerdict run_fuzz_case(const Scenario& scenario);
 
-// Shrinking: delta debugging over the faults (halves, then quarters, ... then single faults; a fault
-// goes with the actions that end it, and the quiet period's restore stays), then fewer nodes, then
-// time (faults shorter and earlier, the run cut a second after a safety violation), then values
-// (Redis and network defaults), each step kept while the same signature fails, until nothing helps or
-// `max_runs` runs were spent. Each fault left gets a `why` note: what the run does without it.
+// Shrinking: the run cut a second after a safety violation; fewer nodes (masters no action names, then
+// masters and replica places in bulk, then one by one); delta debugging over the faults (halves, then
+// quarters, ... then single faults; a fault goes with the actions that end it, and the quiet period's
+// restore stays); time (faults shorter and earlier); values (Redis and network defaults). Each step is
+// kept while the same signature fails; a single fault or node step that no longer fails is retried
+// under other seeds (the repro carries its seed). Until nothing helps or `max_runs` runs were spent.
+// Each fault left gets a `why` note: what the run does without it.
 using FuzzRunner = std::function<FuzzVerdict(const Scenario&)>;
 struct ShrinkResult {
   Scenario minimal;

@@ -41,9 +41,9 @@ Each seed first draws a swarm: which of 18 fault kinds are on and how often, 1-1
 or every master's nodes, and whether each fault follows the last at a failure-detection or election
 offset. Then a cluster (3-9 masters, 0-2 replicas each), a Redis config, a network and the schedule;
 it runs, heals everything, waits, and requires convergence. A failing seed is printed and written as
-DIR/seed-N/repro.json (a plain scenario: `sim --scenario repro.json` replays it), then shrunk (delta
-debugging over faults, then nodes, time and values) into repro.min.json, where every action says why
-it is needed. Exit code 1 when any seed failed.
+DIR/seed-N/repro.json (a plain scenario: `sim --scenario repro.json` replays it), then shrunk (nodes,
+then delta debugging over faults, then time and values; a step that stops failing is retried under
+other seeds) into repro.min.json, where every action says why it is needed. Exit code 1 when any seed failed.
 
 examples:
   sim fuzz --seeds 2000 --jobs 2
