@@ -10,6 +10,10 @@ namespace {
 constexpr Duration kRtoInitial = Duration::millis(200);  // Linux TCP_RTO_MIN
 constexpr Duration kRtoMax = Duration::seconds(120);     // Linux TCP_RTO_MAX
 constexpr int kRetransmitsMax = 15;                      // Linux tcp_retries2
+// A closed socket with data unacknowledged (an orphan) gives up after tcp_orphan_retries (0 = 8)
+// retransmissions: tcp_write_timeout's bound ((2 << 8) - 1) x TCP_RTO_MIN after the first send, checked
+// when the retransmission timer fires. Its data is then never delivered, and no RST is sent.
+constexpr Duration kOrphanTimeout = kRtoInitial * ((2 << 8) - 1);  // 102.2 s
 constexpr uint64_t kMillion = 1'000'000;
 constexpr int kEventBits = 4;  // an event's key is (conn id << kEventBits) | kind
 constexpr size_t kCompactMin = 1024;
@@ -328,7 +332,14 @@ void Network::on_deliver(Conn& c, int side) {
   const EventKind kind = side == kClient ? EventKind::deliver_to_server : EventKind::deliver_to_client;
   const HostId from = c.host[side], to = c.host[1 - side];
   const Instant now = scheduler_.now();
+  // A retransmission timer of an orphan checks its age first, open path or not.
+  if (d.blocked_rto.us != 0 && c.side[side] == SideState::gone && now.us - d.held_since_us >= kOrphanTimeout.us) {
+    drop_in_flight(c, side);  // the orphan dies: the peer never hears of it
+    maybe_erase(c);
+    return;
+  }
   if (!path_open(from, to)) {  // held by a partition: retransmitted with RTO backoff
+    if (d.blocked_rto.us == 0) d.held_since_us = now.us;
     d.blocked_rto = backoff(d.blocked_rto);
     d.head_event = schedule(now + d.blocked_rto, c.id, kind);
     return;

@@ -17,7 +17,10 @@
 // - partitions: a segment whose path is blocked when it would arrive is held and retried after an
 //   RTO (200 ms, doubling while blocked, capped at 120 s); everything behind it waits. When the
 //   head finally gets through, the backlog arrives right behind it. A one-way block stops data in
-//   that direction only, plus the ACKs Nagle waits for (see below).
+//   that direction only, plus the ACKs Nagle waits for (see below). A side that closed gives up
+//   102.2 s after its head was first held (an orphan socket's tcp_orphan_retries): what it still
+//   had is lost, silently. (An open side's own limit, tcp_retries2's 924.6 s, is not modelled:
+//   Redis frees a link that gets no answer long before.)
 // - Nagle (client→server only, when connect() asks for it; Redis's outbound bus links): a message
 //   sent while an earlier one is unacknowledged waits. The server ACKs by sending data back on the
 //   connection (the ACK rides with that data) or when its delayed-ACK timer (the client→server
@@ -25,7 +28,8 @@
 //   arrives (a later block does not take it back); if it is blocked the ACK is retried with RTO
 //   backoff. The waiting messages then leave as one segment. Pure ACKs are not subject to loss.
 //   Server→client never waits (Redis sets TCP_NODELAY there).
-// - close(by): what `by` already sent still arrives (Nagle-held data leaves at once), then the peer
+// - close(by): what `by` already sent still arrives (Nagle-held data leaves at once; the kernel
+//   keeps retransmitting it after the process is gone, even after kill -9), then the peer
 //   gets net_closed (FIN). Data in flight toward `by`, and anything the peer sends later, is lost.
 //   Closing while connecting abandons the handshake silently.
 // - reset_host (kill -9): every connection of the host loses its data in flight both ways; each peer
@@ -168,6 +172,7 @@ class Network {
     TimerId head_event;
     int64_t last_arrival_us = 0;
     Duration blocked_rto{};  // backoff while the head is held by a partition; 0 when not held
+    int64_t held_since_us = 0;  // when the head was first held (valid while blocked_rto is not 0)
   };
   struct Conn {  // fields used by every message first: one cache line, then the directions
     ConnId id = 0;

@@ -265,6 +265,34 @@ TEST_CASE("close delivers what was sent - then the FIN - data toward the closer 
   CHECK(t.net.dropped_messages() == 2);
 }
 
+TEST_CASE("a closed socket keeps retransmitting across a cut - even after its host is killed - for 102.2 s", "[network]") {
+  // Retries at 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0 s after the message was first held; the timer
+  // at 102.2 s ends the orphan (tcp_orphan_retries 8) before it sends again.
+  for (const int64_t heal_after_ms : {50'000, 52'000, 110'000}) {
+    TwoHosts t;
+    const ConnId c = t.connected();
+    t.net.partition({{t.ha}, {t.hb}});
+    const Instant held_at = t.sched.now() + Duration::micros(100);  // when it would have arrived
+    t.net.send(c, t.ha, message(1));
+    t.run_for(Duration::seconds(1));
+    t.net.close(c, t.ha);   // Redis tears the link down
+    t.net.reset_host(t.ha); // and the process is killed: the orphan belongs to the kernel
+    t.run_for(Duration::millis(heal_after_ms - 1'000));
+    t.net.heal();
+    t.run_for(Duration::seconds(200));
+    INFO("healed " << heal_after_ms << " ms after the send");
+    if (heal_after_ms < 51'000) {
+      CHECK(t.b.tags() == std::vector<uint64_t>{1});
+      CHECK(t.b.named("data")[0].at == held_at + Duration::millis(51'000));
+      CHECK(t.b.named("closed").size() == 1);
+    } else {  // the next timer, at 102.2 s, ends the orphan: nothing arrives, not even the FIN
+      CHECK(t.b.tags().empty());
+      CHECK(t.b.named("closed").empty());
+      CHECK(t.net.dropped_messages() == 1);
+    }
+  }
+}
+
 TEST_CASE("loss delays about loss_ppm of messages by at least one 200 ms RTO", "[network]") {
   TwoHosts t(7);
   LinkProfile p;
