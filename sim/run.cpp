@@ -432,7 +432,7 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
           const std::vector<std::string> problems = world_.convergence_problems();
           if (problems.empty()) return (detail = "every live node agrees, all slots served, cluster ok"), true;
           if (const auto exemption = world_.liveness_exemption()) {
-            detail = "not converged (" + problems.front() + ") but not required: " + *exemption;
+            detail = "not converged (" + problems.front() + ") but not required: " + exemption->detail;
             return true;
           }
           for (const std::string& p : problems) detail += p + "; ";

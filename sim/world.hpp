@@ -147,10 +147,14 @@ class World {
   void power_loss(int index);  // the node's machine loses power: nodes.conf as last fsynced
   void restart(int index);
   void lose_disk(int index);
-  // True when Redis by design cannot converge on its own (a replica refused for data age, a node
+  // Set when Redis by design cannot converge on its own (a replica refused for data age, a node
   // serving slots lost its disk, or a viewer keeps a former master's stale claim at the configEpoch
   // of its successor): liveness is then not required.
-  std::optional<std::string> liveness_exemption() const;
+  struct LivenessExemption {
+    std::string rule;    // "cant_failover", "lost_disk", "stale_claim_equal_epoch": for counting
+    std::string detail;  // what happened, for people
+  };
+  std::optional<LivenessExemption> liveness_exemption() const;
   void pause(int index);
   void resume(int index);
   void set_clock(int index, Duration offset, int64_t drift_ppm);
@@ -214,7 +218,7 @@ class World {
   const WorldOptions& options() const { return options_; }
 
  private:
-  std::optional<std::string> stale_claim_at_equal_epoch() const;  // a liveness_exemption case
+  std::optional<LivenessExemption> stale_claim_at_equal_epoch() const;  // a liveness_exemption case
   // first_cron: when the process's first serverCron runs after it starts.
   void start_process(int index, Duration first_cron);
   void go_down(int index, bool power_loss);  // crash and power_loss

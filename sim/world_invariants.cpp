@@ -311,15 +311,12 @@ const std::vector<int>& World::relay_groups() {
   return relay_group_;
 }
 
-std::optional<std::string> World::liveness_exemption() const {
-  if (slot_owner_lost_disk_) return std::string("a node serving slots lost its nodes.conf");
+std::optional<World::LivenessExemption> World::liveness_exemption() const {
+  if (slot_owner_lost_disk_) return LivenessExemption{"lost_disk", "a node serving slots lost its nodes.conf"};
   for (const ObservedEvent& e : events_) {
-    if (e.kind == "cant_failover") {
-      return aliases_[e.node] + " cannot fail over: " + e.detail;
-    }
+    if (e.kind == "cant_failover") return LivenessExemption{"cant_failover", aliases_[e.node] + " cannot fail over: " + e.detail};
   }
-  if (auto stale = stale_claim_at_equal_epoch()) return stale;
-  return std::nullopt;
+  return stale_claim_at_equal_epoch();
 }
 
 // Redis 7.0.15 raises a sender's configEpoch from any message's header (clusterProcessPacket), and a
@@ -330,7 +327,7 @@ std::optional<std::string> World::liveness_exemption() const {
 // retransmitting after close() and after the process dies) while the slots are unowned gives them back
 // to D at E, and M's claims at E never win: the viewer is stuck until an operator steps in (fuzz seed
 // 58871, scenarios/errata/stale_claim_equal_epoch.json).
-std::optional<std::string> World::stale_claim_at_equal_epoch() const {
+std::optional<World::LivenessExemption> World::stale_claim_at_equal_epoch() const {
   std::vector<int> claimant_of_slot(protocol::kClusterSlots, -1);  // a live master claiming it, in its own view
   for (int m = 0; m < node_count(); ++m) {
     const protocol::Node* n = node(m);
@@ -351,10 +348,11 @@ std::optional<std::string> World::stale_claim_at_equal_epoch() const {
       const auto replica_of = last_replica_of_.find(owner->name);
       if (replica_of == last_replica_of_.end() || replica_of->second != claimant.name) continue;
       if (const auto owner_index = index_of_name(owner->name); owner_index && is_up(*owner_index)) continue;
-      return aliases_[viewer] + " keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as " +
-             aliases_[m] + "'s replica, as the owner of slot " + std::to_string(slot) + " at configEpoch " +
-             std::to_string(claimant.config_epoch) + ", " + aliases_[m] +
-             "'s own: Redis 7.0.15 moves a slot only to a greater configEpoch";
+      return LivenessExemption{"stale_claim_equal_epoch",
+                               aliases_[viewer] + " keeps " + owner->name.str().substr(0, 8) +
+                                   ", a former master last seen as " + aliases_[m] + "'s replica, as the owner of slot " +
+                                   std::to_string(slot) + " at configEpoch " + std::to_string(claimant.config_epoch) +
+                                   ", " + aliases_[m] + "'s own: Redis 7.0.15 moves a slot only to a greater configEpoch"};
     }
   }
   return std::nullopt;
