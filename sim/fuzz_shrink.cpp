@@ -298,7 +298,7 @@ class Shrinker {
     return false;
   }
   static constexpr uint64_t kSeedStride = 7919;  // a prime: the seeds tried stay apart from one case to the next
-  static constexpr int kSeedsPerStructuralStep = 4;
+  static constexpr int kSeedsPerStructuralStep = 8;
 
   // A safety violation needs nothing after it: the run can stop a second later.
   bool cut_after_violation() {
