@@ -11,9 +11,12 @@ constexpr Duration kRtoInitial = Duration::millis(200);  // Linux TCP_RTO_MIN
 constexpr Duration kRtoMax = Duration::seconds(120);     // Linux TCP_RTO_MAX
 constexpr int kRetransmitsMax = 15;                      // Linux tcp_retries2
 // A closed socket with data unacknowledged (an orphan) gives up after tcp_orphan_retries (0 = 8)
-// retransmissions: tcp_write_timeout's bound ((2 << 8) - 1) x TCP_RTO_MIN after the first send, checked
-// when the retransmission timer fires. Its data is then never delivered, and no RST is sent.
-constexpr Duration kOrphanTimeout = kRtoInitial * ((2 << 8) - 1);  // 102.2 s
+// retransmissions: tcp_write_timeout's bound, ((2 << 8) - 1) x TCP_RTO_MIN = 102.2 s after the first
+// send, checked when the retransmission timer fires. The timer that fires then is the one armed with
+// this RTO (0.2 + 0.4 + ... + 51.2 s = 102.2 s; below TCP_RTO_MAX, so no cap in between). Its data is
+// then never delivered, and no RST is sent.
+constexpr Duration kOrphanLastRto = kRtoInitial * (1 << 8);  // 51.2 s
+static_assert(kOrphanLastRto < kRtoMax);
 constexpr uint64_t kMillion = 1'000'000;
 constexpr int kEventBits = 4;  // an event's key is (conn id << kEventBits) | kind
 constexpr size_t kCompactMin = 1024;
@@ -333,13 +336,12 @@ void Network::on_deliver(Conn& c, int side) {
   const HostId from = c.host[side], to = c.host[1 - side];
   const Instant now = scheduler_.now();
   // A retransmission timer of an orphan checks its age first, open path or not.
-  if (d.blocked_rto.us != 0 && c.side[side] == SideState::gone && now.us - d.held_since_us >= kOrphanTimeout.us) {
+  if (d.blocked_rto >= kOrphanLastRto && c.side[side] == SideState::gone) {
     drop_in_flight(c, side);  // the orphan dies: the peer never hears of it
     maybe_erase(c);
     return;
   }
   if (!path_open(from, to)) {  // held by a partition: retransmitted with RTO backoff
-    if (d.blocked_rto.us == 0) d.held_since_us = now.us;
     d.blocked_rto = backoff(d.blocked_rto);
     d.head_event = schedule(now + d.blocked_rto, c.id, kind);
     return;

@@ -172,7 +172,6 @@ class Network {
     TimerId head_event;
     int64_t last_arrival_us = 0;
     Duration blocked_rto{};  // backoff while the head is held by a partition; 0 when not held
-    int64_t held_since_us = 0;  // when the head was first held (valid while blocked_rto is not 0)
   };
   struct Conn {  // fields used by every message first: one cache line, then the directions
     ConnId id = 0;
