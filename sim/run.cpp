@@ -433,6 +433,7 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
           if (problems.empty()) return (detail = "every live node agrees, all slots served, cluster ok"), true;
           if (const auto exemption = world_.liveness_exemption()) {
             detail = "not converged (" + problems.front() + ") but not required: " + exemption->detail;
+            out.excused_by = exemption->rule;
             return true;
           }
           for (const std::string& p : problems) detail += p + "; ";

@@ -19,6 +19,7 @@ struct ExpectationResult {
   int64_t at_ms = 0;
   bool passed = false;
   std::string detail;  // what was seen
+  std::string excused_by;  // `converged` passed though not converged: the liveness exemption's rule
 };
 
 inline constexpr int kShardSamplingMaxMasters = 200;
