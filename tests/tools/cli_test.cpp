@@ -162,6 +162,27 @@ TEST_CASE("sim fuzz trace hashes: one line per seed in seed order, the same for 
   CHECK(run_sim("fuzz --seeds 1 --trace-hashes /no/such/dir/h.txt").exit_code == 2);
 }
 
+TEST_CASE("sim fuzz --merge adds the shards' seeds and coverage", "[cli][fuzz]") {
+  const auto dir = temp_dir("fuzz-merge");
+  const auto a = dir / "a", b = dir / "b";
+  REQUIRE(run_sim("fuzz --seeds 4 --shard 0/2 --no-shrink --out " + a.string()).exit_code == 0);
+  REQUIRE(run_sim("fuzz --seeds 4 --shard 1/2 --no-shrink --out " + b.string()).exit_code == 0);
+  const auto shard = [](const std::filesystem::path& d) {
+    std::ifstream in(d / "fuzz-summary.json");
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json sa = shard(a), sb = shard(b);
+  const Result merged = run_sim("fuzz --merge " + a.string() + " " + b.string());
+  REQUIRE(merged.exit_code == 0);
+  const nlohmann::json m = nlohmann::json::parse(merged.output.substr(merged.output.find('{')));
+  CHECK(m["seeds_run"] == sa["seeds_run"].get<int>() + sb["seeds_run"].get<int>());
+  const auto created = [](const nlohmann::json& s) {
+    return s.value(nlohmann::json::json_pointer("/coverage/protocol_events/action_cluster_created/seeds"), 0);
+  };
+  CHECK(created(m) == created(sa) + created(sb));
+  CHECK(created(m) == m["seeds_run"].get<int>());
+}
+
 TEST_CASE("zones: the summary gives each node's place, the layout's risks and each shard's outcome", "[cli][placement]") {
   const auto lost = temp_dir("zone-majority");
   REQUIRE(run_sim("--scenario " + source("scenarios/zone_majority_lost.json") + " --out " + lost.string() + " --quiet").exit_code == 0);

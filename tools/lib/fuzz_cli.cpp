@@ -223,7 +223,9 @@ int merge(const std::vector<std::string>& dirs) {
     // Shards that ran side by side: the campaign took as long as the longest.
     merged["wall_s"] = std::max(merged["wall_s"].get<double>(), shard.value("wall_s", 0.0));
     for (const auto& failure : shard["failures"]) merged["failures"].push_back(failure);
-    for (const auto& [section, entries] : shard.value("coverage", nlohmann::json::object()).items()) {
+    // Bound first: items() of the temporary value() returns would outlive it inside the loop.
+    const nlohmann::json shard_coverage = shard.value("coverage", nlohmann::json::object());
+    for (const auto& [section, entries] : shard_coverage.items()) {
       for (const auto& [key, reach] : entries.items()) {
         Reach& sum = coverage[section][key];
         sum.seeds += reach.value("seeds", uint64_t{0});
