@@ -162,6 +162,15 @@ Scenario renamed(const Scenario& s, const std::map<std::string, std::string>& re
   return out;
 }
 
+// The master (index) whose range of redis-cli's split (a layout of masters only) holds `slot`.
+std::optional<int> split_master_of_slot(const ClusterLayout& split, int slot) {
+  for (size_t m = 0; m < split.members.size(); ++m) {
+    const SlotRange range = split.members[m].slots.front();
+    if (slot >= range.first && slot <= range.last) return static_cast<int>(m);
+  }
+  return std::nullopt;
+}
+
 // A reference by slot keeps naming the same master when masters are renumbered (`new_index`: a
 // master's index among `after` masters, nullopt when it goes): the slot at the same offset in its new
 // range of redis-cli's split; nullopt for a master that goes.
@@ -169,15 +178,13 @@ std::function<std::optional<int>(int)> slot_mover(int masters_before, int master
                                                  std::function<std::optional<int>(int)> new_index) {
   return [before = layout_by_rule(masters_before, 0), after = layout_by_rule(masters_after, 0),
           new_index = std::move(new_index)](int slot) -> std::optional<int> {
-    for (size_t m = 0; m < before.members.size(); ++m) {
-      const SlotRange range = before.members[m].slots.front();
-      if (slot < range.first || slot > range.last) continue;
-      const std::optional<int> to = new_index(static_cast<int>(m));
-      if (!to) return std::nullopt;
-      const SlotRange moved_to = after.members[static_cast<size_t>(*to)].slots.front();
-      return std::min(moved_to.first + (slot - range.first), moved_to.last);
-    }
-    return slot;
+    const std::optional<int> m = split_master_of_slot(before, slot);
+    if (!m) return slot;
+    const std::optional<int> to = new_index(*m);
+    if (!to) return std::nullopt;
+    const SlotRange range = before.members[static_cast<size_t>(*m)].slots.front();
+    const SlotRange moved_to = after.members[static_cast<size_t>(*to)].slots.front();
+    return std::min(moved_to.first + (slot - range.first), moved_to.last);
   };
 }
 
@@ -212,14 +219,11 @@ Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
 std::vector<bool> named_masters(const Scenario& s) {
   const ClusterSpec& c = s.cluster;
   std::vector<bool> named(static_cast<size_t>(c.masters), false);
-  const ClusterLayout layout = layout_by_rule(c.masters, 0);
-  for (TimelineEntry e : s.timeline) {
+  const ClusterLayout split = layout_by_rule(c.masters, 0);
+  for (TimelineEntry e : s.timeline) {  // a copy: for_each_ref hands out references to change
     for_each_ref(e.action, [&](NodeRef& ref) {
       if (ref.master_of_slot) {
-        for (int m = 0; m < c.masters; ++m) {
-          const SlotRange range = layout.members[static_cast<size_t>(m)].slots.front();
-          if (*ref.master_of_slot >= range.first && *ref.master_of_slot <= range.last) named[static_cast<size_t>(m)] = true;
-        }
+        if (const auto m = split_master_of_slot(split, *ref.master_of_slot)) named[static_cast<size_t>(*m)] = true;
         return;
       }
       const std::optional<int> index = c.index_of(ref.alias);
@@ -290,6 +294,7 @@ class Shrinker {
   // smaller case can fail the same way: the candidate is tried under its own seed, then under up to
   // `seeds - 1` others (a repro carries its seed, so any failing one will do).
   bool try_seeds(const Scenario& candidate, int seeds) {
+    if (candidate == best_) return false;  // only another seed would differ: not a smaller case
     for (int k = 0; k < seeds; ++k) {
       Scenario reseeded = candidate;
       reseeded.seed = candidate.seed + static_cast<uint64_t>(k) * kSeedStride;
@@ -357,7 +362,7 @@ class Shrinker {
         for (int m = best_.cluster.masters - 1; m >= 0 && candidate.cluster.masters > 3; --m) {
           if (!named[static_cast<size_t>(m)]) candidate = without_nodes(candidate, m, -1);
         }
-        if (candidate.cluster.masters < best_.cluster.masters) removed = try_seeds(candidate, kSeedsPerStructuralStep);
+        removed = try_seeds(candidate, kSeedsPerStructuralStep);
       }
       for (int extra = best_.cluster.masters - 3; !removed && extra > 1; extra /= 2) {
         Scenario candidate = best_;
