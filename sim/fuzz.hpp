@@ -24,9 +24,10 @@ struct FuzzOptions {
 // states that the other kinds would interrupt.
 enum class FaultKind : uint8_t {
   partition, partition3, isolate, one_way_cut, flap, kill, power_loss, lose_disk, pause, masters_together,
-  failover, failover_force, failover_takeover, failovers_together, clock_skew, lossy_link, slow_link, config_set
+  failover, failover_force, failover_takeover, failovers_together, clock_skew, lossy_link, slow_link, config_set,
+  rolling_restart
 };
-inline constexpr int kFaultKindCount = 18;
+inline constexpr int kFaultKindCount = 19;
 // Not drawn: migrate_slots. A reshard cut by a fault leaves slots open (MIGRATING/IMPORTING) until an
 // operator runs `redis-cli --cluster fix`, which the simulator does not model, so such a seed could
 // never be required to converge.

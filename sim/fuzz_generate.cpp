@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <optional>
 #include <span>
 
 #include "protocol/rng.hpp"
@@ -14,7 +15,7 @@ namespace {
 constexpr const char* kFaultKindNames[] = {
     "partition", "partition3", "isolate", "one_way_cut", "flap", "kill", "power_loss", "lose_disk", "pause",
     "masters_together", "failover", "failover_force", "failover_takeover", "failovers_together", "clock_skew",
-    "lossy_link", "slow_link", "config_set"};
+    "lossy_link", "slow_link", "config_set", "rolling_restart"};
 static_assert(std::size(kFaultKindNames) == kFaultKindCount);
 
 Instant at_ms(int64_t ms) { return Instant::from_millis(ms); }
@@ -48,12 +49,40 @@ class Generator {
   void add_fault(FaultKind kind, int64_t start_ms, int64_t span_ms);
 
   NodeRef alias_ref(int index) const { return NodeRef::of_alias(scenario_.cluster.alias(index)); }
-  // Node faults fall on the swarm's victim masters half the time, else on any master (a voter in the
-  // others' elections) or any node.
+  // Node faults fall on the swarm's victim masters half the time, else on a voter in their elections
+  // (a master outside the victims: restarted, it must remember its vote) or any node.
   NodeRef victim_node() {
+    if (in_election_window_) {
+      // While the last fault's elections run: a voter (restarted, it must remember its vote) or a
+      // replica of a victim, the candidate (its voters' votes are then spent on an election lost).
+      switch (rng_.below(3)) {
+        case 0: return alias_ref(voter_master_index());
+        case 1:
+          if (const auto candidate = candidate_index()) return alias_ref(*candidate);
+          break;
+        default: break;
+      }
+    }
     if (rng_.chance(1, 2)) return alias_ref(victim_master_index());
-    if (rng_.chance(1, 2)) return alias_ref(static_cast<int>(rng_.below(static_cast<uint64_t>(scenario_.cluster.masters))));
+    if (rng_.chance(1, 2)) return alias_ref(voter_master_index());
     return alias_ref(static_cast<int>(rng_.below(node_count_)));
+  }
+  // A replica that started out replicating one of the victims; none when the cluster has no replicas.
+  std::optional<int> candidate_index() {
+    const int replicas = scenario_.cluster.replicas_per_master;
+    if (replicas == 0) return std::nullopt;
+    const int victim = victim_master_index();
+    std::vector<int> candidates;
+    for (int i = scenario_.cluster.masters; i < static_cast<int>(node_count_); ++i) {
+      if (scenario_.cluster.initial_master_of(i) == victim) candidates.push_back(i);
+    }
+    assert(!candidates.empty());
+    return candidates[rng_.below(candidates.size())];
+  }
+  int voter_master_index() {
+    const uint64_t masters = static_cast<uint64_t>(scenario_.cluster.masters);
+    if (victims_.size() >= masters) return static_cast<int>(rng_.below(masters));
+    return voters_[rng_.below(voters_.size())];
   }
   int victim_master_index() { return victims_[rng_.below(victims_.size())]; }
   // Whoever serves the middle slot of master i's first range now (it may have failed over).
@@ -72,6 +101,8 @@ class Generator {
   Scenario& scenario_ = case_.scenario;
   Swarm& swarm_ = case_.swarm;
   std::vector<int> victims_;  // master indexes
+  std::vector<int> voters_;   // the other masters
+  bool in_election_window_ = false;  // the fault being drawn starts while the last one's elections run
   uint64_t node_count_ = 0;
   int64_t timeout_ms_ = 0;
 };
@@ -111,6 +142,7 @@ void Generator::add_config() {
   const int pool = pick_weighted(rng_, std::array{0, 1, 1, 2});
   swarm_.victim_masters = pool == 3 ? cluster.masters : pool;
   victims_.assign(masters.begin(), masters.begin() + swarm_.victim_masters);
+  voters_.assign(masters.begin() + swarm_.victim_masters, masters.end());
 }
 
 void Generator::add_network() {
@@ -133,13 +165,14 @@ void Generator::add_network() {
 // previous fault ends (a master lost while its replica is still cut off), or just after (elections
 // running into the heal).
 int64_t Generator::next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms) {
+  in_election_window_ = false;
   if (!swarm_.clustered || previous_start_ms < 0) return rng_.between(1000, horizon_ms);
   const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms_ * 2, 2000);
-  switch (pick_weighted(rng_, std::array{2, 2, 3, 1, 1, 1})) {
+  switch (pick_weighted(rng_, std::array{2, 2, 3, 1, 1, 2})) {
     case 0: return previous_start_ms + (rng_.chance(1, 2) ? 0 : rng_.between(1, 100));  // same instant: one script
     case 1: return previous_start_ms + rng_.between(timeout_ms_ * 9 / 10, timeout_ms_ * 11 / 10);
-    case 2: return previous_start_ms + timeout_ms_ + rng_.between(500, 2500);
-    case 3: return previous_start_ms + auth_timeout_ms + rng_.between(0, 1000);
+    case 2: in_election_window_ = true; return previous_start_ms + timeout_ms_ + rng_.between(500, 2500);
+    case 3: in_election_window_ = true; return previous_start_ms + auth_timeout_ms + rng_.between(0, 1000);
     case 4: return std::max(previous_start_ms, previous_end_ms - rng_.between(0, timeout_ms_));
     default: return previous_end_ms + rng_.between(0, 1000);
   }
@@ -273,6 +306,19 @@ void Generator::add_fault(FaultKind kind, int64_t start_ms, int64_t span_ms) {
       add(end_ms, link);
       return;
     }
+    case FaultKind::rolling_restart: {
+      // An operator restarts every master in turn (an upgrade, a config file change), each down for
+      // a moment or for longer than its replicas wait, and each back before the next goes: every
+      // node must come back with what it has promised in nodes.conf (its votes, its epoch).
+      const int64_t down_ms = rng_.chance(1, 2) ? rng_.between(100, timeout_ms_ / 2) : rng_.between(timeout_ms_, timeout_ms_ * 3);
+      const int64_t gap_ms = down_ms + rng_.between(500, 2 * timeout_ms_);
+      for (int i = 0; i < scenario_.cluster.masters; ++i) {
+        const NodeRef master = alias_ref(i);
+        add(start_ms + i * gap_ms, action::Crash{master});
+        add(start_ms + i * gap_ms + down_ms, action::Restart{master});
+      }
+      return;
+    }
     case FaultKind::config_set: {  // one node's node timeout changed for a while (a rolling change)
       const NodeRef node = victim_node();
       add(start_ms, action::ConfigSet{node, "cluster-node-timeout", std::to_string(rng_.between(timeout_ms_ / 2, timeout_ms_ * 2))});
@@ -309,8 +355,11 @@ FuzzCase Generator::generate() {
     start_ms = next_start_ms(start_ms, end_ms, horizon_ms);
     // A fault at the same moment as the last one is, half the time, the same fault on another shard:
     // two takeovers at once, two masters killed together.
+    // A fault right after the last one ended is, half the time, the same kind again: a cut that
+    // re-forms along other lines, a node that fails again (failure reports of the first still held).
     const bool burst = start_ms - previous_start_ms <= 100 && previous_start_ms >= 0 && rng_.chance(1, 2);
-    if (!burst) kind = static_cast<FaultKind>(pick_weighted(rng_, swarm_.weight));
+    const bool again = start_ms >= end_ms && start_ms - end_ms <= 1000 && previous_start_ms >= 0 && rng_.chance(1, 2);
+    if (!burst && !again) kind = static_cast<FaultKind>(pick_weighted(rng_, swarm_.weight));
     const int64_t span_ms = draw_span_ms();
     end_ms = start_ms + span_ms;
     add_fault(kind, start_ms, span_ms);

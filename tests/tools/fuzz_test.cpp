@@ -66,12 +66,16 @@ TEST_CASE("a clustered swarm starts each fault at a detection or election offset
     if (!c.swarm.clustered || c.swarm.faults < 2) continue;
     const int64_t timeout_ms = std::stoll(c.scenario.cluster.config[2].value);
     REQUIRE(c.scenario.cluster.config[2].name == "cluster-node-timeout");
-    // The first two faults' starts: the second follows the first by one of the offsets.
-    std::vector<int64_t> starts;
+    // Some fault follows the one before it by one of the offsets: from its start (at once, at
+    // detection, in the election, at the election's retry) or from its end (just before, just after).
+    std::vector<int64_t> starts, ends;
     for (const TimelineEntry& e : c.scenario.timeline) {
       const std::string_view name = action_name(e.action);
-      if (name == "restart" || name == "resume" || name == "heal" || name == "unblock" || name == "lose_disk") continue;
-      starts.push_back(e.at.ms());
+      if (name == "lose_disk") continue;
+      const bool end = name == "restart" || name == "resume" || name == "heal" || name == "unblock";
+      (end ? ends : starts).push_back(e.at.ms());
+      if (const auto* flap = std::get_if<action::Flap>(&e.action)) ends.push_back(flap->until.ms());
+      if (name == "config_set" || name == "link") ends.push_back(e.at.ms());  // a change and its undoing look alike
     }
     REQUIRE(starts.size() >= 2);
     const int64_t auth_timeout_ms = std::max<int64_t>(2 * timeout_ms, 2000);
@@ -80,7 +84,9 @@ TEST_CASE("a clustered swarm starts each fault at a detection or election offset
       const int64_t gap = starts[i] - starts[i - 1];
       near_an_offset |= gap <= 100 || (gap >= timeout_ms * 9 / 10 && gap <= timeout_ms + 2500) ||
                         (gap >= auth_timeout_ms && gap <= auth_timeout_ms + 1000);
+      for (int64_t end_ms : ends) near_an_offset |= starts[i] >= end_ms - timeout_ms && starts[i] <= end_ms + 1000;
     }
+    INFO("seed " << seed);
     CHECK(near_an_offset);
     ++checked;
   }
@@ -237,11 +243,51 @@ TEST_CASE("a double vote shrinks to two failovers at one instant on 3 masters + 
 }
 
 TEST_CASE("two takeovers that collide shrink to 3 masters + 3 replicas once their shards are swapped", "[fuzz]") {
-  // Seed 9 with collision_ignored: takeovers by the first replicas of m2 and m3 on 3 masters x 2
-  // replicas. Dropping the second replicas leaves r3 holding the largest configEpoch (redis-cli
-  // hands them out in alias order), so it takes no new one and nothing collides; with m1's and m3's
-  // shards swapped first, r1 and r2 take over and both bump to 7.
-  const Scenario minimal = shrunk_known_bug_case(9, "collision_ignored", "liveness");
+  // Takeovers by the first replicas of m2 and m3 on 3 masters x 2 replicas, with collision_ignored.
+  // Dropping the second replicas leaves r3 holding the largest configEpoch (redis-cli hands them out
+  // in alias order), so it takes no new one and nothing collides; with m1's and m3's shards swapped
+  // first, r1 and r2 take over and both bump to the same epoch.
+  const Scenario failing = std::get<Scenario>(parse_scenario(R"({
+    "name": "two-takeovers", "seed": 1, "known_bugs": ["collision_ignored"],
+    "cluster": {"masters": 3, "replicas_per_master": 2, "config": {"cluster-node-timeout": 2000}},
+    "timeline": [
+      {"at": "5s", "failover": {"mode": "takeover", "node": {"replica_of": {"master_of_slot": 8192}}}},
+      {"at": "5s", "failover": {"mode": "takeover", "node": {"replica_of": {"master_of_slot": 13000}}}},
+      {"at": "10s", "heal": true}],
+    "run_until": "40s", "expect": [{"converged": true, "label": "liveness"}]})",
+                                                               "two-takeovers"));
+  const FuzzVerdict verdict = run_fuzz_case(failing);
+  REQUIRE(verdict.signature == "liveness");
+  const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
+  CHECK(run_fuzz_case(minimal).signature == "liveness");
   CHECK(minimal.cluster.node_count() == 6);
   CHECK(fault_count(minimal) == 2);
+}
+
+TEST_CASE("a rolling restart takes every master down in turn - each back before the next goes", "[fuzz]") {
+  int checked = 0;
+  for (uint64_t seed = 1; seed <= 200 && checked < 5; ++seed) {
+    const FuzzCase c = generate_fuzz_case(seed, {});
+    if (c.faults_drawn[static_cast<size_t>(FaultKind::rolling_restart)] != 1) continue;
+    if (c.faults_drawn[static_cast<size_t>(FaultKind::kill)] + c.faults_drawn[static_cast<size_t>(FaultKind::power_loss)] +
+            c.faults_drawn[static_cast<size_t>(FaultKind::lose_disk)] + c.faults_drawn[static_cast<size_t>(FaultKind::masters_together)] >
+        0) {
+      continue;  // only the rolling restart crashes anything
+    }
+    INFO("seed " << seed);
+    std::vector<std::string> order;  // "crash m1", "restart m1", ... in timeline order
+    for (const TimelineEntry& e : c.scenario.timeline) {
+      if (const auto* crash = std::get_if<action::Crash>(&e.action)) order.push_back("crash " + crash->node.alias);
+      if (const auto* restart = std::get_if<action::Restart>(&e.action)) order.push_back("restart " + restart->node.alias);
+    }
+    const int masters = c.scenario.cluster.masters;
+    REQUIRE(static_cast<int>(order.size()) == 2 * masters);
+    for (int i = 0; i < masters; ++i) {
+      const std::string alias = c.scenario.cluster.alias(i);
+      CHECK(order[static_cast<size_t>(2 * i)] == "crash " + alias);
+      CHECK(order[static_cast<size_t>(2 * i + 1)] == "restart " + alias);
+    }
+    ++checked;
+  }
+  CHECK(checked >= 3);
 }

@@ -37,7 +37,7 @@ usage:
   sim fuzz --list-mutations
   sim fuzz --merge DIR...
 
-Each seed first draws a swarm: which of 18 fault kinds are on and how often, 1-10 faults, on one, two
+Each seed first draws a swarm: which of 19 fault kinds are on and how often, 1-10 faults, on one, two
 or every master's nodes, and whether each fault follows the last at a failure-detection or election
 offset. Then a cluster (3-9 masters, 0-2 replicas each), a Redis config, a network and the schedule;
 it runs, heals everything, waits, and requires convergence. A failing seed is printed and written as
