@@ -58,8 +58,9 @@ def redis_cli_slot_range(master_index, masters):
 class RealCluster:
     """One fresh cluster of redis-server processes in a temp dir, for one trial."""
 
-    def __init__(self, scenario, workdir, source_addrs, base_port):
+    def __init__(self, scenario, workdir, source_addrs, base_port, loglevel="notice"):
         self.base_port = base_port
+        self.loglevel = loglevel  # debug logs every bus packet a node processes (with --keep: which message did what)
         self.sc = scenario
         self.dir = workdir
         self.source_addrs = source_addrs  # each node connects from its own address: for cuts and shaping
@@ -79,7 +80,7 @@ class RealCluster:
                 "--cluster-config-file", f"nodes-{port}.conf", "--appendonly", "no", "--save", "",
                 "--dbfilename", f"dump-{port}.rdb", "--dir", self.dir, "--daemonize", "no",
                 "--repl-diskless-sync-delay", 0,
-                "--logfile", os.path.join(self.dir, f"{port}.log")]
+                "--logfile", os.path.join(self.dir, f"{port}.log"), "--loglevel", self.loglevel]
         if self.source_addrs:
             # Peers must learn 127.0.0.1 (where we listen), not the source address they see; protected
             # mode would refuse replicas connecting from 127.1.x.y (it trusts 127.0.0.1 only), and it is

@@ -1,5 +1,6 @@
 """One real trial: the timeline applied to a created cluster while it is polled."""
 
+import datetime
 import heapq
 import os
 import shutil
@@ -77,6 +78,9 @@ class TrialRunner:
         kind = action_kind(action)
         t = self.now_ms()
         touched = getattr(self, "do_" + kind.lstrip("_"))(action[kind])
+        # Wall clock, as the servers' logs print it: with --keep, which log lines followed which action.
+        with open(os.path.join(self.cl.dir, "actions.log"), "a") as log:
+            log.write(f"{datetime.datetime.now().strftime('%d %b %Y %H:%M:%S.%f')[:-3]} {t:.1f} ms {kind}\n")
         self.rec.fired.append((t, kind, set(touched)))
         self.judge.action_fired(t, kind, action[kind], touched)
         if self.workload:
@@ -364,12 +368,12 @@ def start_delay_s(trial):
     return (trial * 0.6180339887498949) % 1.0
 
 
-def run_real_trial(sc, keep, base_port, trial=1):
+def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice"):
     workdir = tempfile.mkdtemp(prefix=f"redis-compare-{sc.name}-")
     workdir_token = guard.track_dir(workdir)
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
     shaped = needs_shaping(sc)
-    cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port)
+    cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port, loglevel)
     if any(action_kind(a) == "clock_skew" for a in sc.timeline):
         cluster.clocks = Clocks(workdir)
     workload = None
