@@ -9,6 +9,7 @@ namespace {
 
 constexpr Duration kRtoInitial = Duration::millis(200);  // Linux TCP_RTO_MIN
 constexpr Duration kRtoMax = Duration::seconds(120);     // Linux TCP_RTO_MAX
+constexpr int64_t kJiffyUs = 4000;                        // CONFIG_HZ=250
 constexpr int kRetransmitsMax = 15;                      // Linux tcp_retries2
 // A closed socket with data unacknowledged (an orphan) gives up after tcp_orphan_retries (0 = 8)
 // retransmissions: tcp_write_timeout's bound, ((2 << 8) - 1) x TCP_RTO_MIN = 102.2 s after the first
@@ -53,11 +54,12 @@ size_t Network::SegmentQueue::clear() {
   return static_cast<size_t>(data);
 }
 
-Network::Network(Scheduler& scheduler, Rng& rng) : scheduler_(scheduler), rng_(rng.fork("network")) {}
+Network::Network(Scheduler& scheduler, Rng& rng)
+    : scheduler_(scheduler), rng_(rng.fork("network")), jiffy_rng_(rng.fork("jiffies")) {}
 
 HostId Network::add_host(std::string ip, NetworkEndpoint* endpoint) {
   assert(endpoint != nullptr);
-  hosts_.push_back(HostEntry{std::move(ip), endpoint, {}});
+  hosts_.push_back(HostEntry{std::move(ip), endpoint, {}, static_cast<int64_t>(jiffy_rng_.below(kJiffyUs))});
   return static_cast<HostId>(hosts_.size() - 1);
 }
 
@@ -83,15 +85,30 @@ void Network::set_syn_schedule(const SynSchedule& schedule) {
   syn_schedule_ = schedule;
 }
 
-// When the timer armed after the `syns`-th SYN fires, counted from connect(): the sum of the first
-// `syns` RTOs.
-Duration Network::syn_timer_offset(uint32_t syns) const {
-  Duration offset, rto = Duration::seconds(1);  // TCP_TIMEOUT_INIT
-  for (uint32_t i = 1; i <= syns; ++i) {
-    offset += rto;
+Duration Network::syn_rto(uint32_t syns) const {
+  assert(syns >= 1);
+  Duration rto = Duration::seconds(1);  // TCP_TIMEOUT_INIT
+  for (uint32_t i = 1; i < syns; ++i) {
     if (i > static_cast<uint32_t>(syn_schedule_.linear_timeouts)) rto = std::min(rto * 2, kRtoMax);
   }
-  return offset;
+  return rto;
+}
+
+// Linux's timer wheel (kernel/time/timer.c, since 4.8): a timer lands in a level by how far away it
+// is, and fires at the first boundary of that level's granule strictly after its expiry: 1 jiffy below
+// 63 jiffies, 8 below 504, 64 below 4032, 512 beyond (a host's jiffy is 4 ms: CONFIG_HZ=250, Debian's
+// kernels). A 1 s SYN retransmission (250 jiffies) thus waits 1.000-1.036 s, as measured on this
+// machine (results/fidelity-real-notes.md: 750 first retransmissions, mean 1.017 s).
+Instant Network::kernel_timer_expiry(HostId host, Duration timeout) const {
+  assert(host < hosts_.size() && timeout.us > 0);
+  const int64_t phase_us = hosts_[host].jiffy_phase_us;
+  const int64_t now_jiffies = (scheduler_.now().us + phase_us) / kJiffyUs;
+  const int64_t delta = (timeout.us + kJiffyUs - 1) / kJiffyUs;  // msecs_to_jiffies rounds up
+  int shift = 0;
+  for (int64_t start = 63; delta >= start && shift < 9; start <<= 3) shift += 3;
+  const int64_t expires = now_jiffies + delta;
+  const int64_t fires = ((expires + (int64_t{1} << shift)) >> shift) << shift;
+  return Instant::from_micros(fires * kJiffyUs - phase_us);
 }
 
 void Network::set_chaos(const ChaosOptions& chaos) {
@@ -186,7 +203,7 @@ void Network::send_syn(Conn& c) {
   }
   ++c.syn_sent;
   // The next retransmission, or the connect's failure once every retransmission is spent.
-  c.syn_timer = schedule(c.started + syn_timer_offset(c.syn_sent), c.id, EventKind::syn_timer);
+  c.syn_timer = schedule(kernel_timer_expiry(c.host[kClient], syn_rto(c.syn_sent)), c.id, EventKind::syn_timer);
 }
 
 void Network::on_syn_timer(Conn& c) {

@@ -72,8 +72,8 @@ struct Packet {
 // commit ccce324dabfe, sysctl net.ipv4.tcp_syn_linear_timeouts, default 4; 0 before 6.5), later ones
 // double it. After `retries + linear_timeouts` retransmissions (tcp_syn_retries, default 6) the next
 // timeout fails the connect. Measured on the reference machine (Linux 6.18, tcpdump of a real bus cut
-// off by iptables): retransmissions 1.00-1.04 s and 1.02-1.03 s after the previous SYN; the model keeps
-// 1 s (the kernel's timer wheel adds those 0-36 ms).
+// off by iptables): retransmissions 1.00-1.04 s and 1.02-1.03 s after the previous SYN: each timer
+// fires at the kernel's timer wheel's next granule (Network::kernel_timer_expiry).
 struct SynSchedule {
   static constexpr int kMax = 127;  // MAX_TCP_SYNCNT: the upper bound of both sysctls
   int retries = 6;
@@ -195,6 +195,7 @@ class Network {
     std::string ip;
     NetworkEndpoint* endpoint = nullptr;
     std::set<ConnId> conns;  // where this host's side is not gone; ordered for reset_host
+    int64_t jiffy_phase_us = 0;  // where the host's 4 ms jiffies fall in virtual time (its boot)
   };
   struct PendingRst {
     ConnId conn;
@@ -210,7 +211,10 @@ class Network {
 
   // handshake
   void send_syn(Conn& c);
-  Duration syn_timer_offset(uint32_t syns) const;
+  // The RTO of the timer armed after the `syns`-th SYN (1 s, doubling after the linear ones).
+  Duration syn_rto(uint32_t syns) const;
+  // When a kernel timer armed now for `timeout` fires on `host` (the timer wheel's rounding).
+  Instant kernel_timer_expiry(HostId host, Duration timeout) const;
   void on_syn_timer(Conn& c);
   void on_syn_arrival(Conn& c);
   void on_syn_ack(Conn& c);
@@ -252,6 +256,7 @@ class Network {
   ChaosOptions chaos_;
   bool chaos_on_ = false;
   SynSchedule syn_schedule_;
+  Rng jiffy_rng_;  // each host's jiffy phase, apart from the stream of latencies
   uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0, refused_connects_ = 0;
 };
 

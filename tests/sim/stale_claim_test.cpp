@@ -49,15 +49,16 @@ TEST_CASE("a stale master PING after a takeover leaves r2 with a dead owner at t
   CHECK(owner->config_epoch == r1.myself().config_epoch);
   CHECK(r2.slot_owner(4095) == owner);
   CHECK(r2.slot_owner(4096) != owner);
-  // The majority agrees on r1, so the disagreement is r2's alone, and it is excused by name.
+  // m2 agrees on r1, so the disagreement is the stuck viewers' (r2, and m4 whose stale PINGs came the
+  // same way), and it is excused by name.
   CHECK(world.node(index_of(world, "m2"))->slot_owner(0)->name == r1.myself().name);
   const auto problems = world.convergence_problems();
-  REQUIRE_FALSE(problems.empty());
-  CHECK(problems.front() == "r2 disagrees with m2 on the owner of slot 0");
+  REQUIRE(problems.size() == 1);  // the first found
+  CHECK(problems.front().ends_with(" disagrees with m2 on the owner of slot 0"));
   const auto exemption = world.liveness_exemption();
   REQUIRE(exemption.has_value());
   CHECK(exemption->rule == "stale_claim_equal_epoch");
-  CHECK(exemption->detail.find("r2 keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as r1's replica") == 0);
+  CHECK(exemption->detail.find(" keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as r1's replica") != std::string::npos);
 }
 
 TEST_CASE("the same run with m1 alive converges and needs no exemption", "[liveness][errata]") {
