@@ -353,12 +353,13 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
           for (int v : viewers) {
             const protocol::Node* n = v >= 0 ? world_.node(v) : nullptr;
             const protocol::ClusterNode* owner = n ? n->slot_owner(c.slot) : nullptr;
-            if (e == nullptr || owner == nullptr || owner->name != e->name()) {
+            const bool is_expected = e != nullptr && owner != nullptr && owner->name == e->name();
+            if (e == nullptr || owner == nullptr || is_expected == c.is_not) {
               all = false;
               detail += alias(v) + " sees " + (owner ? alias(world_.index_of_name(owner->name).value_or(-1)) : "nobody") + "; ";
             }
           }
-          if (all) detail = "slot " + std::to_string(c.slot) + " served by " + alias(expected) + " in every view";
+          if (all) detail = "slot " + std::to_string(c.slot) + (c.is_not ? " served by another node than " : " served by ") + alias(expected) + " in every view";
           return all;
         } else if constexpr (std::is_same_v<T, check::CurrentEpoch>) {
           std::vector<int> nodes = c.node ? std::vector<int>{resolve(world_, *c.node)}

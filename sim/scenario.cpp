@@ -1160,10 +1160,15 @@ const CheckKind kChecks[] = {
        return r;
      }},
     {"slot_owner", [](const json& v, const std::string& p, const Ctx& c) -> Check {
-       const Obj o(v, p, {"slot", "is", "seen_by"});
+       const Obj o(v, p, {"slot", "is", "is_not", "seen_by"});
        check::SlotOwner s;
        s.slot = as_small_int(o.need("slot"), o.at("slot"), 0, kScenarioSlots - 1);
-       s.is = as_ref(o.need("is"), o.at("is"), c);
+       const json* is_not = o.find("is_not");
+       if ((o.find("is") != nullptr) == (is_not != nullptr)) {
+         fail(p, "expected exactly one of \"is\" and \"is_not\" (the node that serves the slot, or one that does not)");
+       }
+       s.is_not = is_not != nullptr;
+       s.is = is_not != nullptr ? as_ref(*is_not, o.at("is_not"), c) : as_ref(o.need("is"), o.at("is"), c);
        if (const json* x = o.find("seen_by")) s.seen_by = as_ref_or_all(*x, o.at("seen_by"), c);
        return s;
      }},

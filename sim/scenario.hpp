@@ -245,6 +245,7 @@ struct SlotOwner {
   int slot = 0;
   NodeRef is;
   std::optional<NodeRef> seen_by;  // nullopt = every live node
+  bool is_not = false;             // "is_not": each viewer maps the slot to some node other than `is`
   bool operator==(const SlotOwner&) const = default;
 };
 struct CurrentEpoch {

@@ -121,7 +121,7 @@ json check_json(const Check& check) {
           if (c.of) out["of"] = ref_json(*c.of);
         } else if constexpr (std::is_same_v<C, check::SlotOwner>) {
           out["slot"] = c.slot;
-          out["is"] = ref_json(c.is);
+          out[c.is_not ? "is_not" : "is"] = ref_json(c.is);
           out["seen_by"] = ref_or_all_json(c.seen_by);
         } else if constexpr (std::is_same_v<C, check::CurrentEpoch>) {
           out["node"] = ref_or_all_json(c.node);

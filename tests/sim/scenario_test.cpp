@@ -511,3 +511,19 @@ TEST_CASE("scenario: power_loss is its own action, apart from crash", "[scenario
   CHECK(parse_ok(to_json(s).dump()) == s);
   CHECK(to_json(s)["timeline"][1].contains("power_loss"));
 }
+
+TEST_CASE("scenario: slot_owner takes exactly one of is and is_not", "[scenario]") {
+  const auto with = [](const char* fields) {
+    return std::string(R"({"name": "s", "seed": 1, "cluster": {"masters": 3}, "run_until": "10s", "expect": [{"slot_owner": {"slot": 0, )") +
+           fields + "}}]}";
+  };
+  const auto not_r1 = std::get<check::SlotOwner>(parse_ok(with(R"("is_not": "m1", "seen_by": "m2")")).expect[0].check);
+  CHECK(not_r1.is_not);
+  CHECK(not_r1.is == alias("m1"));
+  CHECK_FALSE(std::get<check::SlotOwner>(parse_ok(with(R"("is": "m1")")).expect[0].check).is_not);
+  for (const char* fields : {R"("is": "m1", "is_not": "m2")", R"("seen_by": "m2")"}) {
+    const ScenarioError err = parse_err(with(fields));
+    CHECK(err.json_path == "/expect/0/slot_owner");
+    CHECK_THAT(err.message, Catch::Contains("exactly one of \"is\" and \"is_not\""));
+  }
+}
