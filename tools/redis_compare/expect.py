@@ -221,7 +221,8 @@ class ExpectJudge:
         return True, detail
 
     def check_slot_owner(self, c, _):
-        slot, expected = c["slot"], self.resolve(c["is"])
+        negate = "is_not" in c
+        slot, expected = c["slot"], self.resolve(c["is_not"] if negate else c["is"])
         ev = self._view(expected)
         seen_by = c.get("seen_by", "all")
         viewers = self._live() if seen_by == "all" else [self.resolve(seen_by)]
@@ -229,10 +230,11 @@ class ExpectJudge:
         for w in viewers:
             wv = self._view(w)
             owner = slot_owner(wv, slot) if wv is not None else None
-            if ev is None or owner != ev.myself:
+            if ev is None or owner is None or (owner == ev.myself) != (not negate):
                 every = False
                 detail += f"{name(w)} sees {name(self._alias_of(owner)) if owner else 'nobody'}; "
-        return every, f"slot {slot} served by {name(expected)} in every view" if every else detail
+        served = "served by another node than" if negate else "served by"
+        return every, f"slot {slot} {served} {name(expected)} in every view" if every else detail
 
     def check_current_epoch(self, c, _):
         node = c.get("node", "all")
