@@ -44,7 +44,11 @@ class Generator {
   void draw_swarm();
   void add_config();
   void add_network();
-  int64_t next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms);
+  struct Start {
+    int64_t ms = 0;
+    bool in_election_window = false;  // while the last fault's elections run (its FAIL, then retries)
+  };
+  Start next_start(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms);
   int64_t draw_span_ms();
   void add_fault(FaultKind kind, int64_t start_ms, int64_t span_ms);
 
@@ -102,7 +106,7 @@ class Generator {
   Swarm& swarm_ = case_.swarm;
   std::vector<int> victims_;  // master indexes
   std::vector<int> voters_;   // the other masters
-  bool in_election_window_ = false;  // the fault being drawn starts while the last one's elections run
+  bool in_election_window_ = false;  // the fault being drawn starts so (Start::in_election_window)
   uint64_t node_count_ = 0;
   int64_t timeout_ms_ = 0;
 };
@@ -164,17 +168,16 @@ void Generator::add_network() {
 // election that found no majority retries (twice the auth timeout after it started), just before the
 // previous fault ends (a master lost while its replica is still cut off), or just after (elections
 // running into the heal).
-int64_t Generator::next_start_ms(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms) {
-  in_election_window_ = false;
-  if (!swarm_.clustered || previous_start_ms < 0) return rng_.between(1000, horizon_ms);
+Generator::Start Generator::next_start(int64_t previous_start_ms, int64_t previous_end_ms, int64_t horizon_ms) {
+  if (!swarm_.clustered || previous_start_ms < 0) return {rng_.between(1000, horizon_ms)};
   const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms_ * 2, 2000);
   switch (pick_weighted(rng_, std::array{2, 2, 3, 1, 1, 2})) {
-    case 0: return previous_start_ms + (rng_.chance(1, 2) ? 0 : rng_.between(1, 100));  // same instant: one script
-    case 1: return previous_start_ms + rng_.between(timeout_ms_ * 9 / 10, timeout_ms_ * 11 / 10);
-    case 2: in_election_window_ = true; return previous_start_ms + timeout_ms_ + rng_.between(500, 2500);
-    case 3: in_election_window_ = true; return previous_start_ms + auth_timeout_ms + rng_.between(0, 1000);
-    case 4: return std::max(previous_start_ms, previous_end_ms - rng_.between(0, timeout_ms_));
-    default: return previous_end_ms + rng_.between(0, 1000);
+    case 0: return {previous_start_ms + (rng_.chance(1, 2) ? 0 : rng_.between(1, 100))};  // same instant: one script
+    case 1: return {previous_start_ms + rng_.between(timeout_ms_ * 9 / 10, timeout_ms_ * 11 / 10)};
+    case 2: return {previous_start_ms + timeout_ms_ + rng_.between(500, 2500), true};
+    case 3: return {previous_start_ms + auth_timeout_ms + rng_.between(0, 1000), true};
+    case 4: return {std::max(previous_start_ms, previous_end_ms - rng_.between(0, timeout_ms_))};
+    default: return {previous_end_ms + rng_.between(0, 1000)};
   }
 }
 
@@ -352,7 +355,9 @@ FuzzCase Generator::generate() {
   FaultKind kind = FaultKind::partition;
   for (int i = 0; i < swarm_.faults; ++i) {
     const int64_t previous_start_ms = start_ms;
-    start_ms = next_start_ms(start_ms, end_ms, horizon_ms);
+    const Start start = next_start(start_ms, end_ms, horizon_ms);
+    start_ms = start.ms;
+    in_election_window_ = start.in_election_window;
     // A fault at the same moment as the last one is, half the time, the same fault on another shard:
     // two takeovers at once, two masters killed together.
     // A fault right after the last one ended is, half the time, the same kind again: a cut that
