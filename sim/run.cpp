@@ -471,9 +471,13 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   Scheduler& scheduler = world.scheduler();
 
   // Scenario time 0 is the moment the cluster is ready (create-cluster done).
+  // As long as tools/redis-compare waits for the real cluster: a minute, and a second per node. (A node
+  // learns that a peer is a replica only from the peer's own header, and gossip keeps pong times fresh,
+  // so at 100 nodes the last pair to ping each other directly can take more than a minute.)
+  const Duration creation_limit = Duration::seconds(60 + scenario.cluster.node_count());
   result.cluster_created = scenario.cluster.create == CreateMode::NodesConf
-                               ? world.restart_as_created_cluster(Duration::seconds(60))
-                               : world.create_cluster(Duration::seconds(60));
+                               ? world.restart_as_created_cluster(creation_limit)
+                               : world.create_cluster(creation_limit);
   // An operator's commands and real faults land anywhere in the nodes' 100 ms cron cycle and in their
   // 1 s cycle of pings (which gossip's whole-second pong times keep in step), not right after the tick
   // that finished the cluster's creation: start scenario time at a seeded phase of both. (With 0-100 ms,
