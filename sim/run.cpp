@@ -350,16 +350,30 @@ ExpectationResult ExpectationChecker::check(const Expectation& expectation) {
           std::vector<int> viewers = c.seen_by ? std::vector<int>{resolve(world_, *c.seen_by)}
                                                : node_set(world_, NodeSet{NodeSet::Kind::Live, {}});
           bool all = e != nullptr;
+          std::string matching;  // with any_viewer: the viewers that map it so
           for (int v : viewers) {
             const protocol::Node* n = v >= 0 ? world_.node(v) : nullptr;
             const protocol::ClusterNode* owner = n ? n->slot_owner(c.slot) : nullptr;
             const bool is_expected = e != nullptr && owner != nullptr && owner->name == e->name();
+            const std::optional<int> owner_index = owner ? world_.index_of_name(owner->name) : std::nullopt;
+            const std::string seen = alias(v) + " sees " +
+                                     (owner == nullptr ? "nobody"
+                                      : owner_index    ? alias(*owner_index)
+                                                       : owner->name.str().substr(0, 8) + " (no node's id now)") +
+                                     "; ";
             if (e == nullptr || owner == nullptr || is_expected == c.is_not) {
               all = false;
-              detail += alias(v) + " sees " + (owner ? alias(world_.index_of_name(owner->name).value_or(-1)) : "nobody") + "; ";
+              detail += seen;
+            } else {
+              matching += seen;
             }
           }
-          if (all) detail = "slot " + std::to_string(c.slot) + (c.is_not ? " served by another node than " : " served by ") + alias(expected) + " in every view";
+          const std::string served = std::string(c.is_not ? " served by another node than " : " served by ") + alias(expected);
+          if (c.any_viewer) {
+            detail = matching.empty() ? "slot " + std::to_string(c.slot) + " not" + served + " in any view" : matching;
+            return !matching.empty();
+          }
+          if (all) detail = "slot " + std::to_string(c.slot) + served + " in every view";
           return all;
         } else if constexpr (std::is_same_v<T, check::CurrentEpoch>) {
           std::vector<int> nodes = c.node ? std::vector<int>{resolve(world_, *c.node)}

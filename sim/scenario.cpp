@@ -1169,7 +1169,10 @@ const CheckKind kChecks[] = {
        }
        s.is_not = is_not != nullptr;
        s.is = is_not != nullptr ? as_ref(*is_not, o.at("is_not"), c) : as_ref(o.need("is"), o.at("is"), c);
-       if (const json* x = o.find("seen_by")) s.seen_by = as_ref_or_all(*x, o.at("seen_by"), c);
+       if (const json* x = o.find("seen_by")) {
+         s.any_viewer = x->is_string() && x->get_ref<const std::string&>() == "any";
+         if (!s.any_viewer) s.seen_by = as_ref_or_all(*x, o.at("seen_by"), c);
+       }
        return s;
      }},
     {"current_epoch", [](const json& v, const std::string& p, const Ctx& c) -> Check {

@@ -244,8 +244,9 @@ struct RoleIs { NodeRef node; Role is = Role::Master; std::optional<NodeRef> of;
 struct SlotOwner {
   int slot = 0;
   NodeRef is;
-  std::optional<NodeRef> seen_by;  // nullopt = every live node
+  std::optional<NodeRef> seen_by;  // nullopt = every live node (or some, with any_viewer)
   bool is_not = false;             // "is_not": each viewer maps the slot to some node other than `is`
+  bool any_viewer = false;         // seen_by "any": at least one live node maps the slot so
   bool operator==(const SlotOwner&) const = default;
 };
 struct CurrentEpoch {

@@ -122,7 +122,7 @@ json check_json(const Check& check) {
         } else if constexpr (std::is_same_v<C, check::SlotOwner>) {
           out["slot"] = c.slot;
           out[c.is_not ? "is_not" : "is"] = ref_json(c.is);
-          out["seen_by"] = ref_or_all_json(c.seen_by);
+          out["seen_by"] = c.any_viewer ? json("any") : ref_or_all_json(c.seen_by);
         } else if constexpr (std::is_same_v<C, check::CurrentEpoch>) {
           out["node"] = ref_or_all_json(c.node);
           put_bound(out, c.bound);

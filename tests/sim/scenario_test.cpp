@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "protocol/rng.hpp"
+#include "sim/run.hpp"
 #include "sim/scenario.hpp"
 
 using namespace rcsim;
@@ -526,4 +527,25 @@ TEST_CASE("scenario: slot_owner takes exactly one of is and is_not", "[scenario]
     CHECK(err.json_path == "/expect/0/slot_owner");
     CHECK_THAT(err.message, Catch::Contains("exactly one of \"is\" and \"is_not\""));
   }
+}
+
+TEST_CASE("scenario: slot_owner seen_by any asks for at least one live viewer and round-trips", "[scenario]") {
+  const Scenario s = parse_ok(R"({"name": "s", "seed": 1, "cluster": {"masters": 3}, "run_until": "3s", "expect": [
+      {"slot_owner": {"slot": 0, "is": "m1", "seen_by": "any"}},
+      {"slot_owner": {"slot": 0, "is_not": "m1", "seen_by": "any"}},
+      {"slot_owner": {"slot": 0, "is_not": "m2", "seen_by": "all"}}]})");
+  const auto& any = std::get<check::SlotOwner>(s.expect[0].check);
+  CHECK(any.any_viewer);
+  CHECK_FALSE(any.seen_by.has_value());
+  CHECK_FALSE(std::get<check::SlotOwner>(s.expect[2].check).any_viewer);
+  CHECK(to_json(s)["expect"][0]["slot_owner"]["seen_by"] == "any");
+  CHECK(parse_ok(to_json(s).dump()) == s);
+  // Idle: every view maps slot 0 to m1, so "some view maps it elsewhere" fails and names nobody.
+  const RunResult result = run_scenario(s, RunOptions{});
+  REQUIRE(result.expectations.size() == 3);
+  CHECK(result.expectations[0].passed);
+  CHECK_THAT(result.expectations[0].detail, Catch::Contains("m1 sees m1; "));
+  CHECK_FALSE(result.expectations[1].passed);
+  CHECK(result.expectations[1].detail == "slot 0 not served by another node than m1 in any view");
+  CHECK(result.expectations[2].passed);
 }

@@ -225,15 +225,20 @@ class ExpectJudge:
         slot, expected = c["slot"], self.resolve(c["is_not"] if negate else c["is"])
         ev = self._view(expected)
         seen_by = c.get("seen_by", "all")
-        viewers = self._live() if seen_by == "all" else [self.resolve(seen_by)]
-        detail, every = "", ev is not None
+        viewers = self._live() if seen_by in ("all", "any") else [self.resolve(seen_by)]
+        detail, matching, every = "", "", ev is not None
         for w in viewers:
             wv = self._view(w)
             owner = slot_owner(wv, slot) if wv is not None else None
+            seen = f"{name(w)} sees {name(self._alias_of(owner)) if owner else 'nobody'}; "
             if ev is None or owner is None or (owner == ev.myself) != (not negate):
                 every = False
-                detail += f"{name(w)} sees {name(self._alias_of(owner)) if owner else 'nobody'}; "
+                detail += seen
+            else:
+                matching += seen
         served = "served by another node than" if negate else "served by"
+        if seen_by == "any":  # some live node maps it so
+            return bool(matching), matching or f"slot {slot} not {served} {name(expected)} in any view"
         return every, f"slot {slot} {served} {name(expected)} in every view" if every else detail
 
     def check_current_epoch(self, c, _):
