@@ -192,7 +192,10 @@ bool Host::net_listening(uint16_t port) const { return process_ != nullptr && li
 void Host::net_accepted(ConnId conn, HostId peer, uint16_t local_port) {
   handle(NetEvent{NetEvent::Kind::accepted, conn, peer, local_port, {}});
 }
-void Host::net_connected(ConnId conn) { handle(NetEvent{NetEvent::Kind::connected, conn, 0, 0, {}}); }
+bool Host::net_connected(ConnId conn) {
+  handle(NetEvent{NetEvent::Kind::connected, conn, 0, 0, {}});
+  return false;  // dispatch calls connect_handled: before before_sleep, or when a paused process resumes
+}
 void Host::net_connect_failed(ConnId conn) {
   handle(NetEvent{NetEvent::Kind::connect_failed, conn, 0, 0, {}});
 }
@@ -216,7 +219,10 @@ void Host::dispatch(const NetEvent& event) {
   assert(process_ != nullptr);
   switch (event.kind) {
     case NetEvent::Kind::accepted: process_->on_accepted(event.conn, event.peer, event.port); return;
-    case NetEvent::Kind::connected: process_->on_connected(event.conn); return;
+    case NetEvent::Kind::connected:
+      process_->on_connected(event.conn);
+      network_.connect_handled(event.conn);
+      return;
     case NetEvent::Kind::connect_failed: process_->on_connect_failed(event.conn); return;
     case NetEvent::Kind::closed: process_->on_closed(event.conn); return;
     case NetEvent::Kind::data: process_->on_data(event.conn, event.packet); return;

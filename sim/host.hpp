@@ -100,7 +100,7 @@ class Host final : public NetworkEndpoint {
   // NetworkEndpoint
   bool net_listening(uint16_t port) const override;
   void net_accepted(ConnId conn, HostId peer, uint16_t local_port) override;
-  void net_connected(ConnId conn) override;
+  bool net_connected(ConnId conn) override;
   void net_connect_failed(ConnId conn) override;
   void net_closed(ConnId conn) override;
   void net_data(ConnId conn, const Packet& packet) override;

@@ -239,8 +239,8 @@ void Network::on_syn_ack(Conn& c) {
   c.side[kClient] = SideState::open;
   // The final ACK of the handshake: the server accepts when it arrives, before any data.
   push(c, kClient, Segment{Packet{}, segment_arrival(c, kClient), SegmentKind::accept, false});
-  if (!c.unsent.empty()) flush_unsent(c);
-  hosts_[c.host[kClient]].endpoint->net_connected(c.id);
+  c.connect_unhandled = true;  // what waits leaves with what the process writes on connecting
+  if (hosts_[c.host[kClient]].endpoint->net_connected(c.id)) connect_handled(c.id);
 }
 
 void Network::on_refusal(Conn& c) {
@@ -280,7 +280,7 @@ void Network::send(ConnId conn, HostId sender, Packet packet) {
     return;
   }
   assert(c->side[s] != SideState::pending && "the server learns of a connection from net_accepted");
-  if (c->side[s] == SideState::connecting) {
+  if (c->side[s] == SideState::connecting || (s == kClient && c->connect_unhandled)) {
     c->unsent.push_back(std::move(packet));
   } else if (s == kClient && c->nagle) {
     nagle_send(*c, std::move(packet));
@@ -449,6 +449,13 @@ void Network::on_nagle_ack(Conn& c) {
   c.ack_backoff = {};
   c.nagle_outstanding = false;
   flush_unsent(c);
+}
+
+void Network::connect_handled(ConnId conn) {
+  Conn* c = find(conn);
+  if (c == nullptr || !c->connect_unhandled) return;
+  c->connect_unhandled = false;
+  if (c->side[kClient] == SideState::open && !c->unsent.empty()) flush_unsent(*c);
 }
 
 void Network::flush_unsent(Conn& c) {

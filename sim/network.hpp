@@ -10,7 +10,10 @@
 //   the RST comes back and the client gets net_connect_failed after one RTT. A SYN or its answer
 //   that meets a blocked path is lost; SYNs are retransmitted as Linux does (SynSchedule): by default
 //   1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s after connect(), and the connect fails at 131 s.
-//   Data sent while connecting waits and leaves, in order, as one segment when the connect completes.
+//   Data sent while connecting waits in the process (Redis's link send buffer) and leaves, in order,
+//   as one segment with what the process sends while it handles net_connected (Redis's connect handler
+//   and write handler run in one event: a link's first PING goes in one write() with what was queued);
+//   a host whose process is paused handles it, and calls connect_handled, when the process resumes.
 // - delivery: in order, once. arrival = max(send + retransmission delay + one-way latency, previous
 //   arrival in that direction). Each lost transmission adds an RTO (200 ms, doubling, capped at
 //   120 s, TCP_RTO_MAX); later segments wait behind it (head-of-line blocking).
@@ -87,7 +90,9 @@ class NetworkEndpoint {
   virtual ~NetworkEndpoint() = default;
   virtual bool net_listening(uint16_t port) const = 0;  // a live process listens on this port
   virtual void net_accepted(ConnId, HostId peer, uint16_t local_port) = 0;  // server side
-  virtual void net_connected(ConnId) = 0;               // client side: connect completed
+  // Client side: connect completed. True when the process handled it now (what it wrote meanwhile
+  // then leaves with what waited); false when it will later, calling Network::connect_handled then.
+  virtual bool net_connected(ConnId) = 0;
   virtual void net_connect_failed(ConnId) = 0;          // refused or timed out
   virtual void net_closed(ConnId) = 0;                  // peer closed (FIN after its data) or reset
   virtual void net_data(ConnId, const Packet&) = 0;     // in order, once
@@ -117,6 +122,8 @@ class Network {
 
   ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);  // from != to; async
   void send(ConnId conn, HostId sender, Packet packet);
+  // The client's process has handled net_connected: what it wrote meanwhile leaves as one segment.
+  void connect_handled(ConnId conn);
   void close(ConnId conn, HostId by);
   void reset_host(HostId host);
 
@@ -179,6 +186,7 @@ class Network {
     SideState side[2] = {SideState::connecting, SideState::pending};
     bool nagle = false;
     bool nagle_outstanding = false;  // a client→server segment is not yet ACKed
+    bool connect_unhandled = false;  // connected, and the client's process has not handled it yet
     uint16_t port = 0;
     int64_t outstanding_arrived_us = kNever;
     int64_t ack_at_us = kNever;   // when the ACK for it reaches the client, once known

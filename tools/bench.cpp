@@ -129,8 +129,9 @@ class EchoEndpoint final : public NetworkEndpoint {
   void attach(HostId self) { self_ = self; }
   bool net_listening(uint16_t) const override { return true; }
   void net_accepted(ConnId, HostId, uint16_t) override {}
-  void net_connected(ConnId conn) override {
+  bool net_connected(ConnId conn) override {
     for (size_t i = 0; i < in_flight_; ++i) network_.send(conn, self_, Packet{kMessageBytes, body_});
+    return true;
   }
   void net_connect_failed(ConnId) override {}
   void net_closed(ConnId) override {}

@@ -74,11 +74,12 @@ TEST_CASE("a minority counts from when the masters now out of reach went, not fr
 
 // Fuzz seed 10, shrunk: m5 reports m3 (cut off by the partition) and is restarted 0.5 s before m2
 // marks m3 FAIL. Redis keeps a report for 2 x node timeout whatever became of its sender, so m5's
-// counts: m2 has 4 of 6 masters, the quorum. (Seed 37 since SYN retransmissions wait for the timer
-// wheel: the seeds' phases moved, and this one restarts m5 between its report and m2's FAIL.)
+// counts: m2 has 4 of 6 masters, the quorum. (Seed 79 since a link's first PING leaves with what was
+// queued while it connected: the seeds' phases moved, and this one restarts m5 between its report, 0.9 s
+// old, and m2's FAIL 0.4 s later.)
 TEST_CASE("a failure report outlives its sender's restart for 2 x node timeout", "[invariants]") {
   const char* kReportThenRestart = R"({
-    "name": "report_then_restart", "seed": 37,
+    "name": "report_then_restart", "seed": 79,
     "cluster": {"masters": 6, "replicas_per_master": 0, "config": {"cluster-node-timeout": 2000}},
     "network": {"tcp_syn_linear_timeouts": 0},
     "timeline": [
@@ -127,10 +128,10 @@ TEST_CASE("forward clock steps within a node timeout add up for the PFAIL check"
 // Fuzz seed 430 (found again after 6e317bb by a search for such wins; seed 9664 was the first), shrunk:
 // a replica wins with 3 votes while masters that announced themselves replicas have left their slots
 // unassigned in its view (size 5, quorum 3; 6 masters had slots). Reading the size after the
-// promotion blamed a win Redis's rule allows. (Run under seed 5 since SYN retransmissions wait for the
-// timer wheel: r4 wins m4's slots in epoch 15 so.)
+// promotion blamed a win Redis's rule allows. (Run under seed 351 since a link's first PING leaves with
+// what was queued while it connected: r4 wins m4's slots in epoch 15 so.)
 TEST_CASE("a winner's majority counts the size of its own view when it won", "[invariants]") {
-  const std::string shrinking_view = R"({"cluster": {"config": {"cluster-node-timeout": 2000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "winner_counts_its_own_size", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "580us", "latency": "583us", "links": [], "loss": 0.045, "shape": "long_tail", "tcp_syn_linear_timeouts": 0}, "run_until": "26916655us", "seed": 5, "timeline": [{"at": "1.5s", "flap": {"between": ["m5", "m4"], "period": "1195ms", "until": "15.5s"}}, {"at": "15.6s", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 3597}}, {"at": "17759ms", "partition": [["m3", "m5"], ["m2", "m4", "r3", "r6"], ["m1", "m6", "r1", "r2", "r4", "r5"]]}, {"at": "19618ms", "flap": {"between": ["m2", "r4"], "period": "1234ms", "until": "22529ms"}}, {"at": "19897ms", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 2000}}, {"at": "21825ms", "crash": "m6"}, {"at": "22017ms", "heal": true}, {"at": "23580ms", "restart": "m6"}]})";
+  const std::string shrinking_view = R"({"cluster": {"config": {"cluster-node-timeout": 2000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "winner_counts_its_own_size", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "580us", "latency": "583us", "links": [], "loss": 0.045, "shape": "long_tail", "tcp_syn_linear_timeouts": 0}, "run_until": "26916655us", "seed": 351, "timeline": [{"at": "1.5s", "flap": {"between": ["m5", "m4"], "period": "1195ms", "until": "15.5s"}}, {"at": "15.6s", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 3597}}, {"at": "17759ms", "partition": [["m3", "m5"], ["m2", "m4", "r3", "r6"], ["m1", "m6", "r1", "r2", "r4", "r5"]]}, {"at": "19618ms", "flap": {"between": ["m2", "r4"], "period": "1234ms", "until": "22529ms"}}, {"at": "19897ms", "config_set": {"name": "cluster-node-timeout", "node": "m5", "value": 2000}}, {"at": "21825ms", "crash": "m6"}, {"at": "22017ms", "heal": true}, {"at": "23580ms", "restart": "m6"}]})";
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(shrinking_view), options);
   const ObservedEvent* won = checked_win(result, "r4", "m4", 15);
@@ -186,9 +187,10 @@ TEST_CASE("a peer's new inbound link closes its old one so what was queued there
 // resume it reads what its peers queued meanwhile, failure reports on m4 and r3 sent while they were
 // cut off, long before the last of those messages; Redis dates a report by its arrival, so with m2's
 // fresh one m1 has a majority. The checker allowed only the last message's transit and blamed Redis.
-// (Seed 18 since SYN retransmissions wait for the timer wheel: m1 marks m4 FAIL 0.6 s after resuming.)
+// (Seed 1 since a link's first PING leaves with what was queued while it connected: m1 marks m4 FAIL
+// 0.5 s after resuming.)
 TEST_CASE("failure reports read from a queued batch count as Redis dates them - by their arrival", "[invariants]") {
-  const std::string queued_reports = R"({"cluster": {"config": {"cluster-node-timeout": 500}, "create": "redis_cli", "masters": 5, "replicas_per_master": 1, "spares": 0, "timer_phase": "in_phase"}, "expect": [], "name": "reports_in_a_queued_batch", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "196us", "latency": "50us", "links": [], "loss": 0.005, "shape": "long_tail"}, "run_until": "16639598us", "seed": 18, "timeline": [{"at": "6.4s", "pause": "m1"}, {"at": "8688ms", "partition": [["m1", "m2"], ["m4", "m5", "r1", "r3", "r4"], ["m3", "r2", "r5"]]}, {"at": "9651ms", "heal": true}, {"at": "10814ms", "partition": [["m1", "m2", "m5", "r5"], ["m3", "m4", "r1", "r2", "r3", "r4"]]}, {"at": "11558500us", "heal": true}, {"at": "12582750us", "partition": [["m1", "m2"], ["m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5"]]}, {"at": "13003750us", "resume": "m1"}, {"at": "13536750us", "heal": true}, {"at": "13537750us", "heal": true}, {"at": "13537750us", "resume": "m1"}]})";
+  const std::string queued_reports = R"({"cluster": {"config": {"cluster-node-timeout": 500}, "create": "redis_cli", "masters": 5, "replicas_per_master": 1, "spares": 0, "timer_phase": "in_phase"}, "expect": [], "name": "reports_in_a_queued_batch", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "196us", "latency": "50us", "links": [], "loss": 0.005, "shape": "long_tail"}, "run_until": "16639598us", "seed": 1, "timeline": [{"at": "6.4s", "pause": "m1"}, {"at": "8688ms", "partition": [["m1", "m2"], ["m4", "m5", "r1", "r3", "r4"], ["m3", "r2", "r5"]]}, {"at": "9651ms", "heal": true}, {"at": "10814ms", "partition": [["m1", "m2", "m5", "r5"], ["m3", "m4", "r1", "r2", "r3", "r4"]]}, {"at": "11558500us", "heal": true}, {"at": "12582750us", "partition": [["m1", "m2"], ["m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5"]]}, {"at": "13003750us", "resume": "m1"}, {"at": "13536750us", "heal": true}, {"at": "13537750us", "heal": true}, {"at": "13537750us", "resume": "m1"}]})";
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(queued_reports), options);
   CHECK(count_violations(result, "fail_needs_majority") == 0);
@@ -201,10 +203,11 @@ TEST_CASE("failure reports read from a queued batch count as Redis dates them - 
 // resuming; its ACK reached r2 after r2 had scheduled its next election and before it started. Redis
 // 7.0.15 resets the count when it schedules and accepts an ACK whose sender's currentEpoch reaches the
 // election epoch it has then (13), and that count carries into epoch 16: r2 won with 3 votes of epoch 16
-// and m6's. The checker counted only this epoch's votes. (Seed 2 since SYN retransmissions wait for the
-// timer wheel: the same story.)
+// and m6's. The checker counted only this epoch's votes. (Seed 8 since a link's first PING leaves in one
+// segment with what was queued while it connected: the same story, m6's ACK of epoch 13 arriving 0.24 s
+// after r2 scheduled its next election.)
 TEST_CASE("an ACK that arrives between an election's scheduling and its start counts toward it - as in Redis", "[invariants]") {
-  const std::string carried_ack = R"({"cluster": {"config": {"cluster-node-timeout": 1000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "ack_carried_to_next_election", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "617us", "latency": "999us", "links": [], "loss": 0.026, "shape": "uniform", "tcp_syn_linear_timeouts": 0}, "run_until": "12603398us", "seed": 2, "timeline": [{"at": "1482ms", "partition": [["m2", "r5"], ["m1", "m3", "m4", "m5", "m6", "r1", "r2", "r3", "r4", "r6"]]}, {"at": "3441ms", "pause": "m4"}, {"at": "3449ms", "pause": "m6"}, {"at": "3469ms", "pause": "m5"}, {"at": "4318ms", "heal": true}, {"at": "5020ms", "failover": {"mode": "default", "node": {"replica_of": {"master_of_slot": 12288}}}}, {"at": "5083ms", "partition": [["m6"], ["m1", "m2", "m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5", "r6"]]}, {"at": "5798ms", "pause": "m2"}, {"at": "6607ms", "resume": "m6"}, {"at": "7107ms", "resume": "m5"}, {"at": "7124ms", "resume": "m4"}, {"at": "7436ms", "heal": true}]})";
+  const std::string carried_ack = R"({"cluster": {"config": {"cluster-node-timeout": 1000}, "create": "redis_cli", "masters": 6, "replicas_per_master": 1, "spares": 0, "timer_phase": "staggered"}, "expect": [], "name": "ack_carried_to_next_election", "network": {"chaos": {"drop": 0.0, "duplicate": 0.0, "reorder": 0.0}, "jitter": "617us", "latency": "999us", "links": [], "loss": 0.026, "shape": "uniform", "tcp_syn_linear_timeouts": 0}, "run_until": "12603398us", "seed": 8, "timeline": [{"at": "1482ms", "partition": [["m2", "r5"], ["m1", "m3", "m4", "m5", "m6", "r1", "r2", "r3", "r4", "r6"]]}, {"at": "3441ms", "pause": "m4"}, {"at": "3449ms", "pause": "m6"}, {"at": "3469ms", "pause": "m5"}, {"at": "4318ms", "heal": true}, {"at": "5020ms", "failover": {"mode": "default", "node": {"replica_of": {"master_of_slot": 12288}}}}, {"at": "5083ms", "partition": [["m6"], ["m1", "m2", "m3", "m4", "m5", "r1", "r2", "r3", "r4", "r5", "r6"]]}, {"at": "5798ms", "pause": "m2"}, {"at": "6607ms", "resume": "m6"}, {"at": "7107ms", "resume": "m5"}, {"at": "7124ms", "resume": "m4"}, {"at": "7436ms", "heal": true}]})";
   RunOptions options;
   const RunResult result = run_scenario(scenario_from(carried_ack), options);
   const ObservedEvent* won = checked_win(result, "r2", "m2", 16);

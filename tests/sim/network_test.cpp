@@ -36,7 +36,10 @@ struct Recorder final : NetworkEndpoint {
   explicit Recorder(Scheduler& s) : scheduler(s) {}
   bool net_listening(uint16_t port) const override { return ports.contains(port); }
   void net_accepted(ConnId c, HostId, uint16_t) override { log("accepted", c); }
-  void net_connected(ConnId c) override { log("connected", c); }
+  bool net_connected(ConnId c) override {
+    log("connected", c);
+    return true;
+  }
   void net_connect_failed(ConnId c) override { log("connect_failed", c); }
   void net_closed(ConnId c) override { log("closed", c); }
   void net_data(ConnId c, const Packet& p) override {

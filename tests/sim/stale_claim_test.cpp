@@ -1,4 +1,4 @@
-// The fuzz finding of seed 58871 (scenarios/errata/stale_claim_equal_epoch.json): a replica keeps a dead
+// The fuzz finding of seed 58871 (scenarios/errata/stale_claim_equal_epoch.json): a viewer keeps a dead
 // former master as the owner of its old slots at its successor's configEpoch, which Redis 7.0.15 never
 // resolves. The liveness check excuses exactly that case, nothing wider.
 #include <catch2/catch.hpp>
@@ -32,37 +32,45 @@ int index_of(const World& world, const std::string& alias) {
 
 }  // namespace
 
-TEST_CASE("a stale master PING after a takeover leaves r2 with a dead owner at the new master's configEpoch", "[liveness][errata]") {
+TEST_CASE("a stale master PING after a takeover leaves a viewer with a dead owner at the new master's configEpoch", "[liveness][errata]") {
   const RunResult result = run_scenario(errata_scenario(), RunOptions{});
   REQUIRE(result.world != nullptr);
   const World& world = *result.world;
   CHECK(result.passed());
   const protocol::Node& r1 = *world.node(index_of(world, "r1"));
-  const protocol::Node& r2 = *world.node(index_of(world, "r2"));
+  const protocol::Node& m1 = *world.node(index_of(world, "m1"));
   REQUIRE(r1.myself().is_master());
   CHECK(r1.myself().config_epoch == 13);
-  // r2 maps m1's old slots to m1's old id (m1 itself restarted with a new one), at r1's configEpoch.
-  const protocol::ClusterNode* owner = r2.slot_owner(0);
+  // Seed 58871 leaves m3 stuck (which viewer depends on which orphaned PINGs outlive the cut): it maps
+  // m1's old slots to m1's old id (m1 itself restarted with a new one), at r1's configEpoch, and only those.
+  const protocol::Node& stuck = *world.node(index_of(world, "m3"));
+  const protocol::ClusterNode* owner = stuck.slot_owner(0);
   REQUIRE(owner != nullptr);
   CHECK(owner->name != r1.myself().name);
-  CHECK(owner->name != world.node(index_of(world, "m1"))->myself().name);
+  CHECK(owner->name != m1.myself().name);
   CHECK(owner->config_epoch == r1.myself().config_epoch);
-  CHECK(r2.slot_owner(4095) == owner);
-  CHECK(r2.slot_owner(4096) != owner);
-  // m2 agrees on r1, so the disagreement is the stuck viewers' (r2, and m4 whose stale PINGs came the
-  // same way), and it is excused by name.
-  CHECK(world.node(index_of(world, "m2"))->slot_owner(0)->name == r1.myself().name);
+  CHECK(stuck.slot_owner(4095) == owner);
+  CHECK(stuck.slot_owner(4096) != owner);
+  // Every other node of the cluster agrees on r1 (the reborn m1 knows nobody), so the disagreement is the
+  // stuck viewer's, and it is excused by name.
+  for (int i = 0; i < world.node_count(); ++i) {
+    const protocol::Node* n = world.node(i);
+    if (n == nullptr || n == &stuck || n == &m1) continue;
+    INFO(world.alias(i));
+    REQUIRE(n->slot_owner(0) != nullptr);
+    CHECK(n->slot_owner(0)->name == r1.myself().name);
+  }
   const auto problems = world.convergence_problems();
   REQUIRE(problems.size() == 1);  // the first found
-  CHECK(problems.front().ends_with(" disagrees with m2 on the owner of slot 0"));
+  CHECK(problems.front() == "m3 disagrees with m2 on the owner of slot 0");
   const auto exemption = world.liveness_exemption();
   REQUIRE(exemption.has_value());
   CHECK(exemption->rule == "stale_claim_equal_epoch");
-  CHECK(exemption->detail.find(" keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as r1's replica") != std::string::npos);
+  CHECK(exemption->detail.find("m3 keeps " + owner->name.str().substr(0, 8) + ", a former master last seen as r1's replica") != std::string::npos);
 }
 
 TEST_CASE("the same run with m1 alive converges and needs no exemption", "[liveness][errata]") {
-  // m1 stays up as r1's replica: its next PING as a replica makes r2 drop the stale claim.
+  // m1 stays up as r1's replica: its next PING as a replica makes the viewer drop the stale claim.
   Scenario scenario = errata_scenario();
   std::erase_if(scenario.timeline, [](const TimelineEntry& a) {
     return std::holds_alternative<action::Crash>(a.action) || std::holds_alternative<action::LoseDisk>(a.action) ||
