@@ -101,7 +101,7 @@ Duration Network::syn_rto(uint32_t syns) const {
 // machine (results/fidelity-real-notes.md: 750 first retransmissions, mean 1.017 s).
 Instant Network::kernel_timer_expiry(HostId host, Duration timeout) const {
   assert(host < hosts_.size() && timeout.us > 0);
-  const int64_t phase_us = hosts_[host].jiffy_phase_us;
+  const int64_t phase_us = hosts_[shared_timer_wheel_ ? 0 : host].jiffy_phase_us;
   const int64_t now_jiffies = (scheduler_.now().us + phase_us) / kJiffyUs;
   const int64_t delta = (timeout.us + kJiffyUs - 1) / kJiffyUs;  // msecs_to_jiffies rounds up
   int shift = 0;

@@ -119,6 +119,9 @@ class Network {
   void set_link_profile(HostId from, HostId to, const LinkProfile& profile);  // directed override
   const LinkProfile& profile(HostId from, HostId to) const;                   // the override, else the default
   void set_syn_schedule(const SynSchedule& schedule);
+  // Every host's kernel timers tick in phase with the first host's: the hosts are one machine (as when
+  // tools/redis-compare runs every node on one Linux kernel). Default: each host its own phase.
+  void set_shared_timer_wheel(bool shared) { shared_timer_wheel_ = shared; }
 
   ConnId connect(HostId from, HostId to, uint16_t port, bool nagle);  // from != to; async
   void send(ConnId conn, HostId sender, Packet packet);
@@ -264,6 +267,7 @@ class Network {
   ChaosOptions chaos_;
   bool chaos_on_ = false;
   SynSchedule syn_schedule_;
+  bool shared_timer_wheel_ = false;
   Rng jiffy_rng_;  // each host's jiffy phase, apart from the stream of latencies
   uint64_t delivered_messages_ = 0, delivered_bytes_ = 0, dropped_messages_ = 0, refused_connects_ = 0;
 };

@@ -133,6 +133,7 @@ WorldOptions world_options(const Scenario& scenario, uint64_t seed) {
   options.chaos.duplicate_ppm = loss_ppm(scenario.network.chaos.duplicate);
   options.chaos.reorder_ppm = loss_ppm(scenario.network.chaos.reorder);
   options.syn_schedule.linear_timeouts = scenario.network.tcp_syn_linear_timeouts;
+  options.shared_timer_wheel = scenario.network.timer_wheel == TimerWheel::shared;
   return options;
 }
 

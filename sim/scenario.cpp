@@ -688,7 +688,7 @@ std::vector<LinkOverride> parse_zone_network(const json& v, const std::string& p
 }
 
 NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx) {
-  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "zones", "links", "chaos", "tcp_syn_linear_timeouts"});
+  const Obj o(v, path, {"latency", "jitter", "shape", "loss", "zones", "links", "chaos", "tcp_syn_linear_timeouts", "timer_wheel"});
   NetworkSpec n;
   if (const json* x = o.find("latency")) n.latency = as_duration(*x, o.at("latency"));
   if (const json* x = o.find("jitter")) n.jitter = as_duration(*x, o.at("jitter"));
@@ -709,6 +709,7 @@ NetworkSpec parse_network(const json& v, const std::string& path, const Ctx& ctx
   if (const json* x = o.find("tcp_syn_linear_timeouts")) {
     n.tcp_syn_linear_timeouts = as_small_int(*x, o.at("tcp_syn_linear_timeouts"), 0, SynSchedule::kMax);
   }
+  if (const json* x = o.find("timer_wheel")) n.timer_wheel = as_enum(*x, o.at("timer_wheel"), kTimerWheels);
   return n;
 }
 

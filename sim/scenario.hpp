@@ -115,6 +115,8 @@ struct ChaosSpec {  // datagram chaos, beyond what TCP does: per message probabi
   bool operator==(const ChaosSpec&) const = default;
 };
 
+enum class TimerWheel : uint8_t { per_host, shared };
+
 struct NetworkSpec {
   Duration latency = Duration::micros(50);  // one way
   Duration jitter = Duration::micros(0);
@@ -123,6 +125,9 @@ struct NetworkSpec {
   std::vector<LinkOverride> links;
   ChaosSpec chaos;
   int tcp_syn_linear_timeouts = 4;  // the hosts' net.ipv4.tcp_syn_linear_timeouts (Linux >= 6.5: 4; older: 0)
+  // Whose timer wheel the hosts' kernel timers (SYN retransmissions) fire on: each host its own phase,
+  // or every node on one kernel, as tools/redis-compare's real side runs them.
+  TimerWheel timer_wheel = TimerWheel::per_host;
   bool operator==(const NetworkSpec&) const = default;
 };
 

@@ -25,6 +25,7 @@ std::string enum_text(E value, const Names<E>& names) {
 
 inline const Names<TimerPhase> kTimerPhases = {{"in_phase", TimerPhase::InPhase}, {"staggered", TimerPhase::Staggered}};
 inline const Names<CreateMode> kCreateModes = {{"redis_cli", CreateMode::RedisCli}, {"nodes_conf", CreateMode::NodesConf}};
+inline const Names<TimerWheel> kTimerWheels = {{"per_host", TimerWheel::per_host}, {"shared", TimerWheel::shared}};
 inline const Names<LatencyShape> kShapes = {
     {"fixed", LatencyShape::fixed}, {"uniform", LatencyShape::uniform}, {"long_tail", LatencyShape::long_tail}};
 inline const Names<FailoverMode> kFailoverModes = {

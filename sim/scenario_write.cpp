@@ -191,7 +191,8 @@ json network_json(const NetworkSpec& n) {
               {"loss", n.loss},
               {"links", std::move(links)},
               {"chaos", {{"drop", n.chaos.drop}, {"duplicate", n.chaos.duplicate}, {"reorder", n.chaos.reorder}}},
-              {"tcp_syn_linear_timeouts", n.tcp_syn_linear_timeouts}};
+              {"tcp_syn_linear_timeouts", n.tcp_syn_linear_timeouts},
+              {"timer_wheel", enum_text(n.timer_wheel, kTimerWheels)}};
 }
 
 json workload_json(const WorkloadSpec& w) {

@@ -24,6 +24,7 @@ World::World(const WorldOptions& options)
   if (!options_.trace_path.empty()) trace_.open_file(options_.trace_path);
   network_ = std::make_unique<Network>(scheduler_, rng_);
   network_->set_syn_schedule(options_.syn_schedule);
+  network_->set_shared_timer_wheel(options_.shared_timer_wheel);
   Rng setup = rng_.fork("setup");
   // Redis's mstime() is Unix time; starting somewhere inside a second shifts the truncation of the
   // seconds-resolution times in gossip, as on a real machine.

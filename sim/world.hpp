@@ -38,6 +38,7 @@ struct WorldOptions {
   std::vector<LinkProfileOverride> link_overrides;
   ChaosOptions chaos;
   SynSchedule syn_schedule;
+  bool shared_timer_wheel = false;  // every node on one kernel (network.timer_wheel "shared")
   bool trace_messages = true;     // one trace record per delivered bus message
   bool check_minority_bound = true;  // the periodic "minority master stops serving" check
   std::string trace_path;         // trace.jsonl; empty = hash only

@@ -180,6 +180,30 @@ TEST_CASE("a SYN retransmitted after 1 s leaves at the timer wheel's next 32 ms 
   CHECK(*longest - *shortest > 16'000);  // spread over the granule, not a constant lag
 }
 
+TEST_CASE("hosts on one kernel retransmit SYNs on one timer wheel grid - hosts apart on their own", "[network]") {
+  // a connects to b and b to a across a cut, at the same instant; after the heal each connects at its
+  // SYN's first retransmission, which fires at the next 32 ms granule of its kernel's timer wheel.
+  int same_instant[2] = {0, 0};  // [per_host, shared]
+  for (const bool shared : {false, true}) {
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+      TwoHosts t(seed);
+      t.net.set_shared_timer_wheel(shared);
+      t.net.partition({{t.ha}, {t.hb}});
+      t.sched.run_until(Instant::from_micros(static_cast<int64_t>(seed) * 7'919));
+      t.net.connect(t.ha, t.hb, kPort, false);
+      t.net.connect(t.hb, t.ha, kPort, false);
+      t.run_for(Duration::millis(500));
+      t.net.heal();
+      t.run_for(Duration::millis(1'000));
+      REQUIRE(t.a.named("connected").size() == 1);
+      REQUIRE(t.b.named("connected").size() == 1);
+      same_instant[shared] += t.a.named("connected")[0].at == t.b.named("connected")[0].at;
+    }
+  }
+  CHECK(same_instant[1] == 20);
+  CHECK(same_instant[0] == 0);
+}
+
 TEST_CASE("messages on a connection arrive in order - once - under jitter", "[network]") {
   TwoHosts t;
   LinkProfile p;

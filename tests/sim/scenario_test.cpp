@@ -549,3 +549,17 @@ TEST_CASE("scenario: slot_owner seen_by any asks for at least one live viewer an
   CHECK(result.expectations[1].detail == "slot 0 not served by another node than m1 in any view");
   CHECK(result.expectations[2].passed);
 }
+
+TEST_CASE("scenario: network.timer_wheel is per_host unless shared - and names what it accepts", "[scenario]") {
+  const auto with = [](const char* network) {
+    return std::string(R"({"name": "s", "cluster": {"masters": 3}, "run_until": "1s", "network": )") + network + "}";
+  };
+  CHECK(parse_ok(with("{}")).network.timer_wheel == TimerWheel::per_host);
+  const Scenario shared = parse_ok(with(R"({"timer_wheel": "shared"})"));
+  CHECK(shared.network.timer_wheel == TimerWheel::shared);
+  CHECK(to_json(shared)["network"]["timer_wheel"] == "shared");
+  CHECK(parse_ok(to_json(shared).dump()) == shared);
+  const ScenarioError err = parse_err(with(R"({"timer_wheel": "one"})"));
+  CHECK(err.json_path == "/network/timer_wheel");
+  CHECK_THAT(err.message, Catch::Contains("per_host") && Catch::Contains("shared"));
+}
