@@ -98,7 +98,9 @@ def test_matrix_summary():
                {"quantity": "lost writes", "real": {"median": 100, "min": 90, "max": 110, "n": 3},
                 "sim": {"median": 200, "min": 190, "max": 210, "n": 20}, "ratio": 2, "verdict": "OFF"},
                {"quantity": "ping received /node/s, first 10 s", "real": None, "sim": None, "ratio": None,
-                "verdict": "n/a"}]}
+                "verdict": "n/a"},
+               {"quantity": "winner configEpoch", "real": {"median": 5, "min": 5, "max": 5, "n": 1},
+                "sim": {"median": 8, "min": 8, "max": 8, "n": 1}, "ratio": 1.6, "verdict": "rare"}]}
     refused = {"scenario": "scenarios/b.json", "status": "refused", "reason": "network chaos ..."}
     erratum = {"scenario": "scenarios/errata/noaddr_master_reachable.json", "trials": 5, "seeds": 20, "rows": [],
                "expectation_rows": [
@@ -116,6 +118,21 @@ def test_matrix_summary():
                  "| two replicas win the same epoch | two_winners_one_epoch | r2 won epoch 7 too, with stale votes | "
                  "- | - | not run |"):
         check(f"matrix has {line!r}", line in text.splitlines(), True)
+
+
+def test_rare_rows():
+    """A quantity that exists in fewer than half of one side's runs is shown as "rare", not judged."""
+    from redis_compare.report import compare_rows
+    base = {"fault_ms": 0, "recovery_ms": -1, "first_pfail_ms": -1, "fail_ms": -1, "promoted_ms": -1,
+            "converged_ms": -1, "demoted_ms": -1, "all_ok_ms": -1, "epoch": None, "new_master": None,
+            "current_epoch_before": None, "current_epoch_after": None, "rates": {}, "steady_rates": {}}
+    real = [dict(base, promoted_ms=500, new_master="r2", epoch=5)] * 2 + [dict(base)] * 3
+    sim = [dict(base, promoted_ms=6300, new_master="r1", epoch=8)] + [dict(base)] * 299
+    rows = {r["quantity"]: r for r in compare_rows(real, sim)}
+    check("an event in 2 of 5 real runs and 1 of 300 sim seeds", rows["promoted (s after fault)"]["verdict"], "rare")
+    sim = [dict(base, promoted_ms=600, new_master="r2", epoch=5)] * 200 + [dict(base)] * 100
+    rows = {r["quantity"]: r for r in compare_rows([dict(base, promoted_ms=500, new_master="r2", epoch=5)] * 3, sim)}
+    check("in every real run and 2 of 3 sim seeds: judged", rows["promoted (s after fault)"]["verdict"], "OFF")
 
 
 def test_real_json_merge():
@@ -181,16 +198,20 @@ def test_syn_schedule():
             check("trials of two kernels refused", "no error", "an error")
         except compare.CompareError as e:
             check("trials of two kernels refused", "different SYN schedules" in str(e), True)
-        check("sim's default kernel: the file itself", compare.sim_scenario_for_kernel(left, 4, tmp), left.path)
-        check("a pinned schedule: the file itself", compare.sim_scenario_for_kernel(pinned_sc, 4, tmp), str(pinned))
+        # The sim side always runs the printed scenario on one kernel (every real node is on this one).
+        default = json.loads(Path(compare.sim_scenario_for_kernel(left, 4, tmp)).read_text())["network"]
+        check("sim's default kernel: its schedule, one timer wheel", (default["tcp_syn_linear_timeouts"],
+              default["timer_wheel"]), (4, "shared"))
+        kept = json.loads(Path(compare.sim_scenario_for_kernel(pinned_sc, 4, tmp)).read_text())["network"]
+        check("a pinned schedule is kept", (kept["tcp_syn_linear_timeouts"], kept["timer_wheel"]), (0, "shared"))
         older = compare.sim_scenario_for_kernel(left, 0, tmp)
         check("an older kernel: the printed scenario with its schedule",
               json.loads(Path(older).read_text())["network"]["tcp_syn_linear_timeouts"], 0)
 
 
 def main():
-    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_real_json_merge,
-                 test_syn_schedule):
+    for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_rare_rows,
+                 test_real_json_merge, test_syn_schedule):
         test()
     return summary()
 
