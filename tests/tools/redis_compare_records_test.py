@@ -135,6 +135,17 @@ def test_rare_rows():
     check("in every real run and 2 of 3 sim seeds: judged", rows["promoted (s after fault)"]["verdict"], "OFF")
 
 
+def test_node_limit():
+    """The real side runs every node on this machine: a scenario above --max-real-nodes is refused, named."""
+    from redis_compare.trial import real_side_problem
+    sim = os.environ.get("RCSIM_SIM_BINARY", str(REPO / "build" / "sim"))
+    big = load_scenario(str(REPO / "scenarios" / "large" / "master_crash_1000.json"), sim)
+    check("1000 nodes refused", (real_side_problem(big) or "").startswith("1000 nodes: "), True)
+    check("1000 nodes with a higher limit", real_side_problem(big, max_nodes=1000), None)
+    check("100 nodes run", real_side_problem(load_scenario(str(REPO / "scenarios" / "large" / "idle_100.json"), sim)),
+          None)
+
+
 def test_real_json_merge():
     # Trials added by a later run (--first-trial) are merged by giving --real-json once per file.
     compare = load_script("redis-compare")
@@ -211,7 +222,7 @@ def test_syn_schedule():
 
 def main():
     for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_rare_rows,
-                 test_real_json_merge, test_syn_schedule):
+                 test_node_limit, test_real_json_merge, test_syn_schedule):
         test()
     return summary()
 
