@@ -11,6 +11,7 @@
 
 #include "sim/cluster_layout.hpp"
 #include "sim/fuzz.hpp"
+#include "sim/sha256.hpp"
 
 namespace rcsim::sim {
 namespace {
@@ -215,6 +216,53 @@ Scenario without_nodes(const Scenario& s, int drop_master, int drop_place) {
   return out;
 }
 
+// The cluster without the one replica at node index `replica`, written as an imported cluster (its
+// CLUSTER NODES text): a rule's layout gives every master the same number of replicas, so a case that
+// needs 4 masters and 2 replicas kept 8 nodes. Every other node keeps its place, role, slots, epochs and
+// address; a rule layout's nodes get ids fixed by their alias (a repro reads the same every time); the
+// replicas after the removed one move up an alias.
+Scenario without_replica(const Scenario& s, int replica) {
+  const ClusterSpec& c = s.cluster;
+  assert(replica >= c.masters && replica < c.masters + c.replicas());
+  const ClusterLayout layout = c.imported ? c.imported->layout : layout_by_rule(c.masters, c.replicas_per_master);
+  std::vector<std::string> ids, addresses;
+  for (int i = 0; i < layout.size(); ++i) {
+    const MemberLayout& member = layout.members[static_cast<size_t>(i)];
+    Sha256 id;
+    id.update("rcsim shrink " + c.alias(i));
+    ids.push_back(!member.name.empty() ? member.name : id.hex().substr(0, 40));
+    addresses.push_back(c.imported ? c.imported->addresses[static_cast<size_t>(i)]
+                                   : "127.0.0.1:" + std::to_string(c.port(i)) + "@" + std::to_string(c.port(i) + 10000));
+  }
+  std::string text;
+  for (int i = 0; i < layout.size(); ++i) {
+    if (i == replica) continue;
+    const MemberLayout& member = layout.members[static_cast<size_t>(i)];
+    const bool is_master = member.master < 0;
+    // A replica's configEpoch field is its master's, as CLUSTER NODES shows it.
+    const uint64_t epoch = is_master ? member.config_epoch : layout.members[static_cast<size_t>(member.master)].config_epoch;
+    text += ids[static_cast<size_t>(i)] + " " + addresses[static_cast<size_t>(i)] + " " +
+            (is_master ? "master" : "slave") + (member.down_flag.empty() ? "" : "," + member.down_flag) +
+            (member.no_failover ? ",nofailover" : "") + " " +
+            (is_master ? "-" : ids[static_cast<size_t>(member.master)]) + " 0 0 " + std::to_string(epoch) + " connected" +
+            (is_master && !member.slots.empty() ? " " + slot_ranges_text(member.slots, ' ') : "") + "\n";
+  }
+  text += "vars currentEpoch " + std::to_string(layout.current_epoch) + " lastVoteEpoch " +
+          std::to_string(layout.last_vote_epoch) + "\n";
+  ImportedCluster imported;
+  [[maybe_unused]] const std::optional<ImportError> error = parse_cluster_nodes(text, imported);
+  assert(!error && "a layout the scenario booted writes back as a valid CLUSTER NODES text");
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i < c.node_count(); ++i) {
+    rename[c.alias(i)] = i == replica ? kRemoved : i < replica || i >= c.masters + c.replicas() ? c.alias(i) : c.alias(i - 1);
+  }
+  Scenario out = renamed(s, rename, [](int slot) -> std::optional<int> { return slot; });
+  out.cluster.imported = std::move(imported);
+  out.cluster.create = CreateMode::NodesConf;
+  out.cluster.replicas_per_master = 0;
+  return out;
+}
+
 // Which masters the timeline names: directly, through one of their replicas, or by a slot of theirs.
 std::vector<bool> named_masters(const Scenario& s) {
   const ClusterSpec& c = s.cluster;
@@ -262,7 +310,9 @@ class Shrinker {
 
   ShrinkResult shrink() {
     bool improved = true;
-    while (improved && runs_ < max_runs_) {
+    // A fifth of the budget is kept for the single replicas at the end.
+    limit_ = max_runs_ - max_runs_ / 5;
+    while (improved && runs_ < limit_) {
       improved = false;
       improved |= cut_after_violation();
       // Nodes before faults: a smaller cluster makes every later run cheaper and every step likelier.
@@ -270,6 +320,12 @@ class Shrinker {
       improved |= remove_faults();
       improved |= shorten_time();
       improved |= default_values();
+    }
+    // Last, single replicas: the cluster is written as an imported one (without_replica), which boots
+    // from nodes.conf and so shifts every later run's timing; done once the faults are as few as they
+    // get, it can only take nodes away.
+    limit_ = max_runs_;
+    while (runs_ < limit_ && remove_one_replica()) {
     }
     drop_idle_resumes();
     explain();
@@ -280,7 +336,7 @@ class Shrinker {
  private:
   // Runs a candidate if the budget allows; keeps it when it fails the same way.
   bool try_candidate(const Scenario& candidate) {
-    if (runs_ >= max_runs_ || candidate == best_) return false;
+    if (runs_ >= limit_ || candidate == best_) return false;
     if (!std::holds_alternative<Scenario>(parse_scenario(to_json(candidate).dump(), "candidate"))) return false;
     ++runs_;
     const FuzzVerdict verdict = run_(candidate);
@@ -337,13 +393,21 @@ class Shrinker {
       if (removed) {
         any = true;
         chunks = std::max<size_t>(chunks - 1, 2);
-      } else if (chunks >= units.size() || runs_ >= max_runs_) {
+      } else if (chunks >= units.size() || runs_ >= limit_) {
         break;
       } else {
         chunks = std::min(chunks * 2, units.size());
       }
     }
     return any;
+  }
+
+  bool remove_one_replica() {
+    const ClusterSpec& c = best_.cluster;
+    for (int r = c.masters + c.replicas() - 1; r >= c.masters && runs_ < limit_; --r) {
+      if (try_seeds(without_replica(best_, r), kSeedsPerStructuralStep)) return true;
+    }
+    return false;
   }
 
   bool remove_nodes() {
@@ -492,6 +556,7 @@ class Shrinker {
   FuzzVerdict failure_;
   const FuzzRunner& run_;
   int max_runs_;
+  int limit_ = 0;  // no run past it: the main loop's share of max_runs_, then all of it
   int runs_ = 0;
 };
 

@@ -176,8 +176,8 @@ TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are r
   CHECK(run(m).signature == "stand_in");
   CHECK(fault_count(m) == 2);
   CHECK(m.cluster.masters == 3);
-  CHECK(m.cluster.replicas_per_master == 1);
-  // The pause and the crash, each with the action that ends it, renamed for 3 masters + 3 replicas.
+  CHECK(m.cluster.replicas() == 1);  // the crashed one: the others go one at a time at the end
+  // The pause and the crash, each with the action that ends it, renamed for 3 masters + 1 replica.
   int pauses = 0, crashes = 0, restarts = 0;
   for (const TimelineEntry& e : m.timeline) {
     pauses += std::holds_alternative<action::Pause>(e.action);
@@ -188,6 +188,38 @@ TEST_CASE("shrinking keeps what fails: faults go by delta debugging, nodes are r
   CHECK(pauses == 1);
   CHECK(crashes == 1);
   CHECK(restarts == 1);
+}
+
+TEST_CASE("single replicas go last - the cluster written as an imported one", "[fuzz]") {
+  // A stand-in that needs 4 masters and the replica of m3 that a crash hits: a rule's layout keeps a
+  // replica for every master (8 nodes); one replica at a time leaves 5.
+  const FuzzRunner run = [](const Scenario& s) {
+    FuzzVerdict verdict;
+    for (const TimelineEntry& e : s.timeline) {
+      const auto* crash = std::get_if<action::Crash>(&e.action);
+      const std::optional<int> i = crash != nullptr ? s.cluster.index_of(crash->node.alias) : std::nullopt;
+      if (s.cluster.masters >= 4 && i && s.cluster.initial_master_of(*i) == 2) verdict.signature = "stand_in";
+    }
+    return verdict;
+  };
+  Scenario s = generate_fuzz_scenario(1, {});
+  s.cluster.masters = 4;
+  s.cluster.replicas_per_master = 2;
+  s.cluster.spares = 0;
+  s.timeline = {{Instant::from_millis(1000), action::Crash{NodeRef::of_alias("r3")}, {}},
+                {Instant::from_millis(3000), action::Restart{NodeRef::of_alias("r3")}, {}}};
+  REQUIRE(run(s).signature == "stand_in");
+  const Scenario m = shrink(s, run(s), run, 200).minimal;
+  CHECK(run(m).signature == "stand_in");
+  REQUIRE(m.cluster.imported.has_value());
+  CHECK(m.cluster.masters == 4);
+  CHECK(m.cluster.replicas() == 1);
+  CHECK(std::get<action::Crash>(m.timeline.at(0).action).node.alias == "r1");
+  CHECK(m.cluster.initial_master_of(4) == 2);
+  // Every kept node keeps its address and role: the masters' ports, then r3's.
+  CHECK_THAT(m.cluster.imported->text, Catch::Contains("127.0.0.1:30004@40004 master - 0 0 4 connected"));
+  CHECK_THAT(m.cluster.imported->text, Catch::Contains("127.0.0.1:30007@40007 slave"));
+  CHECK(parse_scenario(to_json(m).dump(), "m.json").index() == 0);
 }
 
 TEST_CASE("a smaller cluster that fails only under another seed is still found", "[fuzz]") {
@@ -242,11 +274,11 @@ TEST_CASE("a double vote shrinks to two failovers at one instant on 3 masters + 
   CHECK(fault_count(minimal) == 2);
 }
 
-TEST_CASE("two takeovers that collide shrink to 3 masters + 3 replicas once their shards are swapped", "[fuzz]") {
+TEST_CASE("two takeovers that collide shrink to 3 masters and their takers once their shards are swapped", "[fuzz]") {
   // Takeovers by the first replicas of m2 and m3 on 3 masters x 2 replicas, with collision_ignored.
   // Dropping the second replicas leaves r3 holding the largest configEpoch (redis-cli hands them out
   // in alias order), so it takes no new one and nothing collides; with m1's and m3's shards swapped
-  // first, r1 and r2 take over and both bump to the same epoch.
+  // first, r1 and r2 take over and both bump to the same epoch; the bystander replica goes last.
   const Scenario failing = std::get<Scenario>(parse_scenario(R"({
     "name": "two-takeovers", "seed": 1, "known_bugs": ["collision_ignored"],
     "cluster": {"masters": 3, "replicas_per_master": 2, "config": {"cluster-node-timeout": 2000}},
@@ -260,7 +292,7 @@ TEST_CASE("two takeovers that collide shrink to 3 masters + 3 replicas once thei
   REQUIRE(verdict.signature == "liveness");
   const Scenario minimal = shrink(failing, verdict, run_fuzz_case, 150).minimal;
   CHECK(run_fuzz_case(minimal).signature == "liveness");
-  CHECK(minimal.cluster.node_count() == 6);
+  CHECK(minimal.cluster.node_count() == 5);
   CHECK(fault_count(minimal) == 2);
 }
 
