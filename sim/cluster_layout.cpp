@@ -182,6 +182,20 @@ std::string slot_ranges_text(const std::vector<SlotRange>& ranges, char separato
   return out;
 }
 
+std::string member_line_tail(const ClusterLayout& layout, int member, const std::vector<std::string>& ids, int64_t pong_ms) {
+  assert(member >= 0 && member < layout.size() && ids.size() == layout.members.size());
+  const MemberLayout& m = layout.members[static_cast<size_t>(member)];
+  const bool is_master = m.master < 0;
+  std::string tail = is_master ? "master" : "slave";
+  if (!m.down_flag.empty()) tail += "," + m.down_flag;
+  if (m.no_failover) tail += ",nofailover";
+  tail += is_master ? " - " : " " + ids[static_cast<size_t>(m.master)] + " ";
+  const uint64_t epoch = is_master ? m.config_epoch : layout.members[static_cast<size_t>(m.master)].config_epoch;
+  tail += "0 " + std::to_string(pong_ms) + " " + std::to_string(epoch) + " connected";
+  if (is_master && !m.slots.empty()) tail += " " + slot_ranges_text(m.slots, ' ');
+  return tail + "\n";
+}
+
 std::string ImportError::text() const {
   std::string out = line > 0 ? "line " + std::to_string(line) : std::string();
   if (field > 0) {

@@ -22,6 +22,9 @@ struct SlotRange {
 // "0-5460,10923" (a one-slot range is written as its slot); nodes.conf separates them with ' '.
 std::string slot_ranges_text(const std::vector<SlotRange>& ranges, char separator = ',');
 
+// A node's cluster bus port is its client port + 10000 (Redis's default cluster-port).
+inline constexpr uint16_t kBusPortIncrement = 10000;
+
 struct MemberLayout {
   std::string name;             // 40 hex characters; empty: the node picks its own at first boot
   int master = -1;              // a replica's master (member index); -1 for masters
@@ -50,6 +53,11 @@ struct ClusterLayout {
 // What redis-cli --cluster create leaves: near-equal slot ranges in order (its float cursor), replica k
 // (0-based) following master k mod masters, configEpoch i+1 for member i, currentEpoch = members.
 ClusterLayout layout_by_rule(int masters, int replicas_per_master);
+
+// What follows a member's "<id> <address> " (and "myself,") in a CLUSTER NODES line or nodes.conf: its
+// role and down/nofailover flags, its master's id or "-", ping-sent 0, `pong_ms`, its configEpoch (a
+// replica shows its master's), "connected", a master's slots, and the newline. `ids`: every member's.
+std::string member_line_tail(const ClusterLayout& layout, int member, const std::vector<std::string>& ids, int64_t pong_ms);
 
 // A cluster taken from the text of `redis-cli cluster nodes` or a nodes.conf.
 struct ImportedCluster {

@@ -232,20 +232,11 @@ Scenario without_replica(const Scenario& s, int replica) {
     id.update("rcsim shrink " + c.alias(i));
     ids.push_back(!member.name.empty() ? member.name : id.hex().substr(0, 40));
     addresses.push_back(c.imported ? c.imported->addresses[static_cast<size_t>(i)]
-                                   : "127.0.0.1:" + std::to_string(c.port(i)) + "@" + std::to_string(c.port(i) + 10000));
+                                   : "127.0.0.1:" + std::to_string(c.port(i)) + "@" + std::to_string(c.port(i) + kBusPortIncrement));
   }
   std::string text;
   for (int i = 0; i < layout.size(); ++i) {
-    if (i == replica) continue;
-    const MemberLayout& member = layout.members[static_cast<size_t>(i)];
-    const bool is_master = member.master < 0;
-    // A replica's configEpoch field is its master's, as CLUSTER NODES shows it.
-    const uint64_t epoch = is_master ? member.config_epoch : layout.members[static_cast<size_t>(member.master)].config_epoch;
-    text += ids[static_cast<size_t>(i)] + " " + addresses[static_cast<size_t>(i)] + " " +
-            (is_master ? "master" : "slave") + (member.down_flag.empty() ? "" : "," + member.down_flag) +
-            (member.no_failover ? ",nofailover" : "") + " " +
-            (is_master ? "-" : ids[static_cast<size_t>(member.master)]) + " 0 0 " + std::to_string(epoch) + " connected" +
-            (is_master && !member.slots.empty() ? " " + slot_ranges_text(member.slots, ' ') : "") + "\n";
+    if (i != replica) text += ids[static_cast<size_t>(i)] + " " + addresses[static_cast<size_t>(i)] + " " + member_line_tail(layout, i, ids, 0);
   }
   text += "vars currentEpoch " + std::to_string(layout.current_epoch) + " lastVoteEpoch " +
           std::to_string(layout.last_vote_epoch) + "\n";

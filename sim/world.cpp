@@ -11,7 +11,6 @@ namespace rcsim::sim {
 namespace {
 
 constexpr uint16_t kFirstPort = 30001;  // create-cluster's PORT=30000, first node 30001
-constexpr uint16_t kBusPortIncrement = 10000;
 
 }  // namespace
 
@@ -235,25 +234,16 @@ bool World::restart_as_created_cluster(Duration limit) {
       assert(parsed && "imported names were validated at load");
     }
   }
-  // Per member: "<name> <address> " and what follows its flags.
+  // Per member: "<name> <address> " and what follows its flags. Any non-zero pong time loads as "now"
+  // (clusterLoadConfig).
+  std::vector<std::string> ids(cluster_nodes);
+  for (int j = 0; j < cluster_nodes; ++j) ids[j] = names[j].str();
   std::vector<std::string> heads(cluster_nodes);
   std::vector<std::string> tails(cluster_nodes);
   for (int j = 0; j < cluster_nodes; ++j) {
     const protocol::Address& address = addresses_[j];
-    const MemberLayout& member = layout_.members[j];
-    const bool is_master = member.master < 0;
-    heads[j] = names[j].str() + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" +
-               std::to_string(address.cport) + " ";
-    std::string& tail = tails[j];
-    tail = is_master ? "master" : "slave";
-    if (!member.down_flag.empty()) tail += "," + member.down_flag;
-    if (member.no_failover) tail += ",nofailover";
-    tail += is_master ? " - " : " " + names[member.master].str() + " ";
-    // Any non-zero pong time loads as "now" (clusterLoadConfig). A replica's epoch field is its master's.
-    const uint64_t epoch = is_master ? member.config_epoch : layout_.members[member.master].config_epoch;
-    tail += "0 " + std::to_string(clock_base_ms_) + " " + std::to_string(epoch) + " connected";
-    if (is_master && !member.slots.empty()) tail += " " + slot_ranges_text(member.slots, ' ');
-    tail += "\n";
+    heads[j] = ids[j] + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" + std::to_string(address.cport) + " ";
+    tails[j] = member_line_tail(layout_, j, ids, clock_base_ms_);
   }
   const std::string vars = "vars currentEpoch " + std::to_string(layout_.current_epoch) + " lastVoteEpoch " +
                            std::to_string(layout_.last_vote_epoch) + "\n";
