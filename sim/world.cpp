@@ -73,6 +73,7 @@ World::World(const WorldOptions& options)
   clock_step_us_.assign(total, 0);
   clock_step_at_us_.assign(total, -1'000'000'000'000);
   names_.assign(total, protocol::NodeName{});
+  former_names_.assign(total, {});
   max_current_epoch_.assign(total, 0);
   for (int i = 0; i < total; ++i) start_process(i, cron_phase_[i]);
   if (options_.check_minority_bound) {
@@ -106,6 +107,7 @@ void World::start_process(int index, Duration first_cron) {
   hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, interner_, process_options, callbacks));
   const protocol::NodeName old_name = names_[index];
   names_[index] = node(index)->name();
+  if (!old_name.empty() && old_name != names_[index]) former_names_[index].push_back(old_name);
   reindex_name(old_name);
   reindex_name(names_[index]);
 }

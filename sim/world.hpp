@@ -307,6 +307,9 @@ class World {
   std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node
+  // Per node, the names it had before (a restart with an empty disk draws a new one): its peers may
+  // still read, and count, reports its former identity sent.
+  std::vector<std::vector<protocol::NodeName>> former_names_;
   protocol::FlatMap<protocol::NodeName, int> index_by_name_;  // names_ inverted (lowest index)
   // Nodes that handled an input since create_cluster last looked (a node's view changes only then).
   std::vector<uint8_t> touched_flag_;

@@ -140,8 +140,17 @@ void World::check_fail_quorum(int marker, const ObservedEvent& e) {
     // A report is as old as its arrival, but says what the reporter thought when it sent it.
     // Its message may have come in a batch of queued ones (fuzz seed 17872: m1, resumed after 6.6 s,
     // read reports its peers had sent 1.5-2 s before their flags cleared): the longest recent transit.
-    const HeardFrom* heard = heard_.at(marker).find(names_[i]);
-    const int64_t transit_us = heard == nullptr ? 0 : heard->recent_max_transit_us(now().us / window_us);
+    // The batch may be from the reporter's former identity (fuzz seed 42999: m2, resumed, read m4's
+    // reports sent before m4 lost its disk; Redis counts them while that identity is a master in m2's
+    // table).
+    int64_t transit_us = 0;
+    const auto widen_transit = [&](const protocol::NodeName& sender) {
+      if (const HeardFrom* heard = heard_.at(marker).find(sender)) {
+        transit_us = std::max(transit_us, heard->recent_max_transit_us(now().us / window_us));
+      }
+    };
+    widen_transit(names_[i]);
+    for (const protocol::NodeName& former : former_names_[i]) widen_transit(former);
     const auto cleared = flag_cleared_us_.find({i, failing});
     if (cleared != flag_cleared_us_.end() && now().us - cleared->second <= window_us + transit_us) ++reporters;
   }
