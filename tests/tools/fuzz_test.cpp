@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <set>
 #include <string>
 
 #include "sim/fuzz.hpp"
@@ -242,6 +243,54 @@ TEST_CASE("a smaller cluster that fails only under another seed is still found",
   CHECK(m.cluster.replicas_per_master == 0);
   CHECK(m.seed != original_seed);
   CHECK(run(m).signature == "stand_in");
+}
+
+TEST_CASE("a smaller cluster that fails under one seed in twenty is found once the first eight are spent", "[fuzz]") {
+  // A stand-in for a failure that hangs on timing: above 3 masters it always fails; 3 masters fail only
+  // under the 21st seed a structural step tries (the shrinker steps seeds by 7919). Under 8 seeds a
+  // step nothing changes; the round after, under 32.
+  Scenario s = generate_fuzz_scenario(1, {});
+  s.cluster.masters = 4;
+  s.cluster.replicas_per_master = 0;
+  s.cluster.spares = 0;
+  s.timeline = {{Instant::from_millis(1000), action::Pause{NodeRef::of_alias("m1")}, {}},
+                {Instant::from_millis(5000), action::Resume{NodeRef::of_alias("m1")}, {}}};
+  const uint64_t original_seed = s.seed;
+  std::set<std::string> run_cases;
+  int repeated_runs = 0;
+  const FuzzRunner run = [&](const Scenario& c) {
+    repeated_runs += !run_cases.insert(to_json(c).dump()).second;
+    FuzzVerdict verdict;
+    if (c.cluster.masters > 3 || c.seed == original_seed + 20 * 7919) verdict.signature = "stand_in";
+    return verdict;
+  };
+  const ShrinkResult shrunk = shrink(s, run(s), run, 200);
+  CHECK(shrunk.minimal.cluster.masters == 3);
+  CHECK(shrunk.minimal.seed == original_seed + 20 * 7919);
+  CHECK(run(shrunk.minimal).signature == "stand_in");
+  CHECK(repeated_runs <= fault_count(shrunk.minimal));  // only the explanation runs a case again
+}
+
+TEST_CASE("a fault the budget did not reach goes when the run fails the same way without it", "[fuzz]") {
+  // No budget at all: only the explanation runs, and it drops the crash the stand-in does not need.
+  const FuzzRunner run = [](const Scenario& c) {
+    FuzzVerdict verdict;
+    for (const TimelineEntry& e : c.timeline) {
+      if (std::holds_alternative<action::Pause>(e.action)) verdict.signature = "stand_in";
+    }
+    return verdict;
+  };
+  Scenario s = generate_fuzz_scenario(1, {});
+  s.timeline = {{Instant::from_millis(1000), action::Crash{NodeRef::of_alias("r1")}, {}},
+                {Instant::from_millis(2000), action::Pause{NodeRef::of_alias("m1")}, {}},
+                {Instant::from_millis(3000), action::Restart{NodeRef::of_alias("r1")}, {}},
+                {Instant::from_millis(5000), action::Resume{NodeRef::of_alias("m1")}, {}}};
+  REQUIRE(fault_count(s) == 2);
+  const Scenario m = shrink(s, run(s), run, 0).minimal;
+  REQUIRE(fault_count(m) == 1);
+  CHECK(std::holds_alternative<action::Pause>(m.timeline.at(0).action));
+  CHECK(m.timeline.at(0).why == "needed: without it the run passes");
+  CHECK(m.timeline.at(1).why == "restores every cut and paused node (the quiet period begins)");
 }
 
 namespace {
