@@ -146,6 +146,16 @@ def test_node_limit():
           None)
 
 
+def test_host_cpu_ticks():
+    """A trial records how busy the machine was: busy ticks are part of all ticks, and both only grow."""
+    from redis_compare.trial import host_cpu_ticks
+    busy_before, total_before = host_cpu_ticks()
+    sum(i * i for i in range(200000))  # some work, so the counters move
+    busy_after, total_after = host_cpu_ticks()
+    check("busy within total", 0 <= busy_before <= total_before and 0 <= busy_after <= total_after, True)
+    check("counters never go back", busy_after >= busy_before and total_after >= total_before, True)
+
+
 def test_real_json_merge():
     # Trials added by a later run (--first-trial) are merged by giving --real-json once per file.
     compare = load_script("redis-compare")
@@ -222,7 +232,7 @@ def test_syn_schedule():
 
 def main():
     for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_rare_rows,
-                 test_node_limit, test_real_json_merge, test_syn_schedule):
+                 test_node_limit, test_host_cpu_ticks, test_real_json_merge, test_syn_schedule):
         test()
     return summary()
 

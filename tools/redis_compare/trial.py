@@ -46,6 +46,7 @@ class TrialRunner:
         self.seq += 1
 
     def run(self):
+        self.sweep_ms = []  # how long each poll of every node took: the real side's time resolution
         for action in self.cl.sc.timeline:
             self.schedule(duration_ms(action["at"]), action)
         self.t0 = time.monotonic()
@@ -59,6 +60,7 @@ class TrialRunner:
             if self.now_ms() >= next_poll:
                 t = self.now_ms()
                 views = self.cl.poll()
+                self.sweep_ms.append(self.now_ms() - t)
                 self.rec.observe(t, views, self.cl.pollable())
                 self.judge.observe(t, views)
                 if self.workload:
@@ -346,8 +348,9 @@ MAX_REAL_NODES = 100
 def real_side_problem(sc, max_nodes=MAX_REAL_NODES):
     """None if real Redis can run this scenario here, else why not."""
     if len(sc.aliases) > max_nodes:
-        return (f"{len(sc.aliases)} nodes: the real side runs every node on this one machine, and the largest real "
-                f"cluster measured here is {MAX_REAL_NODES} nodes (--max-real-nodes N to try more on a bigger box)")
+        return (f"{len(sc.aliases)} nodes: the real side runs every node on this one machine, and {MAX_REAL_NODES} nodes "
+                "is the largest cluster whose timings a 2-core box resolves (at 200 one poll of every node takes "
+                "0.6 s: results/fidelity-real-capacity.md; --max-real-nodes N to try more on a bigger box)")
     if sc.known_bugs:
         return (f"known_bugs {', '.join(sc.known_bugs)}: these switch bugs on in the simulator's protocol code; "
                 "real Redis 7.0.15 has none of them (replay the repro without them to see what real Redis does)")
@@ -376,6 +379,14 @@ def start_delay_s(trial):
     return (trial * 0.6180339887498949) % 1.0
 
 
+def host_cpu_ticks():
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat's first line (idle and iowait
+    are not busy)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
 def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice"):
     workdir = tempfile.mkdtemp(prefix=f"redis-compare-{sc.name}-")
     workdir_token = guard.track_dir(workdir)
@@ -400,13 +411,25 @@ def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice"):
             workload = RealWorkload(sc, cluster, workdir)
             workload.spawn()  # the clients wait for time 0
         runner = TrialRunner(cluster, recorder, workload)
+        busy_before, total_before = host_cpu_ticks()
         runner.run()
+        busy_after, total_after = host_cpu_ticks()
         if shaped:
             cluster.shaping.check()
         record = recorder.record()
         record["action_errors"] = runner.action_errors
         record["start_delay_ms"] = round(delay_s * 1000)
         record["tcp_syn_linear_timeouts"] = host_syn_linear_timeouts()  # the sim side runs the same kernel
+        # How loaded the machine was while the scenario ran (the servers, this tool, anything else): a real
+        # side near every core busy runs its timers late, and its timings are the box's, not Redis's.
+        busy_fraction = (busy_after - busy_before) / max(1, total_after - total_before)
+        record["host_cpu"] = {"cores": os.cpu_count(), "busy_fraction": round(busy_fraction, 3)}
+        sweeps = sorted(runner.sweep_ms)
+        record["poll_sweep_ms"] = {"sweeps": len(sweeps), "median": round(sweeps[len(sweeps) // 2], 1),
+                                   "max": round(sweeps[-1], 1)}
+        log(f"  host CPU while the scenario ran: {busy_fraction:.0%} of {os.cpu_count()} cores busy; "
+            f"{len(sweeps)} polls of every node, each {sweeps[len(sweeps) // 2]:.1f} ms (median), "
+            f"{sweeps[-1]:.1f} ms at most")
         if workload:
             record["writes"] = workload.check(recorder.fired)  # stopped at run_until; settles, reads back
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
