@@ -196,6 +196,11 @@ std::string member_line_tail(const ClusterLayout& layout, int member, const std:
   return tail + "\n";
 }
 
+std::string vars_line(const ClusterLayout& layout) {
+  return "vars currentEpoch " + std::to_string(layout.current_epoch) + " lastVoteEpoch " +
+         std::to_string(layout.last_vote_epoch) + "\n";
+}
+
 std::string ImportError::text() const {
   std::string out = line > 0 ? "line " + std::to_string(line) : std::string();
   if (field > 0) {

@@ -59,6 +59,9 @@ ClusterLayout layout_by_rule(int masters, int replicas_per_master);
 // replica shows its master's), "connected", a master's slots, and the newline. `ids`: every member's.
 std::string member_line_tail(const ClusterLayout& layout, int member, const std::vector<std::string>& ids, int64_t pong_ms);
 
+// nodes.conf's last line, "vars currentEpoch N lastVoteEpoch M\n", of the layout's epochs.
+std::string vars_line(const ClusterLayout& layout);
+
 // A cluster taken from the text of `redis-cli cluster nodes` or a nodes.conf.
 struct ImportedCluster {
   std::string text;                   // as read: the scenario's file form carries it

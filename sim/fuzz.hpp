@@ -69,9 +69,10 @@ FuzzVerdict run_fuzz_case(const Scenario& scenario);
 // quarters, ... then single faults; a fault goes with the actions that end it, and the quiet period's
 // restore stays); time (faults shorter and earlier); values (Redis and network defaults). Each step is
 // kept while the same signature fails; a single fault or node step that no longer fails is retried
-// under other seeds (the repro carries its seed). Until nothing helps or four fifths of `max_runs` were
-// spent; then single replicas, one at a time, the cluster written as an imported one (its CLUSTER NODES
-// text), with what is left of the budget. Each fault left gets a `why` note: what the run does without it.
+// under other seeds (the repro carries its seed), 8 of them, and when nothing helps 32, then 128. Until
+// that finds nothing or four fifths of `max_runs` were spent; then single replicas, one at a time, the
+// cluster written as an imported one (its CLUSTER NODES text), with what is left of the budget. Each fault
+// left gets a `why` note: what the run does without it; a fault the run fails the same way without goes.
 using FuzzRunner = std::function<FuzzVerdict(const Scenario&)>;
 struct ShrinkResult {
   Scenario minimal;

@@ -238,8 +238,7 @@ Scenario without_replica(const Scenario& s, int replica) {
   for (int i = 0; i < layout.size(); ++i) {
     if (i != replica) text += ids[static_cast<size_t>(i)] + " " + addresses[static_cast<size_t>(i)] + " " + member_line_tail(layout, i, ids, 0);
   }
-  text += "vars currentEpoch " + std::to_string(layout.current_epoch) + " lastVoteEpoch " +
-          std::to_string(layout.last_vote_epoch) + "\n";
+  text += vars_line(layout);
   ImportedCluster imported;
   [[maybe_unused]] const std::optional<ImportError> error = parse_cluster_nodes(text, imported);
   assert(!error && "a layout the scenario booted writes back as a valid CLUSTER NODES text");
@@ -302,32 +301,21 @@ class Shrinker {
   ShrinkResult shrink() {
     // A fifth of the budget is kept for the single replicas at the end.
     limit_ = max_runs_ - max_runs_ / 5;
-    for (;;) {
-      bool improved = true;
-      while (improved && runs_ < limit_) {
-        improved = false;
-        improved |= cut_after_violation();
-        // Nodes before faults: a smaller cluster makes every later run cheaper and every step likelier.
-        improved |= remove_nodes();
-        improved |= remove_faults();
-        improved |= shorten_time();
-        improved |= default_values();
-      }
-      // A round that found nothing with budget left: the structural steps again, each under 4x the
-      // seeds. A failure that hangs on timing comes back under few of them (fuzz-power's
-      // current_epoch_not_persisted from seed 17 keeps its 7th node under 8 seeds, loses it under 2 of 40).
-      if (runs_ >= limit_ || seeds_per_step_ >= kMaxSeedsPerStep) break;
-      seeds_per_step_ *= 4;  // the candidates run before are not run again (tried_)
-    }
+    with_more_seeds([this] {
+      bool improved = false;
+      improved |= cut_after_violation();
+      // Nodes before faults: a smaller cluster makes every later run cheaper and every step likelier.
+      improved |= remove_nodes();
+      improved |= remove_faults();
+      improved |= shorten_time();
+      improved |= default_values();
+      return improved;
+    });
     // Last, single replicas: the cluster is written as an imported one (without_replica), which boots
     // from nodes.conf and so shifts every later run's timing; done once the faults are as few as they
     // get, it can only take nodes away.
     limit_ = max_runs_;
-    for (seeds_per_step_ = kFirstSeedsPerStep;; seeds_per_step_ *= 4) {
-      while (runs_ < limit_ && remove_one_replica()) {
-      }
-      if (runs_ >= limit_ || seeds_per_step_ >= kMaxSeedsPerStep) break;
-    }
+    with_more_seeds([this] { return remove_one_replica(); });
     drop_idle_resumes();
     explain();
     best_.name = best_.name + "-min";
@@ -335,6 +323,18 @@ class Shrinker {
   }
 
  private:
+  // Repeats `round` while it improves and the budget lasts; when a round finds nothing, the structural
+  // steps are tried again under 4x the seeds (8, 32, 128): a failure that hangs on timing can come back
+  // under a few seeds of many. Candidates run before are not run again (tried_), so a wider round costs
+  // only its new seeds.
+  void with_more_seeds(const std::function<bool()>& round) {
+    for (seeds_per_step_ = kFirstSeedsPerStep;; seeds_per_step_ *= 4) {
+      while (runs_ < limit_ && round()) {
+      }
+      if (runs_ >= limit_ || seeds_per_step_ >= kMaxSeedsPerStep) return;
+    }
+  }
+
   // Runs a candidate if the budget allows and it was not run before; keeps it when it fails the same way.
   bool try_candidate(const Scenario& candidate) {
     if (runs_ >= limit_ || candidate == best_) return false;
@@ -576,7 +576,7 @@ class Shrinker {
   int max_runs_;
   int limit_ = 0;  // no run past it: the main loop's share of max_runs_, then all of it
   int runs_ = 0;
-  int seeds_per_step_ = kFirstSeedsPerStep;  // seeds a structural step is tried under
+  int seeds_per_step_ = kFirstSeedsPerStep;  // seeds a structural step is tried under (with_more_seeds)
   std::set<std::string> tried_;  // sha256 of every candidate run, so none runs twice
 };
 

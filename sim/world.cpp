@@ -105,11 +105,16 @@ void World::start_process(int index, Duration first_cron) {
   callbacks.on_send = [this, index](const protocol::Message& message, HostId to) { on_send(index, message, to); };
   callbacks.after_input = [this, index] { check_after_input(index); };
   hosts_[index]->start(std::make_unique<RedisProcess>(*hosts_[index], node_rng_, interner_, process_options, callbacks));
+  set_name(index, node(index)->name());
+}
+
+void World::set_name(int index, const protocol::NodeName& name) {
   const protocol::NodeName old_name = names_[index];
-  names_[index] = node(index)->name();
-  if (!old_name.empty() && old_name != names_[index]) former_names_[index].push_back(old_name);
+  if (old_name == name) return;
+  names_[index] = name;
+  if (!old_name.empty()) former_names_[index].push_back(old_name);
   reindex_name(old_name);
-  reindex_name(names_[index]);
+  reindex_name(name);
 }
 
 // index_by_name_[name] = the lowest index whose last known name it is, as a walk over names_ finds.
@@ -247,8 +252,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     heads[j] = ids[j] + " " + address.ip.str() + ":" + std::to_string(address.port) + "@" + std::to_string(address.cport) + " ";
     tails[j] = member_line_tail(layout_, j, ids, clock_base_ms_);
   }
-  const std::string vars = "vars currentEpoch " + std::to_string(layout_.current_epoch) + " lastVoteEpoch " +
-                           std::to_string(layout_.last_vote_epoch) + "\n";
+  const std::string vars = vars_line(layout_);
   for (int i = 0; i < cluster_nodes; ++i) {
     std::string conf;
     for (int j = 0; j < cluster_nodes; ++j) conf += heads[j] + (j == i ? "myself," : "") + tails[j];
@@ -256,10 +260,7 @@ bool World::restart_as_created_cluster(Duration limit) {
     hosts_[i]->crash();
     hosts_[i]->disk().write("nodes.conf", std::move(conf), /*fsync=*/true);
     if (!layout_.members[i].down_flag.empty()) {  // down, as the imported file says: its disk waits for a restart
-      const protocol::NodeName old_name = names_[i];
-      names_[i] = names[i];
-      reindex_name(old_name);
-      reindex_name(names_[i]);
+      set_name(i, names[i]);
       continue;
     }
     start_process(i, cron_phase_[i]);

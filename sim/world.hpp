@@ -228,6 +228,8 @@ class World {
   void on_process_end(int index);
   void sample_shards();
   void reindex_name(const protocol::NodeName& name);
+  // The node's name is now `name`: the old one joins its former names, both are reindexed.
+  void set_name(int index, const protocol::NodeName& name);
   void on_node_event(int index, const protocol::NodeEvent& event);
   void on_message(int to, const protocol::Message& message);
   void on_send(int from, const protocol::Message& message, HostId to);
