@@ -8,9 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/version.hpp"
+
 namespace rcsim::protocol {
 
 struct Config {
+  // Which server the node is (cluster.version): Redis 7.0.15 unless a scenario names another profile.
+  ServerVersion version = ServerVersion::redis_7_0;
   int64_t cluster_node_timeout_ms = 15000;
   int64_t cluster_replica_validity_factor = 10;
   int64_t cluster_migration_barrier = 1;

@@ -64,6 +64,7 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
     }
     ClusterNode* pick = node_list_[index];
     if (pick == myself_ || pick->has(kFlagPfail)) continue;
+    if (rules_.receiver_left_out_of_gossip && pick == to) continue;  // 7.4: it knows itself best
     if (pick->has(kFlagHandshake | kFlagNoaddr) || (pick->link == 0 && pick->numslots == 0)) {
       --fresh_nodes;  // never useful to gossip about
       continue;
@@ -79,6 +80,14 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
     if (node->has(kFlagHandshake | kFlagNoaddr) || !node->has(kFlagPfail)) continue;
     message->gossip.push_back(gossip_entry(*node));
     --pfail_wanted;
+  }
+  // writePingExt (7.2): the shard id, and every node still on the blacklist with its time to live.
+  message->shard_id_ext = rules_.shard_id_ping_ext;
+  message->shard_id = myself_->shard_id;
+  if (rules_.forgotten_node_ping_ext) {
+    for (const auto& [name, until_ms] : blacklist_until_ms_) {
+      if (until_ms >= now_ms) message->forgotten.push_back(ForgottenNode{name, (until_ms - now_ms) / 1000});
+    }
   }
   send(link, std::move(message));
 }
@@ -199,6 +208,26 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
       node->flags &= static_cast<uint16_t>(~kFlagNoaddr);
       todo_save(false);
     }
+  }
+}
+
+void Node::process_ping_extensions(ClusterNode* sender, const Message& message, int64_t now_ms) {
+  // clusterProcessPingExtensions (7.2): a node the sender forgot is forgotten here too, for the time
+  // the sender has left on it, unless it is myself or my master. The sender's shard id is taken, and
+  // a replica takes its master's (updateShardId).
+  if (message.shard_id_ext) {
+    sender->shard_id = message.shard_id;
+    if (myself_->master == sender) myself_->shard_id = message.shard_id;
+  }
+  for (const ForgottenNode& forgotten : message.forgotten) {
+    ClusterNode* node = lookup(forgotten.name);
+    if (node == nullptr || node == myself_ || (myself_->is_replica() && myself_->master == node)) continue;
+    assert(node != sender && "a node cannot forget itself");
+    blacklist_until_ms_[forgotten.name] = now_ms + forgotten.ttl_s * 1000;
+    event("forget", node, -1, -1, "told by " + sender->name.str().substr(0, 8));
+    delete_node(node);
+    todo_update_state_ = true;
+    todo_save(false);
   }
 }
 

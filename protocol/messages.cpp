@@ -24,7 +24,8 @@ uint32_t Message::wire_size_bytes() const {
     case MessageType::ping:
     case MessageType::pong:
     case MessageType::meet:
-      return kHeaderBytes + kGossipEntryBytes * static_cast<uint32_t>(gossip.size());
+      return kHeaderBytes + kGossipEntryBytes * static_cast<uint32_t>(gossip.size()) +
+             (shard_id_ext ? kShardIdExtBytes : 0) + kForgottenNodeExtBytes * static_cast<uint32_t>(forgotten.size());
     case MessageType::fail: return kHeaderBytes + 40;                 // clusterMsgDataFail
     case MessageType::publish: return kHeaderBytes + 8 + publish_bytes;  // lengths + bulk data
     case MessageType::update: return kHeaderBytes + 8 + 40 + kClusterSlots / 8;
@@ -51,6 +52,7 @@ std::string Message::summary() const {
   }
   out += " e=" + std::to_string(current_epoch) + " ce=" + std::to_string(config_epoch);
   if (!gossip.empty()) out += " gossip=" + std::to_string(gossip.size());
+  for (const ForgottenNode& node : forgotten) out += " forgotten=" + node.name.str().substr(0, 8);
   if (type == MessageType::fail || type == MessageType::update) out += " about=" + about.str().substr(0, 8);
   if (type == MessageType::update) out += " uce=" + std::to_string(update_config_epoch);
   if (mflags & kMsgFlagPaused) out += " PAUSED";

@@ -27,6 +27,17 @@ const char* stats_name(MessageType type);
 inline constexpr uint32_t kHeaderBytes = 2256;       // sizeof(clusterMsg) - sizeof(union clusterMsgData)
 inline constexpr uint32_t kGossipEntryBytes = 104;   // sizeof(clusterMsgDataGossip)
 
+// Ping extensions (clusterMsgPingExt: an 8-byte type/length header, data padded to 8 bytes) that the
+// versions after 7.0 attach to every PING/PONG/MEET: the sender's shard id (Redis 7.2), and each node
+// it was told to CLUSTER FORGET in the last 60 s with the time left (Redis 7.2). 7.0 attaches only the
+// hostname extension, which no simulated node sets.
+inline constexpr uint32_t kShardIdExtBytes = 8 + 40;
+inline constexpr uint32_t kForgottenNodeExtBytes = 8 + 40 + 8;
+struct ForgottenNode {
+  NodeName name;
+  int64_t ttl_s = 0;
+};
+
 enum MessageFlag : uint8_t { kMsgFlagPaused = 1, kMsgFlagForceAck = 2 };  // mflags[0]
 
 // clusterMsgDataGossip. The name and address are held as ids of the world's Interner
@@ -58,6 +69,10 @@ struct Message {
   Epoch update_config_epoch = 0;     // UPDATE
   SlotBitmapPtr update_slots;        // UPDATE
   uint32_t publish_bytes = 0;        // PUBLISH: channel + message length
+  // ping extensions
+  bool shard_id_ext = false;
+  uint32_t shard_id = 0;  // with shard_id_ext: the sender's (ClusterNode::shard_id)
+  std::vector<ForgottenNode> forgotten;
 
   uint32_t wire_size_bytes() const;
   // One line for traces and labels, e.g. "PING e=7 ce=3 gossip=3".

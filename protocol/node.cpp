@@ -59,7 +59,7 @@ const char* name(VoteRefusal refusal) {
 
 Node::Node(const Config& config, Address address, const std::optional<std::string>& nodes_conf, Rng& rng,
            Interner& interner, int64_t now_ms, KnownBugs bugs)
-    : config_(config), bugs_(bugs), rng_(rng), interner_(interner) {
+    : config_(config), bugs_(bugs), rules_(profile_of(config.version).rules), rng_(rng), interner_(interner) {
   if (nodes_conf && !nodes_conf->empty() && load_config(*nodes_conf, now_ms)) {
     assert(myself_ != nullptr);
     set_address(myself_, address);
@@ -92,6 +92,7 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   auto node = std::make_unique<ClusterNode>();
   node->name = name;
   node->name_id = interner_.names.intern(name);
+  node->shard_id = node->name_id;
   node->flags = flags;
   node->ctime_ms = now_ms;
   ClusterNode* raw = node.get();

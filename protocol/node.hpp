@@ -142,6 +142,7 @@ class Node {
   // gossip & failure detection (gossip.cpp)
   void send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now_ms);
   void process_gossip(ClusterNode* sender, const Message& message, int64_t now_ms);
+  void process_ping_extensions(ClusterNode* sender, const Message& message, int64_t now_ms);
   void add_failure_report(ClusterNode* failing, ClusterNode* reporter, int64_t now_ms);
   void del_failure_report(ClusterNode* failing, ClusterNode* reporter);
   int count_failure_reports(ClusterNode* node, int64_t now_ms);
@@ -195,6 +196,7 @@ class Node {
 
   Config config_;
   KnownBugs bugs_;
+  VersionRules rules_;  // of config_.version
   Rng& rng_;
   Interner& interner_;
   ClusterNode* myself_ = nullptr;

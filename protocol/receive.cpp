@@ -185,10 +185,28 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
   if (message.slaveof.empty()) {
     set_node_as_master(sender);
   } else {
+    ClusterNode* master = lookup(message.slaveof);
     if (sender->is_master()) {
-      // A master turned replica: it serves nothing any more (clusterDelNodeSlots).
-      for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
-        if (slots_[slot] == sender) clear_slot(slot);
+      // A master turned replica. 7.4: of a master of its own shard, which took over from it: its slots
+      // are that master's now, unless the message is older than what I know of the sender. Before
+      // 7.4, and when the new master is in another shard: it serves nothing any more (clusterDelNodeSlots).
+      if (rules_.demoted_pong_moves_slots && master != nullptr && master->shard_id == sender->shard_id) {
+        if (sender->config_epoch <= message.config_epoch) {
+          set_node_as_master(master);
+          int moved = 0;
+          for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
+            if (slots_[slot] != sender) continue;
+            set_slot_owner(slot, master);  // clusterMoveNodeSlots
+            ++moved;
+          }
+          master->config_epoch = message.config_epoch;
+          event("slots_moved", master, static_cast<int64_t>(message.config_epoch), moved,
+                "from " + sender->name.str().substr(0, 8) + ", which turned its replica");
+        }
+      } else {
+        for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
+          if (slots_[slot] == sender) clear_slot(slot);
+        }
       }
       sender->flags &= static_cast<uint16_t>(~(kFlagMaster | kFlagMigrateTo));
       sender->flags |= kFlagSlave;
@@ -196,7 +214,6 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
       todo_update_state_ = true;
       event("role_seen", sender, -1, -1, "replica");
     }
-    ClusterNode* master = lookup(message.slaveof);
     if (sender->master != master) {
       if (sender->master != nullptr) remove_replica(sender->master, sender);
       if (master != nullptr) add_replica(master, sender);
@@ -229,6 +246,7 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
     handle_config_epoch_collision(sender, now_ms);
   }
   process_gossip(sender, message, now_ms);
+  process_ping_extensions(sender, message, now_ms);
 }
 
 }  // namespace rcsim::protocol

@@ -140,6 +140,7 @@ void Node::set_my_master(ClusterNode* master, int64_t /*now_ms*/) {
   }
   myself_->master = master;
   add_replica(master, myself_);
+  if (rules_.shard_id_ping_ext) myself_->shard_id = master->shard_id;  // 7.2: a replica is in its master's shard
   reset_manual_failover();
   event("replicating", master);
 }

@@ -45,6 +45,9 @@ struct alignas(64) ClusterNode {
   int64_t orphaned_time_ms = 0;
   int64_t repl_offset = 0;
   LinkId inbound_link = 0;      // its connection to me, once bound
+  // Its shard as I know it (7.2's shard_id, learned from its shard-id ping extension): a token, not
+  // Redis's 40 random hex characters. A node starts in a shard of its own, its name's id.
+  uint32_t shard_id = 0;
 
   const Address& address() const { return address_.value; }
   bool has(uint16_t flag) const { return (flags & flag) != 0; }

@@ -555,8 +555,8 @@ void hosts_from_imported_ips(ClusterSpec& c) {
 }
 
 ClusterSpec parse_cluster(const json& v, const std::string& path, const std::filesystem::path& base_dir) {
-  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "config", "zones", "hosts",
-                        "from_cluster_nodes", "cluster_nodes"});
+  const Obj o(v, path, {"masters", "replicas_per_master", "spares", "timer_phase", "create", "version", "config", "zones",
+                        "hosts", "from_cluster_nodes", "cluster_nodes"});
   ClusterSpec c;
   parse_import(o, c, base_dir);
   if (!c.imported) {
@@ -568,6 +568,7 @@ ClusterSpec parse_cluster(const json& v, const std::string& path, const std::fil
   if (const json* x = o.find("spares")) c.spares = as_small_int(*x, o.at("spares"), 0, kScenarioMaxSpares);
   if (const json* x = o.find("timer_phase")) c.timer_phase = as_enum(*x, o.at("timer_phase"), kTimerPhases);
   if (const json* x = o.find("create"); x != nullptr && !c.imported) c.create = as_enum(*x, o.at("create"), kCreateModes);
+  if (const json* x = o.find("version")) c.version = as_enum(*x, o.at("version"), kServerVersions);
   if (const json* x = o.find("config")) parse_cluster_config(*x, o.at("config"), c);
   check_imported_coverage(o, c);
   const json* zones = o.find("zones");
@@ -1452,6 +1453,7 @@ std::string ClusterSpec::alias_summary() const {
 
 protocol::Config node_config(const ClusterSpec& cluster) {
   protocol::Config config;
+  config.version = cluster.version;
   for (const ConfigSetting& s : cluster.config) {
     [[maybe_unused]] const std::optional<std::string> err = config.set(s.name, s.value);
     assert(!err && "cluster.config was validated when the scenario was loaded");
@@ -1522,6 +1524,16 @@ std::optional<std::string> apply_config_override(Scenario& scenario, std::string
                config.end());
   config.push_back(std::move(setting));
   sort_settings(config);
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_version_override(Scenario& scenario, std::string_view profile_name) {
+  const protocol::VersionProfile* profile = protocol::find_version_profile(profile_name);
+  if (profile == nullptr) {
+    return "--version-profile " + std::string(profile_name.substr(0, 200)) + ": expected one of " +
+           protocol::version_profile_names();
+  }
+  scenario.cluster.version = profile->version;
   return std::nullopt;
 }
 

@@ -73,6 +73,7 @@ struct ClusterSpec {
   int spares = 0;               // 0..100: empty nodes outside the cluster, for `meet`
   TimerPhase timer_phase = TimerPhase::InPhase;
   CreateMode create = CreateMode::RedisCli;  // NodesConf when imported
+  protocol::ServerVersion version = protocol::ServerVersion::redis_7_0;  // cluster.version: every node's
   std::vector<ConfigSetting> config;  // applied on every node at boot; unique names, sorted by name
   Placement placement;                // cluster.zones / cluster.hosts; zones and hosts in order of first node
   // cluster.from_cluster_nodes / cluster.cluster_nodes: the cluster an operator runs, taken from its
@@ -334,5 +335,7 @@ nlohmann::json to_json(const Scenario& scenario);
 // `--set NAME=VALUE`: validated through protocol::Config::set, then added to (or replacing) the
 // scenario's cluster.config. The error text names the flag.
 std::optional<std::string> apply_config_override(Scenario& scenario, std::string_view name_eq_value);
+// `--version-profile NAME`: the scenario's cluster.version replaced. The error text names the flag.
+std::optional<std::string> apply_version_override(Scenario& scenario, std::string_view profile_name);
 
 }  // namespace rcsim::sim

@@ -25,6 +25,12 @@ std::string enum_text(E value, const Names<E>& names) {
 
 inline const Names<TimerPhase> kTimerPhases = {{"in_phase", TimerPhase::InPhase}, {"staggered", TimerPhase::Staggered}};
 inline const Names<CreateMode> kCreateModes = {{"redis_cli", CreateMode::RedisCli}, {"nodes_conf", CreateMode::NodesConf}};
+// cluster.version: the profiles of protocol/version.hpp, by name.
+inline const Names<protocol::ServerVersion> kServerVersions = [] {
+  Names<protocol::ServerVersion> names;
+  for (const protocol::VersionProfile& profile : protocol::version_profiles()) names.emplace_back(profile.name, profile.version);
+  return names;
+}();
 inline const Names<TimerWheel> kTimerWheels = {{"per_host", TimerWheel::per_host}, {"shared", TimerWheel::shared}};
 inline const Names<LatencyShape> kShapes = {
     {"fixed", LatencyShape::fixed}, {"uniform", LatencyShape::uniform}, {"long_tail", LatencyShape::long_tail}};

@@ -172,6 +172,8 @@ json cluster_json(const ClusterSpec& c) {
     out["replicas_per_master"] = c.replicas_per_master;
     out["create"] = enum_text(c.create, kCreateModes);
   }
+  // Written only when set, so that every 7.0 scenario reads as it did before versions existed.
+  if (c.version != protocol::ServerVersion::redis_7_0) out["version"] = enum_text(c.version, kServerVersions);
   const Placement& p = c.placement;
   if (p.has_zones()) out["zones"] = domains_json(p.zones, p.zone_of, c);
   if (p.has_hosts()) out["hosts"] = domains_json(p.hosts, p.host_of, c);

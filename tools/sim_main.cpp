@@ -26,11 +26,11 @@ constexpr int kExitPass = 0;
 constexpr int kExitFail = 1;
 constexpr int kExitBadInput = 2;
 
-const char* kUsage = R"(sim: a deterministic simulator of Redis Cluster 7.0
+const char* kUsage = R"(sim: a deterministic simulator of Redis Cluster (Redis 7.0.15; other versions as profiles, below)
 
 usage:
   sim --scenario FILE [--cluster-nodes FILE] [--seed N] [--until T] [--out DIR] [--set NAME=VALUE ...]
-      [--quiet] [--json]
+      [--version-profile NAME] [--quiet] [--json]
   sim fuzz --help
   sim sweep --help
 
@@ -57,6 +57,15 @@ bool write_file(const std::filesystem::path& path, const std::string& contents) 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   return static_cast<bool>(out);
+}
+
+// The profiles and what each was calibrated against (protocol/VERSIONS.md has the rules).
+std::string version_profiles_help() {
+  std::string out = "server version profiles (cluster.version, --version-profile; rules in protocol/VERSIONS.md):\n";
+  for (const protocol::VersionProfile& p : protocol::version_profiles()) {
+    out += "  " + std::string(p.name) + std::string(12 - std::string_view(p.name).size(), ' ') + p.calibrated + "\n";
+  }
+  return out;
 }
 
 int bad_input(const std::string& message) {
@@ -87,6 +96,8 @@ int run_main(int argc, char** argv) {
       ("until", po::value<std::string>(), "override run_until (e.g. 90s)")
       ("out", po::value<std::string>(), "results directory (default results/<name>/seed-<N>)")
       ("set", po::value<std::vector<std::string>>()->composing(), "override a Redis setting: NAME=VALUE (repeatable)")
+      ("version-profile", po::value<std::string>(), "run every node as this server version instead of the "
+                                                    "scenario's cluster.version (profiles below)")
       ("quiet,q", "print only the verdict line")
       ("json", "print summary.json to stdout instead of the human summary")
       ("list-clients", "list the client library profiles of workload.client (name, library, sources) and exit")
@@ -104,7 +115,7 @@ int run_main(int argc, char** argv) {
     return bad_input(std::string(e.what()) + " (see sim --help)");
   }
   if (vm.count("help")) {
-    std::cout << kUsage << "\n" << options << "\n";
+    std::cout << kUsage << "\n" << options << "\n" << version_profiles_help();
     return kExitPass;
   }
   if (vm.count("list-clients")) {
@@ -116,6 +127,9 @@ int run_main(int argc, char** argv) {
   auto loaded = sim::load_scenario_file(file, vm.count("cluster-nodes") ? vm["cluster-nodes"].as<std::string>() : "");
   if (auto* error = std::get_if<sim::ScenarioError>(&loaded)) return bad_input(error->text());
   sim::Scenario scenario = std::get<sim::Scenario>(std::move(loaded));
+  if (vm.count("version-profile")) {
+    if (auto error = sim::apply_version_override(scenario, vm["version-profile"].as<std::string>())) return bad_input(*error);
+  }
   if (vm.count("set")) {
     for (const std::string& setting : vm["set"].as<std::vector<std::string>>()) {
       if (auto error = sim::apply_config_override(scenario, setting)) return bad_input(*error);

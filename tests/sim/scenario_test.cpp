@@ -268,6 +268,13 @@ TEST_CASE("scenario: to_json round-trips", "[scenario]") {
 
   const Scenario minimal = parse_ok(R"({"name": "min", "cluster": {"masters": 1}, "run_until": "1s"})");
   CHECK(parse_ok(to_json(minimal).dump()) == minimal);
+  CHECK(minimal.cluster.version == protocol::ServerVersion::redis_7_0);
+  CHECK_FALSE(to_json(minimal)["cluster"].contains("version"));  // a 7.0 file reads as before versions
+
+  const Scenario on_74 = parse_ok(R"({"name": "v", "cluster": {"masters": 1, "version": "redis-7.4"}, "run_until": "1s"})");
+  CHECK(on_74.cluster.version == protocol::ServerVersion::redis_7_4);
+  CHECK(node_config(on_74.cluster).version == protocol::ServerVersion::redis_7_4);
+  CHECK(parse_ok(to_json(on_74).dump()) == on_74);
 }
 
 TEST_CASE("scenario: the README's complete example loads and round-trips", "[scenario]") {

@@ -1,0 +1,50 @@
+#include "protocol/version.hpp"
+
+#include <cassert>
+
+namespace rcsim::protocol {
+namespace {
+
+constexpr VersionRules kRedis72Rules{
+    .shard_id_ping_ext = true,
+    .forgotten_node_ping_ext = true,
+    .sole_primary_fails_replica = true,
+};
+
+constexpr VersionRules with_redis_74(VersionRules rules) {
+  rules.receiver_left_out_of_gossip = true;
+  rules.demoted_pong_moves_slots = true;
+  return rules;
+}
+
+// In ServerVersion order.
+constexpr VersionProfile kProfiles[] = {
+    {ServerVersion::redis_7_0, "redis-7.0", "redis-server 7.0.15 (results/fidelity-real.md)", {}},
+    {ServerVersion::redis_7_2, "redis-7.2", "not calibrated", kRedis72Rules},
+    {ServerVersion::redis_7_4, "redis-7.4", "not calibrated", with_redis_74(kRedis72Rules)},
+};
+
+}  // namespace
+
+std::span<const VersionProfile> version_profiles() { return kProfiles; }
+
+const VersionProfile& profile_of(ServerVersion version) {
+  const VersionProfile& profile = kProfiles[static_cast<size_t>(version)];
+  assert(profile.version == version);
+  return profile;
+}
+
+const VersionProfile* find_version_profile(std::string_view name) {
+  for (const VersionProfile& profile : kProfiles) {
+    if (name == profile.name) return &profile;
+  }
+  return nullptr;
+}
+
+std::string version_profile_names() {
+  std::string out;
+  for (const VersionProfile& profile : kProfiles) out += (out.empty() ? "" : ", ") + std::string(profile.name);
+  return out;
+}
+
+}  // namespace rcsim::protocol

@@ -1,0 +1,39 @@
+#pragma once
+// Server versions as profiles of named rules. The node is Redis 7.0.15's; each later version is the
+// set of rules it changed, each rule one switch read where Redis/Valkey changed the code (never a copy
+// of a function). protocol/VERSIONS.md says what each rule does, with the pull request it comes from
+// and how the profile was calibrated.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace rcsim::protocol {
+
+struct VersionRules {
+  // Redis 7.2
+  bool shard_id_ping_ext = false;      // every PING/PONG/MEET carries the shard-id extension (+48 bytes)
+  bool forgotten_node_ping_ext = false;  // CLUSTER FORGET travels in pings for the blacklist's 60 s
+  bool sole_primary_fails_replica = false;  // a lone master marks a replica FAIL on its own (7.2.5)
+  // Redis 7.4
+  bool receiver_left_out_of_gossip = false;  // a PING's gossip never describes its receiver
+  bool demoted_pong_moves_slots = false;     // a PONG that says its sender turned replica rebinds its old slots
+};
+
+enum class ServerVersion : uint8_t { redis_7_0, redis_7_2, redis_7_4 };
+
+struct VersionProfile {
+  ServerVersion version;
+  const char* name;         // "redis-7.0": what cluster.version and --version-profile take
+  const char* calibrated;   // the real server its timings were compared with, or "not calibrated"
+  VersionRules rules;
+};
+
+std::span<const VersionProfile> version_profiles();
+const VersionProfile& profile_of(ServerVersion version);
+// nullptr if no profile has that name.
+const VersionProfile* find_version_profile(std::string_view name);
+// "redis-7.0, redis-7.2, redis-7.4": what error messages list.
+std::string version_profile_names();
+
+}  // namespace rcsim::protocol

@@ -1,0 +1,157 @@
+// Server version profiles (protocol/version.hpp): each rule shown changing behaviour between two profiles
+// on the same seed.
+#include <catch2/catch.hpp>
+
+#include "sim/world.hpp"
+
+using namespace rcsim;
+using namespace rcsim::sim;
+
+namespace {
+
+WorldOptions cluster_of(protocol::ServerVersion version, int masters, int replicas_per_master, uint64_t seed) {
+  WorldOptions options;
+  options.seed = seed;
+  options.masters = masters;
+  options.replicas_per_master = replicas_per_master;
+  options.config.cluster_node_timeout_ms = 2000;
+  options.config.version = version;
+  return options;
+}
+
+bool is_heartbeat(const MessageRecord& m) {
+  return m.type == protocol::MessageType::ping || m.type == protocol::MessageType::pong ||
+         m.type == protocol::MessageType::meet;
+}
+
+bool knows(const World& world, int index, int about) { return world.node(index)->find(world.name_of(about)) != nullptr; }
+
+}  // namespace
+
+TEST_CASE("redis-7.2 heartbeats carry the 48-byte shard-id extension; everything else is 7.0's", "[version]") {
+  World old_world(cluster_of(protocol::ServerVersion::redis_7_0, 3, 1, 5));
+  World new_world(cluster_of(protocol::ServerVersion::redis_7_2, 3, 1, 5));
+  REQUIRE(old_world.create_cluster());
+  REQUIRE(new_world.create_cluster());
+  old_world.run_for(Duration::seconds(10));
+  new_world.run_for(Duration::seconds(10));
+  const std::vector<MessageRecord>& old_messages = old_world.messages();
+  const std::vector<MessageRecord>& new_messages = new_world.messages();
+  REQUIRE(old_messages.size() == new_messages.size());  // the extension changes no decision
+  int heartbeats = 0;
+  for (size_t i = 0; i < old_messages.size(); ++i) {
+    const MessageRecord& a = old_messages[i];
+    const MessageRecord& b = new_messages[i];
+    REQUIRE(a.type == b.type);
+    REQUIRE(a.sent_us == b.sent_us);
+    if (is_heartbeat(a)) {
+      ++heartbeats;
+      CHECK((a.bytes - protocol::kHeaderBytes) % protocol::kGossipEntryBytes == 0);
+      CHECK(b.bytes == a.bytes + 48);
+    } else {
+      CHECK(b.bytes == a.bytes);
+    }
+  }
+  CHECK(heartbeats > 100);
+}
+
+TEST_CASE("CLUSTER FORGET: 7.0 forgets on the node told only, 7.2 tells every node in its pings", "[version]") {
+  // 3 masters + 1 replica each; m1 forgets r3 (node 5). Only r3 itself never forgets r3.
+  constexpr int kM1 = 0, kR3 = 5;
+  for (const auto version : {protocol::ServerVersion::redis_7_0, protocol::ServerVersion::redis_7_2}) {
+    World world(cluster_of(version, 3, 1, 3));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    REQUIRE(world.forget(kM1, kR3).ok);
+    world.run_for(Duration::seconds(10));
+    INFO(protocol::profile_of(version).name);
+    CHECK(!knows(world, kM1, kR3));  // blacklisted for 60 s either way
+    for (int node = 1; node < 6; ++node) {
+      if (node == kR3) continue;
+      INFO("node " << world.alias(node));
+      CHECK(knows(world, node, kR3) == (version == protocol::ServerVersion::redis_7_0));
+    }
+  }
+}
+
+TEST_CASE("a master alone in its cluster marks a dead replica FAIL itself from 7.2.5 on (redis#12824)", "[version]") {
+  constexpr int kM1 = 0, kR1 = 1;
+  for (const auto version : {protocol::ServerVersion::redis_7_0, protocol::ServerVersion::redis_7_2}) {
+    World world(cluster_of(version, 1, 1, 4));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    const Instant kill = world.now();
+    world.crash(kR1);
+    world.run_for(Duration::seconds(10));
+    int64_t pfail_us = -1, fail_us = -1;
+    for (const ObservedEvent& e : world.events()) {
+      if (e.node != kM1 || e.about != kR1 || e.t_us < kill.us) continue;
+      if (e.kind == "pfail" && pfail_us < 0) pfail_us = e.t_us;
+      if (e.kind == "fail" && fail_us < 0) fail_us = e.t_us;
+    }
+    INFO(protocol::profile_of(version).name);
+    REQUIRE(pfail_us > kill.us + 2'000'000);  // node timeout 2000
+    if (version == protocol::ServerVersion::redis_7_0) {
+      CHECK(fail_us == -1);  // no other master to report: PFAIL for ever
+    } else {
+      CHECK(fail_us == pfail_us);
+    }
+  }
+}
+
+TEST_CASE("redis-7.4 leaves the receiver out of a heartbeat's gossip: 3 masters send empty sections far more often",
+          "[version]") {
+  // 3 nodes: one entry wanted, three draws among the three. 7.2 fails only if all three draws are
+  // myself, (1/3)^3; 7.4 also spends the draws that hit the receiver, (2/3)^3.
+  auto empty_share = [](protocol::ServerVersion version) {
+    World world(cluster_of(version, 3, 0, 6));
+    REQUIRE(world.create_cluster());
+    const Instant steady = world.now() + Duration::seconds(2);
+    world.run_until(steady + Duration::seconds(60));
+    int heartbeats = 0, empty = 0;
+    for (const MessageRecord& m : world.messages()) {
+      if (m.sent_us < steady.us || !is_heartbeat(m)) continue;
+      ++heartbeats;
+      const uint32_t entries = (m.bytes - protocol::kHeaderBytes - protocol::kShardIdExtBytes) / protocol::kGossipEntryBytes;
+      CHECK(entries <= 1);
+      if (entries == 0) ++empty;
+    }
+    REQUIRE(heartbeats > 200);
+    return static_cast<double>(empty) / heartbeats;
+  };
+  const double share_72 = empty_share(protocol::ServerVersion::redis_7_2);
+  const double share_74 = empty_share(protocol::ServerVersion::redis_7_4);
+  CHECK(share_72 < 0.10);
+  CHECK(share_74 > 0.20);
+  CHECK(share_74 < 0.40);
+}
+
+TEST_CASE("redis-7.4 moves a demoted master's slots to its successor on the demoted one's word (redis#13055)",
+          "[version]") {
+  // m2 cannot hear r1. r1 takes over from m1 by manual failover; m2 learns of it only from m1's next
+  // heartbeat, which says m1 now replicates r1.
+  constexpr int kM1 = 0, kM2 = 1, kR1 = 3;
+  for (const auto version : {protocol::ServerVersion::redis_7_2, protocol::ServerVersion::redis_7_4}) {
+    World world(cluster_of(version, 3, 1, 8));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    world.block(kR1, kM2);
+    REQUIRE(world.failover(kR1, protocol::FailoverMode::manual).ok);
+    world.run_for(Duration::millis(1500));
+    INFO(protocol::profile_of(version).name);
+    const protocol::Node& m2 = *world.node(kM2);
+    REQUIRE(world.node(kM1)->myself().is_replica());  // m1 heard r1 and turned replica
+    const protocol::ClusterNode* m1_seen = m2.find(world.name_of(kM1));
+    REQUIRE(m1_seen != nullptr);
+    CHECK(m1_seen->is_replica());
+    if (version == protocol::ServerVersion::redis_7_2) {
+      CHECK(m2.slot_owner(0) == nullptr);  // unbound until r1 itself is heard
+      CHECK_FALSE(m2.state_ok());
+    } else {
+      REQUIRE(m2.slot_owner(0) != nullptr);
+      CHECK(m2.slot_owner(0)->name == world.name_of(kR1));
+      CHECK(m2.slot_owner(0)->config_epoch == world.node(kR1)->myself().config_epoch);
+      CHECK(m2.state_ok());
+    }
+  }
+}
