@@ -58,7 +58,8 @@ def redis_cli_slot_range(master_index, masters):
 class RealCluster:
     """One fresh cluster of redis-server processes in a temp dir, for one trial."""
 
-    def __init__(self, scenario, workdir, source_addrs, base_port, loglevel="notice"):
+    def __init__(self, scenario, workdir, source_addrs, base_port, loglevel="notice", server="redis-server"):
+        self.server = server  # the redis-server (or valkey-server) binary
         self.base_port = base_port
         self.loglevel = loglevel  # debug logs every bus packet a node processes (with --keep: which message did what)
         self.sc = scenario
@@ -76,7 +77,7 @@ class RealCluster:
 
     def start(self, alias):
         port = self.ports[alias]
-        args = ["redis-server", "--port", port, "--bind", HOST, "--cluster-enabled", "yes",
+        args = [self.server, "--port", port, "--bind", HOST, "--cluster-enabled", "yes",
                 "--cluster-config-file", f"nodes-{port}.conf", "--appendonly", "no", "--save", "",
                 "--dbfilename", f"dump-{port}.rdb", "--dir", self.dir, "--daemonize", "no",
                 "--repl-diskless-sync-delay", 0,

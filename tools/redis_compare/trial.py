@@ -387,12 +387,12 @@ def host_cpu_ticks():
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
-def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice"):
+def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice", server="redis-server"):
     workdir = tempfile.mkdtemp(prefix=f"redis-compare-{sc.name}-")
     workdir_token = guard.track_dir(workdir)
     with_cuts = any(action_kind(a) in CUT_ACTIONS for a in sc.timeline)
     shaped = needs_shaping(sc)
-    cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port, loglevel)
+    cluster = RealCluster(sc, workdir, with_cuts or shaped, base_port, loglevel, server)
     if any(action_kind(a) == "clock_skew" for a in sc.timeline):
         cluster.clocks = Clocks(workdir)
     workload = None
