@@ -17,6 +17,7 @@ namespace rcsim::sim {
 
 struct FuzzOptions {
   std::vector<std::string> known_bugs;  // switched on in every generated scenario
+  protocol::ServerVersion version = protocol::ServerVersion::redis_7_0;  // every generated cluster's
 };
 
 // What a seed may inject. Swarm testing (Groce et al., ISSTA 2012; TigerBeetle's VOPR): each seed first

@@ -384,6 +384,7 @@ FuzzCase Generator::generate() {
   scenario_.run_until = at_ms(end_ms + auth_timeout_ms * 6 + timeout_ms_ * 3 + 10'000);
   scenario_.expect.push_back(Expectation{std::nullopt, "liveness", check::Converged{}});
   scenario_.known_bugs = options_.known_bugs;
+  scenario_.cluster.version = options_.version;  // drawn from nothing: a seed's case is the same under every profile
   return std::move(case_);
 }
 

@@ -33,6 +33,7 @@ usage:
       [--version-profile NAME] [--quiet] [--json]
   sim fuzz --help
   sim sweep --help
+  sim ab --help
 
 examples:
   sim --scenario scenarios/split_brain.json
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
   try {
     if (argc > 1 && std::string_view(argv[1]) == "fuzz") return tools::fuzz_main(argc - 1, argv + 1);
     if (argc > 1 && std::string_view(argv[1]) == "sweep") return tools::sweep_main(argc - 1, argv + 1);
+    if (argc > 1 && std::string_view(argv[1]) == "ab") return tools::ab_main(argc - 1, argv + 1);
     return run_main(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "sim: internal error: " << e.what() << "\n";

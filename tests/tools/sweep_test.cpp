@@ -214,3 +214,35 @@ TEST_CASE("bad sweep flags exit 2 - name the flag - and write nothing", "[sweep]
     CHECK_FALSE(std::filesystem::exists(out));
   }
 }
+
+TEST_CASE("sim ab: the same seeds under two profiles, paired; 7.2's heartbeats 48 bytes larger", "[sweep][ab]") {
+  const auto out = temp_path("ab");
+  const Result r = run_sim("ab " + kMasterCrash + " --a redis-7.0 --b redis-7.2 --seeds 4 --jobs 2 --no-plot --out " + out.string());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = read_csv(out / "ab.csv");
+  REQUIRE(rows.size() == 4);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    CHECK(row.at("seed") == std::to_string(i + 1));
+    CHECK(row.at("a_exit") == "0");
+    CHECK(row.at("b_exit") == "0");
+    CHECK(row.at("a_invariants").empty());
+    // The extension changes no decision: the same run, each heartbeat 48 bytes larger.
+    CHECK(row.at("promoted_ms_b_minus_a") == "0");
+    CHECK(number(row.at("messages_per_node_per_s_b_minus_a")) == 0);
+    CHECK(number(row.at("bytes_per_message_b_minus_a")) > 40);
+    CHECK(number(row.at("bytes_per_message_b_minus_a")) < 48);  // FAIL and AUTH messages carry none
+  }
+  CHECK_THAT(r.output, Catch::Contains("| promoted_ms |"));
+  CHECK_THAT(read_text(out / "ab.md"), Catch::Contains("| redis-7.2 | 4 | 4 | 0 | none |"));
+  CHECK(std::filesystem::exists(out / "sweep.csv"));
+  CHECK(std::filesystem::exists(out / "scenarios" / "redis-7.2.json"));
+
+  const Result same = run_sim("ab " + kMasterCrash + " --a redis-7.2 --b redis-7.2 --out " + out.string());
+  CHECK(same.exit_code == 2);
+  CHECK_THAT(same.output, Catch::Contains("--a and --b name the same profile redis-7.2"));
+  const Result unknown = run_sim("ab " + kMasterCrash + " --a redis-7.0 --b redis-6.2 --out " + out.string());
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.output, Catch::Contains("--b redis-6.2: expected one of redis-7.0"));
+}

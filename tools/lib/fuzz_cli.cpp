@@ -32,7 +32,7 @@ constexpr int kExitBadInput = 2;
 const char* kFuzzUsage = R"(sim fuzz: run generated fault schedules and check every invariant
 
 usage:
-  sim fuzz --seeds N [--from S] [--jobs J] [--shard I/K] [--time-limit T] [--mutation NAME ...]
+  sim fuzz --seeds N [--from S] [--jobs J] [--shard I/K] [--time-limit T] [--mutation NAME ...] [--profile P]
            [--out DIR] [--stop-at-first] [--no-shrink] [--trace-hashes FILE]
   sim fuzz --list-mutations
   sim fuzz --merge DIR...
@@ -219,6 +219,14 @@ int merge(const std::vector<std::string>& dirs) {
       std::cerr << "sim fuzz --merge: " << dir << "/fuzz-summary.json: missing or not a fuzz summary\n";
       return kExitBadInput;
     }
+    // Summaries from before profiles existed ran 7.0.
+    const std::string profile = shard.value("profile", std::string("redis-7.0"));
+    if (merged.contains("profile") && merged["profile"] != profile) {
+      std::cerr << "sim fuzz --merge: " << dir << " fuzzed profile " << profile << ", the shards before it "
+                << merged["profile"].get<std::string>() << "\n";
+      return kExitBadInput;
+    }
+    merged["profile"] = profile;
     merged["seeds_run"] = merged["seeds_run"].get<uint64_t>() + shard["seeds_run"].get<uint64_t>();
     // Shards that ran side by side: the campaign took as long as the longest.
     merged["wall_s"] = std::max(merged["wall_s"].get<double>(), shard.value("wall_s", 0.0));
@@ -252,6 +260,8 @@ int fuzz_main(int argc, char** argv) {
       ("time-limit", po::value<double>(), "stop starting seeds after this many wall seconds")
       ("mutation", po::value<std::vector<std::string>>()->composing(), "switch on a known bug (repeatable)")
       ("list-mutations", "list the known bugs")
+      ("profile", po::value<std::string>()->default_value("redis-7.0"), "the server version profile every case runs "
+                                                                       "(sim --help lists them): the same cases under each")
       ("out", po::value<std::string>()->default_value("results/fuzz"), "where failures are written")
       ("stop-at-first", "stop at the first failing seed")
       ("no-shrink", "do not shrink failures")
@@ -278,6 +288,13 @@ int fuzz_main(int argc, char** argv) {
   if (vm.count("merge")) return merge(vm["merge"].as<std::vector<std::string>>());
 
   sim::FuzzOptions fuzz;
+  const std::string profile_name = vm["profile"].as<std::string>();
+  if (const protocol::VersionProfile* profile = protocol::find_version_profile(profile_name)) {
+    fuzz.version = profile->version;
+  } else {
+    std::cerr << "sim fuzz: --profile " << profile_name << ": expected one of " << protocol::version_profile_names() << "\n";
+    return kExitBadInput;
+  }
   if (vm.count("mutation")) {
     for (const std::string& name : vm["mutation"].as<std::vector<std::string>>()) {
       protocol::KnownBugs probe;
@@ -366,7 +383,7 @@ int fuzz_main(int argc, char** argv) {
   }
   std::sort(failures.begin(), failures.end(), [](const SeedOutcome& a, const SeedOutcome& b) { return a.seed < b.seed; });
   nlohmann::json summary{{"seeds_run", done}, {"first_seed", first}, {"shard", std::to_string(shard_index) + "/" + std::to_string(shard_count)},
-                         {"mutations", fuzz.known_bugs}, {"wall_s", progress.seconds()},
+                         {"mutations", fuzz.known_bugs}, {"profile", profile_name}, {"wall_s", progress.seconds()},
                          {"seeds_per_s", progress.seconds() > 0 ? static_cast<double>(done) / progress.seconds() : 0.0},
                          {"failures", nlohmann::json::array()},
                          {"coverage", {{"protocol_events", coverage_json(events_reached)},

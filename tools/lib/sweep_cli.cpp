@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <charconv>
@@ -23,6 +25,7 @@
 #include <variant>
 
 #include "protocol/config.hpp"
+#include "protocol/version.hpp"
 #include "sim/run.hpp"
 #include "sim/scenario.hpp"
 #include "sim/time.hpp"
@@ -55,6 +58,7 @@ NAME is any Redis setting `sim --set` accepts (cluster-node-timeout, cluster-rep
   run-until-s           run_until, in simulated seconds
   writes-per-s          workload.writes_per_s (scenarios with a workload)
   clients               workload.clients (scenarios with a workload)
+  version               cluster.version: a server profile (redis-7.0, redis-7.2, ...; sim --help lists them)
 Seeds are the inner loop (--seeds, --from), not a parameter. The slot count is not a parameter: it is
 Redis's compile-time CLUSTER_SLOTS (16384), fixed in protocol/ as in Redis.
 
@@ -97,6 +101,7 @@ constexpr ScenarioParam kScenarioParams[] = {
     {"run-until-s", "/run_until", ValueKind::seconds, false},
     {"writes-per-s", "/workload/writes_per_s", ValueKind::number, true},
     {"clients", "/workload/clients", ValueKind::integer, true},
+    {"version", "/cluster/version", ValueKind::word, false},
 };
 
 const ScenarioParam* find_scenario_param(std::string_view name) {
@@ -322,6 +327,7 @@ struct RunRow {
   int exit_code = -1;  // sim's: 0 pass, 1 fail; 128 + signal when the run crashed
   std::vector<std::string> cells;  // kMetrics order
   std::string trace_sha256;
+  std::string invariants;  // the invariants the run broke, '+'-separated, in the order first broken
 };
 
 // The child's side: run, measure, one tab-separated line.
@@ -329,7 +335,13 @@ std::string run_child(const sim::Scenario& scenario, uint64_t seed) {
   sim::RunOptions options;
   options.seed = seed;
   const sim::RunResult result = sim::run_scenario(scenario, options);
-  std::string line = std::to_string(result.passed() ? 0 : 1) + "\t" + result.world->trace().sha256();
+  std::string invariants;
+  for (const sim::InvariantViolation& v : result.world->violations()) {
+    if (("+" + invariants + "+").find("+" + v.invariant + "+") == std::string::npos) {
+      invariants += (invariants.empty() ? "" : "+") + v.invariant;
+    }
+  }
+  std::string line = std::to_string(result.passed() ? 0 : 1) + "\t" + result.world->trace().sha256() + "\t" + invariants;
   for (const std::string& cell : measure(result)) line += "\t" + cell;
   return line + "\n";
 }
@@ -358,13 +370,14 @@ void collect(Child& child, int status, RunRow& row) {
   std::stringstream in(text);
   for (std::string field; std::getline(in, field, '\t');) fields.push_back(field);
   if (text.back() == '\t') fields.emplace_back();
-  if (fields.size() != 2 + kMetricCount) {
+  if (fields.size() != 3 + kMetricCount) {
     row.exit_code = 128;
     return;
   }
   row.exit_code = std::stoi(fields[0]);
   row.trace_sha256 = fields[1];
-  std::copy(fields.begin() + 2, fields.end(), row.cells.begin());
+  row.invariants = fields[2];
+  std::copy(fields.begin() + 3, fields.end(), row.cells.begin());
 }
 
 struct Sweep {
@@ -389,7 +402,7 @@ std::string progress_line(const Sweep& sweep, const RunRow& row) {
 std::optional<std::vector<RunRow>> run_all(const Sweep& sweep, unsigned jobs) {
   std::vector<RunRow> rows;
   for (size_t v = 0; v < sweep.values.size(); ++v) {
-    for (uint64_t s = 0; s < sweep.seed_count; ++s) rows.push_back(RunRow{v, sweep.first_seed + s, -1, {}, {}});
+    for (uint64_t s = 0; s < sweep.seed_count; ++s) rows.push_back(RunRow{v, sweep.first_seed + s, -1, {}, {}, {}});
   }
   std::map<pid_t, Child> running;
   size_t next = 0, done = 0;
@@ -438,6 +451,7 @@ std::string sweep_csv(const Sweep& sweep, const std::vector<RunRow>& rows) {
 struct Stats {
   size_t n = 0;
   double median = 0, min = 0, max = 0;
+  double p10 = 0, p90 = 0;  // nearest rank
 };
 
 Stats stats_of(std::vector<double> xs) {
@@ -449,6 +463,9 @@ Stats stats_of(std::vector<double> xs) {
   s.max = xs.back();
   const size_t mid = xs.size() / 2;
   s.median = xs.size() % 2 == 1 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
+  auto rank = [&](size_t percent) { return xs[std::max<size_t>((percent * xs.size() + 99) / 100, 1) - 1]; };
+  s.p10 = rank(10);
+  s.p90 = rank(90);
   return s;
 }
 
@@ -619,8 +636,8 @@ std::string report_table(const Sweep& sweep, const std::vector<RunRow>& rows, co
 
 // ---- the command ----------------------------------------------------------------------------------
 
-int bad_input(const std::string& message) {
-  std::cerr << "sim sweep: " << message << " (see sim sweep --help)\n";
+int bad_input(const std::string& message, const char* command = "sweep") {
+  std::cerr << "sim " << command << ": " << message << " (see sim " << command << " --help)\n";
   return kExitBadInput;
 }
 
@@ -719,6 +736,83 @@ bool write_outputs(const Sweep& sweep, const std::vector<RunRow>& rows, const st
   return true;
 }
 
+// ---- sim ab ---------------------------------------------------------------------------------------
+
+// rows[side][seed index]: a sweep over two values has each value's rows in seed order.
+std::array<std::vector<const RunRow*>, 2> ab_sides(const Sweep& sweep, const std::vector<RunRow>& rows) {
+  assert(sweep.values.size() == 2);
+  std::array<std::vector<const RunRow*>, 2> sides;
+  for (const RunRow& row : rows) sides[row.value_index].push_back(&row);
+  assert(sides[0].size() == sides[1].size());
+  for (size_t i = 0; i < sides[0].size(); ++i) assert(sides[0][i]->seed == sides[1][i]->seed);
+  return sides;
+}
+
+std::string ab_csv(const Sweep& sweep, const std::vector<RunRow>& rows) {
+  const auto sides = ab_sides(sweep, rows);
+  std::string out = "seed,a_exit,b_exit,a_invariants,b_invariants";
+  for (const MetricDef& m : kMetrics) out += std::string(",") + m.name + "_a," + m.name + "_b," + m.name + "_b_minus_a";
+  out += "\n";
+  for (size_t i = 0; i < sides[0].size(); ++i) {
+    const RunRow& a = *sides[0][i];
+    const RunRow& b = *sides[1][i];
+    out += std::to_string(a.seed) + "," + std::to_string(a.exit_code) + "," + std::to_string(b.exit_code) + "," +
+           a.invariants + "," + b.invariants;
+    for (size_t m = 0; m < kMetricCount; ++m) {
+      const bool both = !a.cells[m].empty() && !b.cells[m].empty();
+      out += "," + a.cells[m] + "," + b.cells[m] + "," +
+             (both ? format_number(*parse_number(b.cells[m]) - *parse_number(a.cells[m])) : "");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Per metric: each side's median [p10..p90] (n), and the paired difference b - a over the seeds where
+// both have it; then the invariants each side broke, with the number of seeds.
+std::string ab_report(const Sweep& sweep, const std::vector<RunRow>& rows) {
+  const auto sides = ab_sides(sweep, rows);
+  auto spread = [](const Stats& s) {
+    return s.n == 0 ? std::string("-")
+                    : format_number(s.median) + " [" + format_number(s.p10) + ".." + format_number(s.p90) + "] (" +
+                          std::to_string(s.n) + ")";
+  };
+  std::ostringstream out;
+  out << "| metric | " << sweep.values[0] << " median [p10..p90] (n) | " << sweep.values[1]
+      << " median [p10..p90] (n) | paired " << sweep.values[1] << " - " << sweep.values[0] << " median [p10..p90] (pairs) |\n"
+      << "|---|---|---|---|\n";
+  for (size_t m = 0; m < kMetricCount; ++m) {
+    std::array<std::vector<double>, 2> values;
+    std::vector<double> differences;
+    for (size_t i = 0; i < sides[0].size(); ++i) {
+      const std::string& a = sides[0][i]->cells[m];
+      const std::string& b = sides[1][i]->cells[m];
+      if (!a.empty()) values[0].push_back(*parse_number(a));
+      if (!b.empty()) values[1].push_back(*parse_number(b));
+      if (!a.empty() && !b.empty()) differences.push_back(*parse_number(b) - *parse_number(a));
+    }
+    if (values[0].empty() && values[1].empty()) continue;
+    out << "| " << kMetrics[m].name << " | " << spread(stats_of(values[0])) << " | " << spread(stats_of(values[1])) << " | "
+        << spread(stats_of(differences)) << " |\n";
+  }
+  out << "\n| profile | seeds | passed | broke an invariant | invariants broken (seeds) |\n|---|---|---|---|---|\n";
+  for (size_t side = 0; side < 2; ++side) {
+    std::map<std::string, int> broken;
+    int passed = 0, breaking = 0;
+    for (const RunRow* row : sides[side]) {
+      passed += row->exit_code == 0;
+      breaking += !row->invariants.empty();
+      std::stringstream names(row->invariants);
+      for (std::string name; std::getline(names, name, '+');) ++broken[name];
+    }
+    std::string list;
+    for (const auto& [name, seeds] : broken) list += (list.empty() ? "" : ", ") + name + " (" + std::to_string(seeds) + ")";
+    out << "| " << sweep.values[side] << " | " << sides[side].size() << " | " << passed << " | " << breaking << " | "
+        << (list.empty() ? "none" : list) << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace
 
 std::vector<std::string> sweep_metric_names() {
@@ -785,6 +879,96 @@ int sweep_main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace rcsim::tools
+
+namespace rcsim::tools {
+namespace {
+
+const char* kAbUsage = R"(sim ab: one scenario under two server profiles, seed for seed
+
+usage:
+  sim ab --scenario FILE --a PROFILE --b PROFILE [--seeds N] [--from S] [--jobs J] [--metric M[,M...]]
+         [--set NAME=VALUE ...] [--until T] [--out DIR] [--no-plot]
+
+Seed s runs the scenario under --a and under --b with the same seed: the same fault schedule and the
+same draws until the two protocols first decide differently. Printed per metric (sim sweep
+--list-metrics): each profile's median [p10..p90] and the paired difference b - a over the seeds where
+both have the metric; then the invariants each profile broke. Writes to DIR (default
+results/ab/<scenario>-<a>-vs-<b>):
+  ab.csv        one row per seed: both exit codes, both lists of broken invariants, per metric a, b, b - a
+  ab.md         the printed tables
+  sweep.csv, summary.csv, sweep.gp (.svg, .png), scenarios/   as `sim sweep --param version` writes them
+Exit code: 0 every run ran and kept every invariant, 1 a run crashed or broke an invariant (the table
+says which), 2 bad input (nothing is written).
+
+example:
+  sim ab --scenario scenarios/master_crash.json --a redis-7.0 --b redis-7.4 --seeds 200 --jobs 2
+)";
+
+}  // namespace
+
+int ab_main(int argc, char** argv) {
+  po::options_description options("ab options");
+  options.add_options()
+      ("help,h", "show this help")
+      ("scenario", po::value<std::string>(), "scenario file (JSON)")
+      ("a", po::value<std::string>(), "the first profile (the baseline)")
+      ("b", po::value<std::string>(), "the second profile")
+      ("seeds", po::value<uint64_t>()->default_value(200), "seeds per profile")
+      ("from", po::value<uint64_t>()->default_value(1), "first seed")
+      ("jobs,j", po::value<unsigned>()->default_value(1), "parallel processes")
+      ("metric", po::value<std::string>()->default_value("promoted_ms"), "metric(s) to plot, comma-separated")
+      ("set", po::value<std::vector<std::string>>()->composing(), "fix a Redis setting for every run: NAME=VALUE (repeatable)")
+      ("until", po::value<std::string>(), "override run_until for every run (e.g. 30s)")
+      ("out", po::value<std::string>(), "results directory (default results/ab/<scenario>-<a>-vs-<b>)")
+      ("no-plot", "write sweep.gp but do not run gnuplot");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad_input(e.what(), "ab");
+  }
+  if (vm.count("help")) {
+    std::cout << kAbUsage << "\n" << options << "\n";
+    return 0;
+  }
+  std::array<std::string, 2> profiles;
+  for (size_t side = 0; side < 2; ++side) {
+    const char* flag = side == 0 ? "a" : "b";
+    if (!vm.count(flag)) return bad_input(std::string("--") + flag + " PROFILE is required (" + protocol::version_profile_names() + ")", "ab");
+    profiles[side] = vm[flag].as<std::string>();
+    if (protocol::find_version_profile(profiles[side]) == nullptr) {
+      return bad_input(std::string("--") + flag + " " + profiles[side] + ": expected one of " + protocol::version_profile_names(), "ab");
+    }
+  }
+  if (profiles[0] == profiles[1]) return bad_input("--a and --b name the same profile " + profiles[0], "ab");
+  vm.insert({"param", po::variable_value(std::string("version"), false)});
+  vm.insert({"values", po::variable_value(profiles[0] + "," + profiles[1], false)});
+  Sweep sweep;
+  if (std::optional<std::string> error = build_sweep(vm, sweep)) return bad_input(*error, "ab");
+  const std::filesystem::path out_dir = vm.count("out")
+      ? std::filesystem::path(vm["out"].as<std::string>())
+      : std::filesystem::path("results") / "ab" / (sweep.scenario_name + "-" + profiles[0] + "-vs-" + profiles[1]);
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return bad_input("--out: cannot create " + out_dir.string() + ": " + ec.message(), "ab");
+  const unsigned jobs = vm["jobs"].as<unsigned>();
+  std::cout << "ab " << sweep.scenario_name << ": " << profiles[0] << " vs " << profiles[1] << ", " << sweep.seed_count
+            << " seed(s) each, " << jobs << " at a time\n";
+  const std::optional<std::vector<RunRow>> rows = run_all(sweep, jobs);
+  if (!rows) return 1;
+  if (!write_outputs(sweep, *rows, out_dir, vm.count("no-plot") == 0)) return 1;
+  const std::string report = ab_report(sweep, *rows);
+  if (!write_text(out_dir / "ab.csv", ab_csv(sweep, *rows)) || !write_text(out_dir / "ab.md", report)) {
+    std::cerr << "sim ab: could not write results under " << out_dir.string() << "\n";
+    return 1;
+  }
+  std::cout << "\n" << report << "wrote " << (out_dir / "ab.csv").string() << ", ab.md\n";
+  const bool broken = std::any_of(rows->begin(), rows->end(), [](const RunRow& r) { return r.exit_code >= 128 || !r.invariants.empty(); });
+  return broken ? 1 : 0;
 }
 
 }  // namespace rcsim::tools

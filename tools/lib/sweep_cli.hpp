@@ -8,6 +8,8 @@
 namespace rcsim::tools {
 
 int sweep_main(int argc, char** argv);  // argv[0] is "sweep"
+// `sim ab`: the sweep over cluster.version with two profiles, and their paired differences.
+int ab_main(int argc, char** argv);  // argv[0] is "ab"
 
 // The metric columns of sweep.csv, in order (what --metric accepts).
 std::vector<std::string> sweep_metric_names();
