@@ -72,6 +72,9 @@ Node::Node(const Config& config, Address address, const std::optional<std::strin
     save_now(true);
   }
   if (config_.cluster_replica_no_failover) myself_->flags |= kFlagNofailover;
+  // #12824 also starts the size at 0, not 1: a master that has not yet counted the masters with slots
+  // (clusterUpdateState waits CLUSTER_WRITABLE_DELAY after a boot) must not think itself alone.
+  if (rules_.sole_primary_fails_replica) size_ = 0;
 }
 
 Node::~Node() = default;

@@ -2,7 +2,9 @@
 // on the same seed.
 #include <catch2/catch.hpp>
 
+#include "sim/run.hpp"
 #include "sim/world.hpp"
+#include "tests/sim/scenario_from.hpp"
 
 using namespace rcsim;
 using namespace rcsim::sim;
@@ -154,4 +156,29 @@ TEST_CASE("redis-7.4 moves a demoted master's slots to its successor on the demo
       CHECK(m2.state_ok());
     }
   }
+}
+
+TEST_CASE("a restarted master does not count itself alone before it has counted the masters (redis#12824's size 0)",
+          "[version]") {
+  // sim fuzz --profile redis-7.4 seed 131, shrunk: m2 restarts, and is cut off from m1 and m3 just as its
+  // 2 s writable delay ends. Its first PFAILs come in the cron before clusterUpdateState first counts the
+  // cluster: with 7.0's starting size of 1 the sole-primary rule marked both FAIL on its own word.
+  const Scenario scenario = scenario_from(R"({
+    "name": "restarted_master_not_alone", "seed": 110997,
+    "cluster": {"masters": 3, "replicas_per_master": 0, "version": "redis-7.4", "config": {"cluster-node-timeout": 500}},
+    "timeline": [
+      {"at": "4496500us", "crash": "m2"}, {"at": "4588ms", "restart": "m2"},
+      {"at": "5899500us", "partition": [["m1", "m3"], ["m2"]]}, {"at": "6634500us", "heal": true}],
+    "run_until": "10016387us"})");
+  const RunResult result = run_scenario(scenario, RunOptions{});
+  REQUIRE(result.world != nullptr);
+  const World& world = *result.world;
+  CHECK(world.violations().empty());
+  int m2_pfails = 0;
+  for (const ObservedEvent& e : world.events()) {
+    if (e.node < 0 || world.alias(e.node) != "m2") continue;
+    m2_pfails += e.kind == "pfail";
+    CHECK(e.kind != "fail");  // m2 is one master of three: it needs a report it cannot get
+  }
+  CHECK(m2_pfails == 2);  // it did flag both, in the window
 }
