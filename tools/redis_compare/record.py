@@ -1,5 +1,9 @@
 """Turns poll rounds into the records `sim` writes into summary.json."""
 
+import collections
+import glob
+import os
+import re
 import statistics
 
 from .common import FAULT_ACTIONS, RATE_KEYS, RECOVERY_ACTIONS
@@ -166,3 +170,27 @@ def rates(totals, span_ms):
     if not totals or span_ms <= 0:
         return {}
     return {k: statistics.median(c[k] for c in totals.values()) * 1000 / span_ms for k in RATE_KEYS}
+
+
+# redis-server at loglevel debug logs every bus packet it processes (clusterProcessPacket).
+PACKET_LOG = re.compile(r"--- Processing packet of type (\w+), (\d+) bytes")
+
+
+def packet_sizes_from_logs(workdir):
+    """(type, bytes) of every bus packet the trial's nodes processed, from their debug logs."""
+    for path in sorted(glob.glob(os.path.join(workdir, "*.log"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                match = PACKET_LOG.search(line)
+                if match:
+                    yield match.group(1), int(match.group(2))
+
+
+def heartbeat_bytes(packets):
+    """The most common wire size of PING and of PONG (the smaller on a tie): header, gossip entries and the
+    version's ping extensions."""
+    counts = {"ping": collections.Counter(), "pong": collections.Counter()}
+    for kind, size in packets:
+        if kind in counts:
+            counts[kind][size] += 1
+    return {kind: min(c, key=lambda size: (-c[size], size)) for kind, c in counts.items() if c}

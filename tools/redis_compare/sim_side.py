@@ -7,7 +7,7 @@ import tempfile
 
 from . import guard
 from .common import RATE_KEYS, RECOVERY_ACTIONS, STEADY_WINDOW_MS, CompareError
-from .record import rates
+from .record import heartbeat_bytes, rates
 
 def run_sim_seed(sim, scenario_path, seed, steady_window_ms, run_until_ms, overrides=()):
     with tempfile.TemporaryDirectory(prefix="redis-compare-sim-") as out:
@@ -35,6 +35,7 @@ def _run_in(out, sim, scenario_path, seed, steady_window_ms, run_until_ms, overr
         return sim_record(doc, None, steady_window_ms)
     pings, events = read_trace(trace)
     rec = sim_record(doc, pings, steady_window_ms)
+    rec["heartbeat_bytes"] = heartbeat_bytes((p["type"], p["bytes"]) for p in pings)
     rec.update(sim_recovery(doc, events, run_until_ms, rec["old_master"]))
     return rec
 

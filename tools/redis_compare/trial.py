@@ -14,7 +14,7 @@ from .cluster import RealCluster, synced_disk_problem
 from .common import CUT_ACTIONS, HOST, POLL_INTERVAL_S, STEADY_WINDOW_MS, CompareError, duration_ms, log
 from .cuts import host_syn_linear_timeouts, iptables_problem, syn_schedule_problem
 from .expect import ExpectJudge, describe_ref
-from .record import Recorder
+from .record import Recorder, heartbeat_bytes, packet_sizes_from_logs
 from .reshard import Reshard, slot_list
 from .resp import Resp, RespError, owners_by_epoch
 from .scenario import action_kind, redis_config_value
@@ -429,6 +429,8 @@ def run_real_trial(sc, keep, base_port, trial=1, loglevel="notice", server="redi
         record["poll_sweep_ms"] = sweep
         log(f"  host CPU while the scenario ran: {busy_fraction:.0%} of {os.cpu_count()} cores busy; "
             f"{sweep['sweeps']} polls of every node, each {sweep['median']} ms (median), {sweep['max']} ms at most")
+        if loglevel == "debug":
+            record["heartbeat_bytes"] = heartbeat_bytes(packet_sizes_from_logs(workdir))
         if workload:
             record["writes"] = workload.check(recorder.fired)  # stopped at run_until; settles, reads back
         runner.judge.finish(record)  # last: lost_writes reads the record's "writes"
