@@ -16,11 +16,14 @@ void Node::update_state(int64_t now_ms) {
   int assigned_slots = 0;
   bool slot_on_failed_master = false;
   for (const ClusterNode* node : node_list_) {
-    if (!node->is_master() || node->numslots == 0) continue;
+    if (node->numslots == 0) continue;
+    // Owners are masters, but for Valkey 8.0's demoted master that keeps its slots until its successor
+    // claims them: they are still served in this view (Redis checks each slot's owner, whatever its role).
     assigned_slots += node->numslots;
+    if (node->has(kFlagFail)) slot_on_failed_master = true;
+    if (!node->is_master()) continue;
     ++size;
     if (!node->failed_or_pfail()) ++reachable;
-    if (node->has(kFlagFail)) slot_on_failed_master = true;
   }
   // Counting per owner instead of scanning 16384 slots: owners are masters in our table.
   if (config_.cluster_require_full_coverage && (assigned_slots < kClusterSlots || slot_on_failed_master)) ok = false;

@@ -57,7 +57,7 @@ CommandResult Node::forget(const NodeName& name, int64_t now_ms) {
   if (node == nullptr) return {false, "ERR Unknown node " + name.str()};
   if (node == myself_) return {false, "ERR I tried hard but I can't forget myself..."};
   if (myself_->is_replica() && myself_->master == node) return {false, "ERR Can't forget my master!"};
-  blacklist_until_ms_[name] = now_ms + 60'000;  // CLUSTER_BLACKLIST_TTL
+  blacklist_until_ms_[name] = now_ms + config_.cluster_blacklist_ttl_s * 1000;  // CLUSTER_BLACKLIST_TTL
   event("forget", node);
   delete_node(node);
   todo_save(true);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <optional>
 
 namespace rcsim::protocol {
 namespace {
@@ -12,6 +13,7 @@ struct IntParam {
   int64_t Config::*field;
   int64_t min;
   int64_t max;
+  std::optional<ServerVersion> only_in = std::nullopt;  // a setting one version added
 };
 struct BoolParam {
   const char* name;
@@ -27,6 +29,8 @@ const IntParam kIntParams[] = {
     {"cluster-migration-barrier", nullptr, &Config::cluster_migration_barrier, 0, kIntMax},
     {"repl-ping-replica-period", "repl-ping-slave-period", &Config::repl_ping_replica_period_s, 1, kIntMax},
     {"repl-timeout", nullptr, &Config::repl_timeout_s, 1, kIntMax},
+    // Valkey 8.0 (#738): seconds a CLUSTER FORGET keeps the node out; Redis fixes it at 60.
+    {"cluster-blacklist-ttl", nullptr, &Config::cluster_blacklist_ttl_s, 0, kIntMax, ServerVersion::valkey_8_0},
 };
 const BoolParam kBoolParams[] = {
     {"cluster-require-full-coverage", nullptr, &Config::cluster_require_full_coverage},
@@ -44,6 +48,9 @@ bool matches(std::string_view name, const char* canonical, const char* alias) {
 std::optional<std::string> Config::set(std::string_view name, std::string_view value) {
   for (const IntParam& p : kIntParams) {
     if (!matches(name, p.name, p.alias)) continue;
+    if (p.only_in && *p.only_in != version) {
+      return "unknown parameter for " + std::string(profile_of(version).name) + " (only " + profile_of(*p.only_in).name + " has it)";
+    }
     int64_t parsed = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
     if (ec != std::errc{} || end != value.data() + value.size() || parsed < p.min || parsed > p.max) {
@@ -62,15 +69,25 @@ std::optional<std::string> Config::set(std::string_view name, std::string_view v
   return "unknown parameter (known: cluster-node-timeout, cluster-replica-validity-factor, "
          "cluster-migration-barrier, cluster-require-full-coverage, cluster-replica-no-failover, "
          "cluster-allow-reads-when-down, cluster-allow-replica-migration, repl-ping-replica-period, "
-         "repl-timeout)";
+         "repl-timeout; valkey-8.0 also cluster-blacklist-ttl)";
 }
 
 std::optional<std::string> Config::get(std::string_view name) const {
   for (const IntParam& p : kIntParams) {
-    if (matches(name, p.name, p.alias)) return std::to_string(this->*p.field);
+    if (matches(name, p.name, p.alias)) {
+      if (p.only_in && *p.only_in != version) return std::nullopt;
+      return std::to_string(this->*p.field);
+    }
   }
   for (const BoolParam& p : kBoolParams) {
     if (matches(name, p.name, p.alias)) return std::string(this->*p.field ? "yes" : "no");
+  }
+  return std::nullopt;
+}
+
+std::optional<ServerVersion> Config::only_in(std::string_view name) {
+  for (const IntParam& p : kIntParams) {
+    if (matches(name, p.name, p.alias)) return p.only_in;
   }
   return std::nullopt;
 }

@@ -24,12 +24,16 @@ struct Config {
   bool cluster_allow_replica_migration = true;
   int64_t repl_ping_replica_period_s = 10;
   int64_t repl_timeout_s = 60;
+  int64_t cluster_blacklist_ttl_s = 60;  // Valkey 8.0's setting; Redis's CLUSTER_BLACKLIST_TTL
 
   // CONFIG SET by real name (aliases such as cluster-slave-validity-factor accepted). Returns an
-  // error text ("expected an integer in [1, 2147483647]", "unknown parameter") or nullopt.
+  // error text ("expected an integer in [1, 2147483647]", "unknown parameter") or nullopt. A
+  // setting only one server version has is unknown to the others.
   std::optional<std::string> set(std::string_view name, std::string_view value);
   std::optional<std::string> get(std::string_view name) const;
-  static const std::vector<std::string>& names();
+  static const std::vector<std::string>& names();  // of every version
+  // The one version that has the setting, when only one has it (cluster-blacklist-ttl: Valkey 8.0).
+  static std::optional<ServerVersion> only_in(std::string_view name);
 };
 
 }  // namespace rcsim::protocol

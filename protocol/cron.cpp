@@ -116,7 +116,10 @@ void Node::cron_node(ClusterNode* node, int64_t now_ms, bool& state_update_neede
     state_update_needed = true;
     event("pfail", node, -1, node_delay_ms);
     // 7.2.5 (redis#12824): a master alone in the cluster gets no failure reports, so it decides alone.
-    if (rules_.sole_primary_fails_replica && myself_->is_master() && size_ == 1) mark_failing_if_needed(node, now_ms);
+    if (rules_.sole_primary_fails_replica && myself_->is_master() && size_ == 1 &&
+        (!rules_.voting_primaries_only || myself_->numslots > 0)) {
+      mark_failing_if_needed(node, now_ms);
+    }
   }
 }
 

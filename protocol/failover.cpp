@@ -15,6 +15,8 @@ int Node::replica_rank() const {
   for (const ClusterNode* replica : master->replicas) {
     if (replica == myself_ || replica->has(kFlagNofailover)) continue;
     if (replica->repl_offset > my_offset) ++rank;
+    // Valkey 8.0: equal offsets are ranked by name, so tied replicas do not start together.
+    else if (rules_.rank_ties_by_name && replica->repl_offset == my_offset && replica->name < myself_->name) ++rank;
   }
   return rank;
 }
@@ -75,7 +77,8 @@ void Node::handle_replica_failover(int64_t now_ms) {
   }
   if (!failover_auth_sent_ && !manual) {
     const int new_rank = replica_rank();
-    if (new_rank > failover_auth_rank_) {  // 7.0 only ever adds delay
+    // 7.0 only ever adds delay; Valkey 8.0 also takes it back when the rank falls.
+    if (new_rank > failover_auth_rank_ || (rules_.rank_ties_by_name && new_rank != failover_auth_rank_)) {
       failover_auth_time_ms_ += (new_rank - failover_auth_rank_) * 1000;
       failover_auth_rank_ = new_rank;
       event("election_rank_changed", master, -1, new_rank);

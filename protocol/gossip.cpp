@@ -82,9 +82,13 @@ void Node::send_ping(ClusterNode* to, LinkId link, MessageType type, int64_t now
     --pfail_wanted;
   }
   // writePingExt (7.2): the shard id, and every node still on the blacklist with its time to live.
-  message->shard_id_ext = rules_.shard_id_ping_ext;
+  // Valkey 8.0 writes them only to a node it has heard sending extensions, but flags EXT_DATA always.
+  const bool extensions = rules_.shard_id_ping_ext && (!rules_.ext_only_to_supporting_peers ||
+                                                       (to != nullptr && to->has(kFlagExtensionsSupported)));
+  if (extensions || rules_.ext_only_to_supporting_peers) message->mflags |= kMsgFlagExtData;
+  message->shard_id_ext = extensions;
   message->shard_id = myself_->shard_id;
-  if (rules_.forgotten_node_ping_ext) {
+  if (extensions && rules_.forgotten_node_ping_ext) {
     for (const auto& [name, until_ms] : blacklist_until_ms_) {
       if (until_ms >= now_ms) message->forgotten.push_back(ForgottenNode{name, (until_ms - now_ms) / 1000});
     }
@@ -125,7 +129,8 @@ void Node::mark_failing_if_needed(ClusterNode* node, int64_t now_ms) {
   const int needed_quorum = bugs_.fail_without_majority ? 1 : size_ / 2 + 1;
   if (!node->has(kFlagPfail) || node->has(kFlagFail)) return;
   int failures = count_failure_reports(node, now_ms);
-  if (myself_->is_master()) ++failures;  // 7.0 counts itself as any master, slots or not
+  // 7.0 counts itself as any master, slots or not; Valkey 8.0 only as a master with slots.
+  if (myself_->is_master() && (!rules_.voting_primaries_only || myself_->numslots > 0)) ++failures;
   if (failures < needed_quorum) return;
   node->flags &= static_cast<uint16_t>(~kFlagPfail);
   node->flags |= kFlagFail;
@@ -187,7 +192,9 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
       continue;
     }
     assert(node->name_id == entry.name_id);
-    if (sender != nullptr && sender->is_master() && node != myself_) {
+    const bool reporter = sender != nullptr && sender->is_master() &&
+                          (!rules_.voting_primaries_only || sender->numslots > 0);  // Valkey: a master with slots
+    if (reporter && node != myself_) {
       if (flags & (kFlagFail | kFlagPfail)) {
         add_failure_report(node, sender, now_ms);
         mark_failing_if_needed(node, now_ms);

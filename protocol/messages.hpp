@@ -38,7 +38,7 @@ struct ForgottenNode {
   int64_t ttl_s = 0;
 };
 
-enum MessageFlag : uint8_t { kMsgFlagPaused = 1, kMsgFlagForceAck = 2 };  // mflags[0]
+enum MessageFlag : uint8_t { kMsgFlagPaused = 1, kMsgFlagForceAck = 2, kMsgFlagExtData = 4 };  // mflags[0]
 
 // clusterMsgDataGossip. The name and address are held as ids of the world's Interner
 // (protocol/interner.hpp): 20 bytes in memory, 104 on the wire.

@@ -30,13 +30,18 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
     }
   }
   if (sender != nullptr) sender->data_received_ms = now_ms;
+  // Valkey 8.0: a node that flags EXT_DATA gets ping extensions from now on (until my next restart).
+  if (sender != nullptr && rules_.ext_only_to_supporting_peers && (message.mflags & kMsgFlagExtData)) {
+    sender->flags |= kFlagExtensionsSupported;
+  }
 
   if (sender != nullptr && !sender->in_handshake()) {
     // Epochs and offsets from the header.
     if (message.current_epoch > current_epoch_) current_epoch_ = message.current_epoch;
     // Any sender, a replica too: its header carries its master's configEpoch, which Redis 7.0.15 records as
-    // the replica's own (valkey later keeps it to senders that claim to be primaries).
-    if (message.config_epoch > sender->config_epoch) {
+    // the replica's own (Valkey 8.0 keeps it to senders that claim to be primaries).
+    const bool claims_primary = message.slaveof.empty();
+    if (message.config_epoch > sender->config_epoch && (claims_primary || !rules_.epochs_and_slots_from_primaries_only)) {
       sender->config_epoch = message.config_epoch;
       todo_save(true);
     }
@@ -51,15 +56,18 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
   }
 
   if (type == MessageType::ping || type == MessageType::meet) {
+    ClusterNode* met = nullptr;
     if (sender == nullptr && type == MessageType::meet) {
       // A MEET from a stranger: add it in handshake under a random name; our cron will PING it.
-      ClusterNode* node = create_node(NodeName::random(rng_), kFlagHandshake, now_ms);
-      set_address(node, message.sender_address);
+      // Valkey 8.0 (#778) takes its EXT_DATA flag at once, so the PONG below carries extensions.
+      const uint16_t ext = rules_.ext_only_to_supporting_peers && (message.mflags & kMsgFlagExtData) ? kFlagExtensionsSupported : 0;
+      met = create_node(NodeName::random(rng_), kFlagHandshake | ext, now_ms);
+      set_address(met, message.sender_address);
       todo_save(false);
-      event("meet_received", node);
+      event("meet_received", met);
     }
     if (sender == nullptr) process_gossip(nullptr, message, now_ms);
-    send_ping(nullptr, link, MessageType::pong, now_ms);
+    send_ping(met, link, MessageType::pong, now_ms);
   }
 
   if (is_ping_like) {
@@ -181,6 +189,7 @@ namespace rcsim::protocol {
 // The config part of PING/PONG/MEET from a known sender: role, slots, UPDATE, collisions, gossip.
 void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Message& message, int64_t now_ms) {
   if (sender->in_handshake()) return;
+  const bool was_replica = sender->is_replica();
   // Role.
   if (message.slaveof.empty()) {
     set_node_as_master(sender);
@@ -190,7 +199,14 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
       // A master turned replica. 7.4: of a master of its own shard, which took over from it: its slots
       // are that master's now, unless the message is older than what I know of the sender. Before
       // 7.4, and when the new master is in another shard: it serves nothing any more (clusterDelNodeSlots).
-      if (rules_.demoted_pong_moves_slots && master != nullptr && master->shard_id == sender->shard_id) {
+      if (rules_.demoted_pong_keeps_slots && master != nullptr && master->shard_id == sender->shard_id) {
+        // Valkey 8.0 (#445): its successor is a master now, but the slots stay bound to it until the
+        // successor claims them itself: neither moved (7.4) nor unbound (7.2).
+        if (sender->config_epoch <= message.config_epoch) {
+          set_node_as_master(master);
+          master->config_epoch = message.config_epoch;
+        }
+      } else if (rules_.demoted_pong_moves_slots && master != nullptr && master->shard_id == sender->shard_id) {
         if (sender->config_epoch <= message.config_epoch) {
           set_node_as_master(master);
           int moved = 0;
@@ -229,6 +245,9 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
     dirty = !same_slots(sender_master->slots, message.myslots);
     if (!dirty && sender_master->slots != message.myslots) sender_master->slots = message.myslots;  // share memory
   }
+  // Valkey 8.0 (#754): only a sender that claims primary speaks for slots, and also when it was a
+  // replica in my view (a failover in its shard), not only when its claim changed.
+  if (rules_.epochs_and_slots_from_primaries_only) dirty = message.slaveof.empty() && (dirty || was_replica);
   if (sender->is_master() && dirty) update_slots_config_with(sender, message.config_epoch, *message.myslots);
   if (dirty) {
     const SlotBitmap& claimed = *message.myslots;

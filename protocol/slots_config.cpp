@@ -142,6 +142,8 @@ void Node::set_my_master(ClusterNode* master, int64_t /*now_ms*/) {
   add_replica(master, myself_);
   if (rules_.shard_id_ping_ext) myself_->shard_id = master->shard_id;  // 7.2: a replica is in its master's shard
   reset_manual_failover();
+  // Valkey 8.0: an election scheduled (or run) under the old master says nothing about the new one.
+  if (rules_.auth_time_reset_on_new_master) failover_auth_time_ms_ = 0;
   event("replicating", master);
 }
 

@@ -69,6 +69,7 @@ enum NodeFlag : uint16_t {
   kFlagMeet = 128,
   kFlagMigrateTo = 256,
   kFlagNofailover = 512,
+  kFlagExtensionsSupported = 1024,  // Valkey 8.0: it sent ping extensions (not saved, not printed)
 };
 
 using SlotBitmap = std::bitset<kClusterSlots>;

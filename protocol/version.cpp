@@ -17,11 +17,24 @@ constexpr VersionRules with_redis_74(VersionRules rules) {
   return rules;
 }
 
+// Valkey 8.0 forked from Redis 7.2.4 and took 7.4's cluster changes (#13046, #13055, the latter reworked).
+constexpr VersionRules valkey_80(VersionRules rules) {
+  rules.demoted_pong_moves_slots = false;
+  rules.demoted_pong_keeps_slots = true;
+  rules.ext_only_to_supporting_peers = true;
+  rules.voting_primaries_only = true;
+  rules.rank_ties_by_name = true;
+  rules.auth_time_reset_on_new_master = true;
+  rules.epochs_and_slots_from_primaries_only = true;
+  return rules;
+}
+
 // In ServerVersion order.
 constexpr VersionProfile kProfiles[] = {
     {ServerVersion::redis_7_0, "redis-7.0", "redis-server 7.0.15 (results/fidelity-real.md)", {}},
     {ServerVersion::redis_7_2, "redis-7.2", "not calibrated", kRedis72Rules},
     {ServerVersion::redis_7_4, "redis-7.4", "not calibrated", with_redis_74(kRedis72Rules)},
+    {ServerVersion::valkey_8_0, "valkey-8.0", "not calibrated", valkey_80(with_redis_74(kRedis72Rules))},
 };
 
 }  // namespace

@@ -18,9 +18,16 @@ struct VersionRules {
   // Redis 7.4
   bool receiver_left_out_of_gossip = false;  // a PING's gossip never describes its receiver
   bool demoted_pong_moves_slots = false;     // a PONG that says its sender turned replica rebinds its old slots
+  // Valkey 8.0
+  bool ext_only_to_supporting_peers = false;  // ping extensions only to a node heard sending them
+  bool voting_primaries_only = false;         // failure reports and the own vote count only from masters with slots
+  bool rank_ties_by_name = false;             // equal offsets ranked by node name; a rank may also fall
+  bool auth_time_reset_on_new_master = false;  // a new master clears failover_auth_time
+  bool epochs_and_slots_from_primaries_only = false;  // configEpoch and slot claims only from senders that claim primary
+  bool demoted_pong_keeps_slots = false;      // a demoted master keeps its slots until its successor claims them
 };
 
-enum class ServerVersion : uint8_t { redis_7_0, redis_7_2, redis_7_4 };
+enum class ServerVersion : uint8_t { redis_7_0, redis_7_2, redis_7_4, valkey_8_0 };
 
 struct VersionProfile {
   ServerVersion version;
@@ -33,7 +40,7 @@ std::span<const VersionProfile> version_profiles();
 const VersionProfile& profile_of(ServerVersion version);
 // nullptr if no profile has that name.
 const VersionProfile* find_version_profile(std::string_view name);
-// "redis-7.0, redis-7.2, redis-7.4": what error messages list.
+// "redis-7.0, redis-7.2, ...": what error messages list.
 std::string version_profile_names();
 
 }  // namespace rcsim::protocol

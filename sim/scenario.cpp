@@ -251,11 +251,16 @@ std::string canonical_setting_name(std::string_view name) {
 
 // Validates through protocol::Config and canonicalises name and value. Error text or nullopt.
 std::optional<std::string> check_setting(std::string_view name, std::string_view value, ConfigSetting* out,
-                                         bool* unknown_name) {
+                                         bool* unknown_name, protocol::ServerVersion version) {
   protocol::Config probe;
+  probe.version = version;
   *unknown_name = false;
   if (!probe.get(name)) {
     *unknown_name = true;
+    if (const auto owner = protocol::Config::only_in(name)) {
+      return quote(name) + " is not a setting of " + protocol::profile_of(version).name + " (cluster.version): only " +
+             protocol::profile_of(*owner).name + " has it";
+    }
     return "unknown Redis setting " + quote(name) + " (known: " + join(protocol::Config::names()) + ")";
   }
   if (std::optional<std::string> err = probe.set(name, value)) return "bad value " + quote(value) + ": " + *err;
@@ -344,7 +349,7 @@ void parse_cluster_config(const json& v, const std::string& path, ClusterSpec& c
     const std::string p = child(path, name);
     ConfigSetting setting;
     bool unknown = false;
-    if (std::optional<std::string> err = check_setting(name, setting_value_text(value, p), &setting, &unknown)) {
+    if (std::optional<std::string> err = check_setting(name, setting_value_text(value, p), &setting, &unknown, cluster.version)) {
       fail(p, *err);
     }
     for (const ConfigSetting& earlier : cluster.config) {
@@ -890,7 +895,7 @@ action::ConfigSet parse_config_set(const json& v, const std::string& path, const
   const std::string value = setting_value_text(o.need("value"), o.at("value"));
   ConfigSetting setting;
   bool unknown = false;
-  if (std::optional<std::string> err = check_setting(name, value, &setting, &unknown)) {
+  if (std::optional<std::string> err = check_setting(name, value, &setting, &unknown, ctx.cluster.version)) {
     fail(unknown ? o.at("name") : o.at("value"), *err);
   }
   a.name = setting.name;
@@ -1516,7 +1521,7 @@ std::optional<std::string> apply_config_override(Scenario& scenario, std::string
   ConfigSetting setting;
   bool unknown = false;
   if (std::optional<std::string> err =
-          check_setting(name_eq_value.substr(0, eq), name_eq_value.substr(eq + 1), &setting, &unknown)) {
+          check_setting(name_eq_value.substr(0, eq), name_eq_value.substr(eq + 1), &setting, &unknown, scenario.cluster.version)) {
     return flag + ": " + *err;
   }
   auto& config = scenario.cluster.config;
@@ -1532,6 +1537,12 @@ std::optional<std::string> apply_version_override(Scenario& scenario, std::strin
   if (profile == nullptr) {
     return "--version-profile " + std::string(profile_name.substr(0, 200)) + ": expected one of " +
            protocol::version_profile_names();
+  }
+  for (const ConfigSetting& setting : scenario.cluster.config) {
+    if (const auto owner = protocol::Config::only_in(setting.name); owner && *owner != profile->version) {
+      return "--version-profile " + std::string(profile_name) + ": the scenario sets " + setting.name + ", which only " +
+             protocol::profile_of(*owner).name + " has";
+    }
   }
   scenario.cluster.version = profile->version;
   return std::nullopt;

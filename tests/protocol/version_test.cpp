@@ -2,6 +2,10 @@
 // on the same seed.
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <map>
+#include <vector>
+
 #include "sim/run.hpp"
 #include "sim/world.hpp"
 #include "tests/sim/scenario_from.hpp"
@@ -181,4 +185,168 @@ TEST_CASE("a restarted master does not count itself alone before it has counted 
     CHECK(e.kind != "fail");  // m2 is one master of three: it needs a report it cannot get
   }
   CHECK(m2_pfails == 2);  // it did flag both, in the window
+}
+
+// ---- Valkey 8.0 against Redis 7.4, the release it took its cluster code from --------------------
+
+TEST_CASE("valkey-8.0 sends ping extensions only to a node it has heard sending them (valkey#52)", "[version]") {
+  auto without_extensions = [](protocol::ServerVersion version) {
+    World world(cluster_of(version, 3, 1, 5));
+    REQUIRE(world.create_cluster());
+    const Instant created = world.now();
+    world.run_for(Duration::seconds(10));
+    int before = 0, after = 0;
+    for (const MessageRecord& m : world.messages()) {
+      if (!is_heartbeat(m)) continue;
+      const uint32_t residue = (m.bytes - protocol::kHeaderBytes) % protocol::kGossipEntryBytes;
+      REQUIRE((residue == 0 || residue == protocol::kShardIdExtBytes));
+      if (residue == 0) ++(m.sent_us < created.us ? before : after);
+    }
+    return std::pair{before, after};
+  };
+  CHECK(without_extensions(protocol::ServerVersion::redis_7_4) == std::pair{0, 0});
+  const auto [while_forming, once_formed] = without_extensions(protocol::ServerVersion::valkey_8_0);
+  CHECK(while_forming > 0);  // the MEETs, and pings to nodes not heard yet
+  CHECK(once_formed == 0);
+}
+
+TEST_CASE("valkey-8.0 counts failure reports and its own vote only from masters with slots (valkey#634)", "[version]") {
+  // 3 masters with slots, 2 empty masters met into the cluster. m2, s1 and s2 lose m1; m3 still has it.
+  constexpr int kM1 = 0, kM2 = 1, kS1 = 3, kS2 = 4;
+  for (const auto version : {protocol::ServerVersion::redis_7_4, protocol::ServerVersion::valkey_8_0}) {
+    WorldOptions options = cluster_of(version, 3, 0, 9);
+    options.spares = 2;
+    World world(options);
+    REQUIRE(world.create_cluster());
+    REQUIRE(world.meet(kS1, kM1).ok);
+    REQUIRE(world.meet(kS2, kM1).ok);
+    world.run_for(Duration::seconds(5));
+    REQUIRE(knows(world, kM2, kS1));
+    REQUIRE(knows(world, kS1, kS2));
+    for (const int peer : {kM2, kS1, kS2}) {
+      world.block(kM1, peer);
+      world.block(peer, kM1);
+    }
+    world.run_for(Duration::seconds(8));
+    INFO(protocol::profile_of(version).name);
+    const protocol::ClusterNode* m1_at_m2 = world.node(kM2)->find(world.name_of(kM1));
+    REQUIRE(m1_at_m2 != nullptr);
+    REQUIRE(m1_at_m2->has(protocol::kFlagPfail | protocol::kFlagFail));
+    // Quorum 2 of the 3 masters with slots: 7.4 counts m2 and the empty masters' reports.
+    CHECK(m1_at_m2->has(protocol::kFlagFail) == (version == protocol::ServerVersion::redis_7_4));
+  }
+}
+
+// m1's two replicas in a cluster of 3 masters with 2 replicas each.
+std::array<int, 2> replicas_of_m1(const World& world) {
+  std::vector<int> out;
+  for (int i = world.masters(); i < world.members(); ++i) {
+    if (world.initial_master_of(i) == 0) out.push_back(i);
+  }
+  REQUIRE(out.size() == 2);
+  return {out[0], out[1]};
+}
+
+TEST_CASE("valkey-8.0 ranks replicas with equal offsets by name, a second apart (valkey#762)", "[version]") {
+  constexpr int kM1 = 0;
+  for (const auto version : {protocol::ServerVersion::redis_7_4, protocol::ServerVersion::valkey_8_0}) {
+    World world(cluster_of(version, 3, 2, 12));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    const auto [a, b] = replicas_of_m1(world);
+    world.crash(kM1);
+    world.run_for(Duration::seconds(8));
+    std::map<int, std::string> rank_of;  // replica -> "rank N" of its first election
+    for (const ObservedEvent& e : world.events()) {
+      if (e.kind == "election_scheduled" && !rank_of.contains(e.node)) rank_of[e.node] = e.detail;
+    }
+    INFO(protocol::profile_of(version).name);
+    REQUIRE(rank_of.size() == 2);  // no data written: both replicas hold the same offset
+    if (version == protocol::ServerVersion::redis_7_4) {
+      CHECK(rank_of[a] == "rank 0");
+      CHECK(rank_of[b] == "rank 0");
+    } else {
+      const bool a_first = world.name_of(a) < world.name_of(b);
+      CHECK(rank_of[a] == (a_first ? "rank 0" : "rank 1"));
+      CHECK(rank_of[b] == (a_first ? "rank 1" : "rank 0"));
+    }
+  }
+}
+
+TEST_CASE("valkey-8.0 forgets an election's time when its replica follows a new master (valkey#782)", "[version]") {
+  // m1's two replicas: one wins, the other follows it; the winner dies soon after. 7.4's loser must
+  // first wait out its own last election (retry = 2 x max(2 x node timeout, 2 s)).
+  for (const auto version : {protocol::ServerVersion::redis_7_4, protocol::ServerVersion::valkey_8_0}) {
+    World world(cluster_of(version, 3, 2, 14));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    const auto [a, b] = replicas_of_m1(world);
+    world.crash(0);
+    world.run_for(Duration::seconds(6));
+    const int winner = world.node(a)->myself().is_master() ? a : b;
+    const int loser = winner == a ? b : a;
+    REQUIRE(world.node(loser)->myself().master->name == world.name_of(winner));
+    world.crash(winner);
+    const Instant second_fault = world.now();
+    world.run_for(Duration::seconds(20));
+    int64_t fail_us = -1, scheduled_us = -1;
+    for (const ObservedEvent& e : world.events()) {
+      if (e.t_us < second_fault.us || e.about != winner) continue;
+      if ((e.kind == "fail" || e.kind == "fail_received") && e.node == loser && fail_us < 0) fail_us = e.t_us;
+      if (e.kind == "election_scheduled" && e.node == loser && scheduled_us < 0) scheduled_us = e.t_us;
+    }
+    INFO(protocol::profile_of(version).name);
+    REQUIRE(fail_us > 0);
+    REQUIRE(scheduled_us >= fail_us);
+    if (version == protocol::ServerVersion::redis_7_4) CHECK(scheduled_us - fail_us > 1'000'000);
+    else CHECK(scheduled_us - fail_us < 200'000);  // the next cron
+  }
+}
+
+TEST_CASE("valkey-8.0 takes configEpochs from senders that claim to be primaries only (valkey#754)", "[version]") {
+  // m1 fails over to r1 (epoch 7) and comes back as r1's replica: its header carries r1's configEpoch.
+  constexpr int kM1 = 0, kM2 = 1, kR1 = 3;
+  for (const auto version : {protocol::ServerVersion::redis_7_4, protocol::ServerVersion::valkey_8_0}) {
+    World world(cluster_of(version, 3, 1, 2));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::seconds(2));
+    world.crash(kM1);
+    world.run_for(Duration::seconds(10));
+    world.restart(kM1);
+    world.run_for(Duration::seconds(5));
+    REQUIRE(world.node(kR1)->myself().is_master());
+    REQUIRE(world.node(kR1)->myself().config_epoch == 7);
+    REQUIRE(world.node(kM1)->myself().is_replica());
+    const protocol::ClusterNode* m1_at_m2 = world.node(kM2)->find(world.name_of(kM1));
+    REQUIRE(m1_at_m2 != nullptr);
+    INFO(protocol::profile_of(version).name);
+    // 7.4 records the replica's header epoch (its master's) as the replica's own; Valkey keeps m1's last.
+    CHECK(m1_at_m2->config_epoch == (version == protocol::ServerVersion::redis_7_4 ? 7u : 1u));
+  }
+}
+
+TEST_CASE("valkey-8.0 leaves a demoted master's slots with it until its successor claims them (valkey#445)", "[version]") {
+  // As the redis#13055 case above: m2 cannot hear r1, and learns of the manual failover from m1.
+  constexpr int kM1 = 0, kM2 = 1, kR1 = 3;
+  World world(cluster_of(protocol::ServerVersion::valkey_8_0, 3, 1, 8));
+  REQUIRE(world.create_cluster());
+  world.run_for(Duration::seconds(2));
+  world.block(kR1, kM2);
+  REQUIRE(world.failover(kR1, protocol::FailoverMode::manual).ok);
+  world.run_for(Duration::millis(1500));
+  const protocol::Node& m2 = *world.node(kM2);
+  REQUIRE(world.node(kM1)->myself().is_replica());
+  const protocol::ClusterNode* m1_seen = m2.find(world.name_of(kM1));
+  const protocol::ClusterNode* r1_seen = m2.find(world.name_of(kR1));
+  REQUIRE(m1_seen != nullptr);
+  REQUIRE(r1_seen != nullptr);
+  CHECK(m1_seen->is_replica());
+  CHECK(r1_seen->is_master());
+  CHECK(r1_seen->config_epoch == world.node(kR1)->myself().config_epoch);
+  REQUIRE(m2.slot_owner(0) != nullptr);
+  CHECK(m2.slot_owner(0)->name == world.name_of(kM1));  // still bound to m1, flagged replica
+  CHECK(m2.state_ok());                                   // every slot is still served in this view
+  world.unblock(kR1, kM2);
+  world.run_for(Duration::seconds(3));
+  CHECK(m2.slot_owner(0)->name == world.name_of(kR1));  // r1's own claim moved them
 }

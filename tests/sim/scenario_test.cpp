@@ -275,6 +275,19 @@ TEST_CASE("scenario: to_json round-trips", "[scenario]") {
   CHECK(on_74.cluster.version == protocol::ServerVersion::redis_7_4);
   CHECK(node_config(on_74.cluster).version == protocol::ServerVersion::redis_7_4);
   CHECK(parse_ok(to_json(on_74).dump()) == on_74);
+
+  // A setting one version added is read for that version only, in the file and by --set.
+  const Scenario on_valkey = parse_ok(R"({"name": "v", "cluster": {"masters": 1, "version": "valkey-8.0",
+                                          "config": {"cluster-blacklist-ttl": 5}}, "run_until": "1s"})");
+  CHECK(node_config(on_valkey.cluster).cluster_blacklist_ttl_s == 5);
+  Scenario retargeted = on_valkey;
+  const auto refused = apply_version_override(retargeted, "redis-7.4");
+  REQUIRE(refused);
+  CHECK_THAT(*refused, Catch::Contains("sets cluster-blacklist-ttl, which only valkey-8.0 has"));
+  Scenario on_74_set = on_74;
+  const auto unknown_here = apply_config_override(on_74_set, "cluster-blacklist-ttl=5");
+  REQUIRE(unknown_here);
+  CHECK_THAT(*unknown_here, Catch::Contains("not a setting of redis-7.4"));
 }
 
 TEST_CASE("scenario: the README's complete example loads and round-trips", "[scenario]") {

@@ -8,7 +8,8 @@ from .common import CompareError
 
 # `redis-server --version` / `valkey-server --version` → sim's cluster.version (protocol/version.hpp).
 # A release line the simulator has no profile for is refused, not compared against the wrong one.
-PROFILES = {("redis", "7.0"): "redis-7.0", ("redis", "7.2"): "redis-7.2", ("redis", "7.4"): "redis-7.4"}
+PROFILES = {("redis", "7.0"): "redis-7.0", ("redis", "7.2"): "redis-7.2", ("redis", "7.4"): "redis-7.4",
+            ("valkey", "8.0"): "valkey-8.0"}
 
 
 # What --json files written before --server existed ran: the system's redis-server.
