@@ -248,6 +248,7 @@ constexpr MetricDef kMetrics[] = {
     {"election_ms", "ms after the fault", "first failover: ms from the fault to the winner's election start"},
     {"promoted_ms", "ms after the fault", "first failover: ms from the fault to the replica's promotion"},
     {"converged_ms", "ms after the fault", "first failover: ms from the fault to every node agreeing on the new master"},
+    {"last_promoted_ms", "ms after the fault", "the slowest failover: ms from its fault to its replica's promotion (several masters failed)"},
     {"current_epoch", "epoch", "highest currentEpoch of a running node at the end"},
     {"messages_per_node_per_s", "messages per node per s", "bus messages sent in scenario time, per node per simulated second"},
     {"bytes_per_node_per_s", "bytes per node per s", "bus bytes sent in scenario time (wire size), per node per simulated second"},
@@ -293,6 +294,11 @@ std::vector<std::string> measure(const sim::RunResult& result) {
     since_fault("promoted_ms", f.promoted_ms);
     since_fault("converged_ms", f.converged_ms);
   }
+  int64_t slowest_ms = -1;
+  for (const sim::FailoverRecord& f : world.failovers()) {
+    if (f.fault_ms >= 0 && f.promoted_ms >= 0) slowest_ms = std::max(slowest_ms, f.promoted_ms - f.fault_ms);
+  }
+  if (slowest_ms >= 0) set("last_promoted_ms", static_cast<double>(slowest_ms));
   uint64_t epoch = 0;
   for (int i = 0; i < world.node_count(); ++i) {
     if (const protocol::Node* n = world.node(i)) epoch = std::max<uint64_t>(epoch, n->current_epoch());

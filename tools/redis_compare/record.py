@@ -61,6 +61,7 @@ class Recorder:
         self.failed = {}      # node id -> Predicate "some live node flags it fail"
         self.original = None  # the first round's {alias: NodeLine}: the layout before any fault
         self.promotion = None  # (t, new master alias, its configEpoch) of the first replica to turn master
+        self.last_promotion_ms = None  # when the last original replica turned master (several masters failed)
         self.roles = RoleWatch()
         self.converged_ms = None
         self.epoch_before = self.epoch_after = None
@@ -103,9 +104,10 @@ class Recorder:
             first = self.original.get(alias)
             # An original replica, the same node (a replica reborn without its nodes.conf is a new, empty
             # master, not a promotion).
-            if self.promotion is None and now.is_master and first is not None and not first.is_master \
-                    and now.id == first.id:
-                self.promotion = (t, alias, now.config_epoch)
+            if now.is_master and first is not None and not first.is_master and now.id == first.id:
+                if self.promotion is None:
+                    self.promotion = (t, alias, now.config_epoch)
+                self.last_promotion_ms = t
         if self.promotion and self.converged_ms is None:
             new = self.latest[self.promotion[1]].myself
             old_slots = self.original[self.old_master()].slots
@@ -143,6 +145,7 @@ class Recorder:
         recovery = self.recovery_ms()
         all_ok = self.all_ok.first_true_in(recovery, self.t_last) if recovery >= 0 else None
         rec = {"recovery_ms": recovery, "all_ok_ms": -1 if all_ok is None else all_ok, "demoted_ms": -1,
+               "last_promoted_ms": -1 if self.last_promotion_ms is None else self.last_promotion_ms,
                "fault_ms": -1, "first_pfail_ms": -1, "fail_ms": -1, "promoted_ms": -1, "converged_ms": -1,
                "epoch": None, "new_master": None, "old_master": None,
                "current_epoch_before": self.epoch_before, "current_epoch_after": self.epoch_after,

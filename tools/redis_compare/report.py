@@ -28,6 +28,7 @@ NUMERIC_ROWS = [
     ("FAIL (s after fault)", after_fault_s("fail_ms")),
     ("promoted (s after fault)", after_fault_s("promoted_ms")),
     ("converged (s after fault)", after_fault_s("converged_ms")),
+    ("last promoted (s after fault)", after_fault_s("last_promoted_ms")),  # of several masters failed together
     ("old master demoted (s after recovery)", after_s("demoted_ms", "recovery_ms")),
     ("every node ok (s after recovery)", after_s("all_ok_ms", "recovery_ms")),
     ("winner configEpoch", lambda rec: rec["epoch"]),

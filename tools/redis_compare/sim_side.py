@@ -92,6 +92,9 @@ def sim_record(summary, pings=None, steady_window_ms=STEADY_WINDOW_MS):
            "rates": run_rates, "steady_rates": steady_rates,
            "expectations": summary["expectations"], "verdict": summary["verdict"]}
     if summary["failovers"]:
+        # As the real side: promotions of the nodes that were replicas at boot (aliases r1, r2, ...).
+        boot_replicas = [f["promoted_ms"] for f in summary["failovers"] if f["new_master"].startswith("r")]
+        rec["last_promoted_ms"] = max(boot_replicas, default=-1)
         first = summary["failovers"][0]
         rec.update({k: first[k] for k in ("fault_ms", "first_pfail_ms", "fail_ms", "promoted_ms",
                                           "converged_ms", "epoch", "new_master", "old_master")})
