@@ -111,7 +111,7 @@ sanitize:
 # every core -> results/fuzz-campaign.md
 # (failures with shrunk repros, fault-kind and protocol-event coverage). Exit 1 on any failure.
 fuzz-campaign: build
-	tools/fuzz-campaign --seeds $(or $(SEEDS),100000) --from $(or $(FROM),1) --jobs $(JOBS) --sim $(BUILD)/sim $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
+	tools/fuzz-campaign --seeds $(or $(SEEDS),100000) --from $(or $(FROM),1) --jobs $(JOBS) --sim $(BUILD)/sim $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) $(if $(PROFILE),--profile $(PROFILE))
 
 fuzz-parsers: deps-fuzz build
 	tools/fuzz-parsers --runs $(or $(RUNS),1000000) --sim $(BUILD)/sim
