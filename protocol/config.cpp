@@ -13,7 +13,7 @@ struct IntParam {
   int64_t Config::*field;
   int64_t min;
   int64_t max;
-  std::optional<ServerVersion> only_in = std::nullopt;  // a setting one version added
+  ServerVersion since = ServerVersion::redis_7_0;  // the version that added it (the lineage order)
 };
 struct BoolParam {
   const char* name;
@@ -31,6 +31,8 @@ const IntParam kIntParams[] = {
     {"repl-timeout", nullptr, &Config::repl_timeout_s, 1, kIntMax},
     // Valkey 8.0 (#738): seconds a CLUSTER FORGET keeps the node out; Redis fixes it at 60.
     {"cluster-blacklist-ttl", nullptr, &Config::cluster_blacklist_ttl_s, 0, kIntMax, ServerVersion::valkey_8_0},
+    // Valkey 8.1 (#1690): CLUSTER_MF_TIMEOUT as a setting; the master pauses writes twice as long.
+    {"cluster-manual-failover-timeout", nullptr, &Config::cluster_manual_failover_timeout_ms, 1, kIntMax, ServerVersion::valkey_8_1},
 };
 const BoolParam kBoolParams[] = {
     {"cluster-require-full-coverage", nullptr, &Config::cluster_require_full_coverage},
@@ -48,8 +50,8 @@ bool matches(std::string_view name, const char* canonical, const char* alias) {
 std::optional<std::string> Config::set(std::string_view name, std::string_view value) {
   for (const IntParam& p : kIntParams) {
     if (!matches(name, p.name, p.alias)) continue;
-    if (p.only_in && *p.only_in != version) {
-      return "unknown parameter for " + std::string(profile_of(version).name) + " (only " + profile_of(*p.only_in).name + " has it)";
+    if (version < p.since) {
+      return "unknown parameter for " + std::string(profile_of(version).name) + " (" + profile_of(p.since).name + " added it)";
     }
     int64_t parsed = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
@@ -69,13 +71,13 @@ std::optional<std::string> Config::set(std::string_view name, std::string_view v
   return "unknown parameter (known: cluster-node-timeout, cluster-replica-validity-factor, "
          "cluster-migration-barrier, cluster-require-full-coverage, cluster-replica-no-failover, "
          "cluster-allow-reads-when-down, cluster-allow-replica-migration, repl-ping-replica-period, "
-         "repl-timeout; valkey-8.0 also cluster-blacklist-ttl)";
+         "repl-timeout; from valkey-8.0 cluster-blacklist-ttl, from valkey-8.1 cluster-manual-failover-timeout)";
 }
 
 std::optional<std::string> Config::get(std::string_view name) const {
   for (const IntParam& p : kIntParams) {
     if (matches(name, p.name, p.alias)) {
-      if (p.only_in && *p.only_in != version) return std::nullopt;
+      if (version < p.since) return std::nullopt;
       return std::to_string(this->*p.field);
     }
   }
@@ -85,11 +87,11 @@ std::optional<std::string> Config::get(std::string_view name) const {
   return std::nullopt;
 }
 
-std::optional<ServerVersion> Config::only_in(std::string_view name) {
+ServerVersion Config::since(std::string_view name) {
   for (const IntParam& p : kIntParams) {
-    if (matches(name, p.name, p.alias)) return p.only_in;
+    if (matches(name, p.name, p.alias)) return p.since;
   }
-  return std::nullopt;
+  return ServerVersion::redis_7_0;
 }
 
 const std::vector<std::string>& Config::names() {

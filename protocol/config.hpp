@@ -25,6 +25,7 @@ struct Config {
   int64_t repl_ping_replica_period_s = 10;
   int64_t repl_timeout_s = 60;
   int64_t cluster_blacklist_ttl_s = 60;  // Valkey 8.0's setting; Redis's CLUSTER_BLACKLIST_TTL
+  int64_t cluster_manual_failover_timeout_ms = 5000;  // Valkey 8.1's setting; Redis's CLUSTER_MF_TIMEOUT
 
   // CONFIG SET by real name (aliases such as cluster-slave-validity-factor accepted). Returns an
   // error text ("expected an integer in [1, 2147483647]", "unknown parameter") or nullopt. A
@@ -32,8 +33,8 @@ struct Config {
   std::optional<std::string> set(std::string_view name, std::string_view value);
   std::optional<std::string> get(std::string_view name) const;
   static const std::vector<std::string>& names();  // of every version
-  // The one version that has the setting, when only one has it (cluster-blacklist-ttl: Valkey 8.0).
-  static std::optional<ServerVersion> only_in(std::string_view name);
+  // The version that added the setting (redis-7.0 for those every version has); later ones have it too.
+  static ServerVersion since(std::string_view name);
 };
 
 }  // namespace rcsim::protocol

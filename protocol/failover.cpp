@@ -21,6 +21,20 @@ int Node::replica_rank() const {
   return rank;
 }
 
+int Node::failed_primary_rank(int64_t now_ms) const {
+  // clusterGetFailedPrimaryRank (Valkey 8.1, #1018): the failed masters with slots and replicas, failed
+  // within the validity window, whose shard id sorts before mine; my own master shares my shard.
+  const int64_t window_ms = config_.cluster_node_timeout_ms * config_.cluster_replica_validity_factor;
+  const NodeName& my_shard = interner_.names.value(myself_->shard_id);
+  int rank = 0;
+  for (const ClusterNode* node : node_list_) {
+    if (!node->has(kFlagFail) || !node->is_master() || node->numslots == 0 || node->replicas.empty()) continue;
+    if (config_.cluster_replica_validity_factor != 0 && now_ms - node->fail_time_ms > window_ms) continue;
+    if (interner_.names.value(node->shard_id) < my_shard) ++rank;
+  }
+  return rank;
+}
+
 int64_t Node::data_age_ms(int64_t now_ms) const {
   // Whole seconds, like Redis's unixtime arithmetic; never synced = down since the epoch.
   if (replication_.link_up) return (now_ms / 1000 - replication_.last_interaction_ms / 1000) * 1000;
@@ -32,7 +46,7 @@ void Node::handle_replica_failover(int64_t now_ms) {
   const int64_t timeout_ms = config_.cluster_node_timeout_ms;
   const int64_t auth_timeout_ms = std::max<int64_t>(timeout_ms * 2, 2000);
   const int64_t auth_retry_ms = auth_timeout_ms * 2;
-  const int64_t auth_age_ms = now_ms - failover_auth_time_ms_;
+  int64_t auth_age_ms = now_ms - failover_auth_time_ms_;
   const bool manual = mf_end_ms_ != 0 && mf_can_start_;
   ClusterNode* master = myself_->master;
 
@@ -64,16 +78,23 @@ void Node::handle_replica_failover(int64_t now_ms) {
     failover_auth_rank_ = replica_rank();
     const int64_t random_ms = static_cast<int64_t>(rng_.below(500));
     failover_auth_time_ms_ = now_ms + 500 + random_ms + failover_auth_rank_ * 1000;
+    std::string ranks = "rank " + std::to_string(failover_auth_rank_);
+    if (rules_.failed_primary_rank_delay) {  // Valkey 8.1: shards that lost their masters together take turns
+      failed_primary_rank_ = failed_primary_rank(now_ms);
+      failover_auth_time_ms_ += failed_primary_rank_ * 500;
+      ranks += ", failed primary rank " + std::to_string(failed_primary_rank_);
+    }
     if (mf_end_ms_ == 0) pending_mode_ = FailoverMode::automatic;
     if (mf_end_ms_ != 0) {
       failover_auth_time_ms_ = now_ms;
       failover_auth_rank_ = 0;
-      todo_handle_failover_ = true;
+      // Valkey 8.1 (#1081) goes on to the election in this same call; 7.0 asks for another pass.
+      if (rules_.force_starts_at_once) auth_age_ms = 0;
+      else todo_handle_failover_ = true;
     }
-    event("election_scheduled", master, -1, failover_auth_time_ms_ - now_ms,
-          "rank " + std::to_string(failover_auth_rank_));
+    event("election_scheduled", master, -1, failover_auth_time_ms_ - now_ms, ranks);
     broadcast_pong_to(true);
-    return;
+    if (!rules_.force_starts_at_once || mf_end_ms_ == 0) return;
   }
   if (!failover_auth_sent_ && !manual) {
     const int new_rank = replica_rank();
@@ -82,6 +103,14 @@ void Node::handle_replica_failover(int64_t now_ms) {
       failover_auth_time_ms_ += (new_rank - failover_auth_rank_) * 1000;
       failover_auth_rank_ = new_rank;
       event("election_rank_changed", master, -1, new_rank);
+    }
+    if (rules_.failed_primary_rank_delay) {
+      const int new_failed_rank = failed_primary_rank(now_ms);
+      if (new_failed_rank != failed_primary_rank_) {
+        failover_auth_time_ms_ += (new_failed_rank - failed_primary_rank_) * 500;
+        failed_primary_rank_ = new_failed_rank;
+        event("election_rank_changed", master, -1, new_failed_rank, "failed primary rank");
+      }
     }
   }
   if (now_ms < failover_auth_time_ms_) {
@@ -160,6 +189,16 @@ void Node::reset_manual_failover() {
   mf_master_offset_ = -1;
 }
 
+void Node::manual_failover_can_start() {
+  assert(!mf_can_start_);
+  // Valkey 8.1 (#1274): an earlier election's window no longer holds a manual failover back.
+  if (rules_.manual_failover_clears_election && failover_auth_time_ms_ != 0) {
+    failover_auth_time_ms_ = 0;
+    event("election_reset", myself_->master, static_cast<int64_t>(failover_auth_epoch_), -1, "manual failover");
+  }
+  mf_can_start_ = true;
+}
+
 void Node::manual_failover_check_timeout(int64_t now_ms) {
   if (mf_end_ms_ != 0 && mf_end_ms_ < now_ms) {
     event("manual_failover_timeout", nullptr);
@@ -171,7 +210,7 @@ void Node::handle_manual_failover(int64_t now_ms) {
   // clusterHandleManualFailover: start once my offset reached the paused master's.
   if (mf_end_ms_ == 0 || mf_can_start_ || mf_master_offset_ == -1) return;
   if (mf_master_offset_ == replication_.processed_offset) {
-    mf_can_start_ = true;
+    manual_failover_can_start();
     todo_handle_failover_ = true;
     event("manual_failover_can_start", myself_->master, -1, mf_master_offset_);
   }
@@ -187,7 +226,7 @@ CommandResult Node::failover(FailoverMode mode, int64_t now_ms) {
     return {false, "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"};
   }
   reset_manual_failover();
-  mf_end_ms_ = now_ms + 5000;  // CLUSTER_MF_TIMEOUT
+  mf_end_ms_ = now_ms + config_.cluster_manual_failover_timeout_ms;  // CLUSTER_MF_TIMEOUT
   pending_mode_ = mode;
   event("manual_failover_requested", master, -1, -1, describe(mode));
   if (mode == FailoverMode::takeover) {
@@ -195,7 +234,9 @@ CommandResult Node::failover(FailoverMode mode, int64_t now_ms) {
     bump_config_epoch_without_consensus();
     failover_replace_my_master(now_ms);
   } else if (mode == FailoverMode::force) {
-    mf_can_start_ = true;  // the election starts on the next clusterCron
+    manual_failover_can_start();
+    // 7.0: the election starts on the next clusterCron; Valkey 8.1 (#1067) before the event loop sleeps.
+    if (rules_.force_starts_at_once) todo_handle_manual_failover_ = true;
   } else {
     send_to(master, build_header(MessageType::mfstart));
   }

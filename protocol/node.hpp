@@ -160,12 +160,14 @@ class Node {
   // failover (failover.cpp, voting.cpp, manual_failover.cpp)
   void handle_replica_failover(int64_t now_ms);
   int replica_rank() const;
+  int failed_primary_rank(int64_t now_ms) const;
   int64_t data_age_ms(int64_t now_ms) const;
   void request_failover_auth(int64_t now_ms);
   void send_failover_auth_if_needed(ClusterNode* requester, const Message& request, int64_t now_ms);
   void failover_replace_my_master(int64_t now_ms);
   void broadcast_pong_to(bool replicas_of_my_master_only);
   void reset_manual_failover();
+  void manual_failover_can_start();  // manualFailoverCanStart
   void manual_failover_check_timeout(int64_t now_ms);
   void handle_manual_failover(int64_t now_ms);
 
@@ -230,6 +232,7 @@ class Node {
   int failover_auth_count_ = 0;
   bool failover_auth_sent_ = false;
   int failover_auth_rank_ = 0;
+  int failed_primary_rank_ = 0;  // Valkey 8.1's failover_failed_primary_rank
   Epoch failover_auth_epoch_ = 0;
   CantFailoverReason cant_failover_reason_ = CantFailoverReason::none;
 

@@ -44,6 +44,15 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
     if (message.config_epoch > sender->config_epoch && (claims_primary || !rules_.epochs_and_slots_from_primaries_only)) {
       sender->config_epoch = message.config_epoch;
       todo_save(true);
+      // Valkey 8.1 (#1009, #1339): a master at my election's epoch or later means I cannot win it; schedule
+      // a new one now instead of waiting out this one (2 x the election timeout).
+      if (rules_.lost_election_reset && failover_auth_time_ms_ != 0 && failover_auth_sent_ &&
+          sender->config_epoch >= failover_auth_epoch_) {
+        failover_auth_time_ms_ = 0;
+        todo_handle_failover_ = true;
+        event("election_reset", sender, static_cast<int64_t>(failover_auth_epoch_), static_cast<int64_t>(sender->config_epoch),
+              "lost to a claim at epoch " + std::to_string(sender->config_epoch));
+      }
     }
     sender->repl_offset = message.offset;
     sender->repl_offset_time_ms = now_ms;
@@ -141,9 +150,9 @@ void Node::receive(LinkId link, const Message& message, int64_t now_ms) {
     case MessageType::mfstart:
       if (sender->master != myself_) break;
       reset_manual_failover();
-      mf_end_ms_ = now_ms + 5000;  // CLUSTER_MF_TIMEOUT
+      mf_end_ms_ = now_ms + config_.cluster_manual_failover_timeout_ms;  // CLUSTER_MF_TIMEOUT
       mf_replica_ = sender;
-      clients_paused_until_ms_ = now_ms + 5000 * 2;  // CLUSTER_MF_PAUSE_MULT
+      clients_paused_until_ms_ = now_ms + config_.cluster_manual_failover_timeout_ms * 2;  // CLUSTER_MF_PAUSE_MULT
       event("manual_failover_master_paused", sender);
       send_ping(sender, link, MessageType::ping, now_ms);
       break;

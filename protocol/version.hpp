@@ -25,9 +25,17 @@ struct VersionRules {
   bool auth_time_reset_on_new_master = false;  // a new master clears failover_auth_time
   bool epochs_and_slots_from_primaries_only = false;  // configEpoch and slot claims only from senders that claim primary
   bool demoted_pong_keeps_slots = false;      // a demoted master keeps its slots until its successor claims them
+  // Valkey 8.1
+  bool failed_primary_rank_delay = false;  // +500 ms per failed master of a smaller shard id
+  bool lost_election_reset = false;        // a claim at my election's epoch or later ends it: schedule again now
+  bool no_vote_throttle = false;           // no 2 x node timeout wait between votes for one master's replicas
+  bool force_starts_at_once = false;       // CLUSTER FAILOVER FORCE runs the election before the event loop sleeps
+  bool manual_failover_clears_election = false;  // a manual failover may start inside an earlier election's window
 };
 
-enum class ServerVersion : uint8_t { redis_7_0, redis_7_2, redis_7_4, valkey_8_0 };
+// In order of the code's lineage: each later one took the cluster changes of those before (Valkey 8.0
+// forked from 7.2.4 and took 7.4's), which a setting's `since` relies on.
+enum class ServerVersion : uint8_t { redis_7_0, redis_7_2, redis_7_4, valkey_8_0, valkey_8_1 };
 
 struct VersionProfile {
   ServerVersion version;

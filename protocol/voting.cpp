@@ -17,7 +17,9 @@ void Node::send_failover_auth_if_needed(ClusterNode* requester, const Message& r
   else if (requester->is_master()) refusal = VoteRefusal::requester_is_master;
   else if (master == nullptr) refusal = VoteRefusal::master_unknown;
   else if (!master->has(kFlagFail) && !force_ack) refusal = VoteRefusal::master_not_failed;
-  else if (now_ms - master->voted_time_ms < config_.cluster_node_timeout_ms * 2) refusal = VoteRefusal::voted_recently;
+  else if (!rules_.no_vote_throttle && now_ms - master->voted_time_ms < config_.cluster_node_timeout_ms * 2) {
+    refusal = VoteRefusal::voted_recently;  // Valkey 8.1 (#1305, #1356) has no such wait
+  }
   if (refusal == VoteRefusal::none) {
     const SlotBitmap& claimed = *request.myslots;
     for (size_t slot = claimed._Find_first(); slot < claimed.size(); slot = claimed._Find_next(slot)) {

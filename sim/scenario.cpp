@@ -257,9 +257,9 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
   *unknown_name = false;
   if (!probe.get(name)) {
     *unknown_name = true;
-    if (const auto owner = protocol::Config::only_in(name)) {
-      return quote(name) + " is not a setting of " + protocol::profile_of(version).name + " (cluster.version): only " +
-             protocol::profile_of(*owner).name + " has it";
+    if (const protocol::ServerVersion since = protocol::Config::since(name); version < since) {
+      return quote(name) + " is not a setting of " + protocol::profile_of(version).name + " (cluster.version): " +
+             protocol::profile_of(since).name + " added it";
     }
     return "unknown Redis setting " + quote(name) + " (known: " + join(protocol::Config::names()) + ")";
   }
@@ -1539,9 +1539,9 @@ std::optional<std::string> apply_version_override(Scenario& scenario, std::strin
            protocol::version_profile_names();
   }
   for (const ConfigSetting& setting : scenario.cluster.config) {
-    if (const auto owner = protocol::Config::only_in(setting.name); owner && *owner != profile->version) {
-      return "--version-profile " + std::string(profile_name) + ": the scenario sets " + setting.name + ", which only " +
-             protocol::profile_of(*owner).name + " has";
+    if (const protocol::ServerVersion since = protocol::Config::since(setting.name); profile->version < since) {
+      return "--version-profile " + std::string(profile_name) + ": the scenario sets " + setting.name + ", which " +
+             protocol::profile_of(since).name + " added";
     }
   }
   scenario.cluster.version = profile->version;

@@ -2,8 +2,11 @@
 // on the same seed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <map>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "sim/run.hpp"
@@ -349,4 +352,139 @@ TEST_CASE("valkey-8.0 leaves a demoted master's slots with it until its successo
   world.unblock(kR1, kM2);
   world.run_for(Duration::seconds(3));
   CHECK(m2.slot_owner(0)->name == world.name_of(kR1));  // r1's own claim moved them
+}
+
+// ---- Valkey 8.1 against Valkey 8.0 ---------------------------------------------------------------
+
+namespace {
+
+Scenario two_masters_crash(protocol::ServerVersion version, uint64_t seed) {
+  auto loaded = load_scenario_file(std::string(RCSIM_SOURCE_DIR) + "/scenarios/two_masters_crash.json");
+  if (const auto* error = std::get_if<ScenarioError>(&loaded)) FAIL(error->text());
+  Scenario scenario = std::get<Scenario>(std::move(loaded));
+  scenario.seed = seed;
+  scenario.cluster.version = version;
+  return scenario;
+}
+
+int64_t last_promotion_after_fault_ms(const World& world) {
+  int64_t last = -1;
+  for (const FailoverRecord& f : world.failovers()) last = std::max(last, f.promoted_ms - f.fault_ms);
+  return last;
+}
+
+}  // namespace
+
+TEST_CASE("two masters at once: where valkey-8.0's replicas split the votes, valkey-8.1's do not wait it out (valkey#1018, #1009)",
+          "[version]") {
+  // The seeds of 1-200 on which valkey-8.0 needs a second election, 4 x node timeout after the first.
+  for (const uint64_t seed : {7, 22, 60, 66, 125}) {
+    INFO("seed " << seed);
+    const RunResult v80 = run_scenario(two_masters_crash(protocol::ServerVersion::valkey_8_0, seed), RunOptions{});
+    const RunResult v81 = run_scenario(two_masters_crash(protocol::ServerVersion::valkey_8_1, seed), RunOptions{});
+    REQUIRE(v80.world != nullptr);
+    REQUIRE(v81.world != nullptr);
+    CHECK(v80.world->failovers().size() == 2);
+    CHECK(v81.world->failovers().size() == 2);
+    CHECK(last_promotion_after_fault_ms(*v80.world) > 12'000);
+    CHECK(last_promotion_after_fault_ms(*v81.world) < 6'000);
+    CHECK(v81.world->violations().empty());
+  }
+}
+
+TEST_CASE("valkey-8.1 staggers the shards that lost their masters together, and restarts an election it lost", "[version]") {
+  // Seed 140: r2 learns of m1's failure after scheduling, and m1's shard sorts first: r2 waits 500 ms more,
+  // meets r1 in epoch 13 anyway, loses, and runs again at once when r1 claims epoch 13.
+  const RunResult run = run_scenario(two_masters_crash(protocol::ServerVersion::valkey_8_1, 140), RunOptions{});
+  REQUIRE(run.world != nullptr);
+  const World& world = *run.world;
+  const int r1 = *world.index_of("r1"), r2 = *world.index_of("r2");
+  int64_t r2_rank_raised_us = -1, r2_reset_us = -1, r2_second_start_us = -1, r1_promoted_us = -1;
+  for (const ObservedEvent& e : world.events()) {
+    if (e.node == r2 && e.kind == "election_rank_changed" && e.detail == "failed primary rank" && e.value == 1) r2_rank_raised_us = e.t_us;
+    if (e.node == r2 && e.kind == "election_reset" && e.about == r1) r2_reset_us = e.t_us;
+    if (e.node == r2 && e.kind == "election_started" && e.epoch == 14) r2_second_start_us = e.t_us;
+    if (e.node == r1 && e.kind == "promoted") r1_promoted_us = e.t_us;
+  }
+  CHECK(r2_rank_raised_us > 0);
+  REQUIRE(r1_promoted_us > 0);
+  REQUIRE(r2_reset_us > r1_promoted_us);
+  REQUIRE(r2_second_start_us > r2_reset_us);
+  CHECK(r2_second_start_us - r2_reset_us < 1'000'000);  // the normal delay, not 4 x node timeout
+  CHECK(world.violations().empty());
+}
+
+TEST_CASE("valkey-8.1 has no 2 x node timeout wait between votes for one master's replicas (valkey#1305, #1356)", "[version]") {
+  // m1's replicas r1 and r4 cannot hear each other: r4 asks for votes 3.4 s after r1 won. 8.0's voters
+  // refuse it as voted recently, 8.1's as claiming slots already held at a greater configEpoch.
+  for (const char* version : {"valkey-8.0", "valkey-8.1"}) {
+    const Scenario scenario = scenario_from(std::string(R"({"name": "second_replica_asks", "seed": 12,
+      "cluster": {"masters": 3, "replicas_per_master": 2, "version": ")") + version + R"(", "config": {"cluster-node-timeout": 2000}},
+      "timeline": [{"at": "2s", "block": {"from": "r1", "to": "r4"}}, {"at": "2s", "block": {"from": "r4", "to": "r1"}},
+                   {"at": "2s", "crash": "m1"}],
+      "run_until": "12s"})");
+    const RunResult run = run_scenario(scenario, RunOptions{});
+    REQUIRE(run.world != nullptr);
+    std::map<protocol::VoteRefusal, int> refusals;
+    for (const ObservedEvent& e : run.world->events()) {
+      if (e.kind == "vote_refused") ++refusals[static_cast<protocol::VoteRefusal>(e.value)];
+    }
+    INFO(version);
+    if (std::string(version) == "valkey-8.0") {
+      CHECK(refusals[protocol::VoteRefusal::voted_recently] == 2);
+    } else {
+      CHECK(refusals[protocol::VoteRefusal::voted_recently] == 0);
+      CHECK(refusals[protocol::VoteRefusal::slot_epoch_greater] == 2);
+    }
+  }
+}
+
+TEST_CASE("valkey-8.1 runs a CLUSTER FAILOVER FORCE election before the event loop sleeps (valkey#1067, #1081)", "[version]") {
+  constexpr int kR1 = 3;
+  for (const auto version : {protocol::ServerVersion::valkey_8_0, protocol::ServerVersion::valkey_8_1}) {
+    World world(cluster_of(version, 3, 1, 21));
+    REQUIRE(world.create_cluster());
+    world.run_for(Duration::millis(2050));  // off the 100 ms cron grid
+    const Instant asked = world.now();
+    REQUIRE(world.failover(kR1, protocol::FailoverMode::force).ok);
+    world.run_for(Duration::seconds(2));
+    int64_t started_us = -1;
+    for (const ObservedEvent& e : world.events()) {
+      if (e.node == kR1 && e.kind == "election_started" && started_us < 0) started_us = e.t_us;
+    }
+    INFO(protocol::profile_of(version).name);
+    REQUIRE(started_us >= asked.us);
+    if (version == protocol::ServerVersion::valkey_8_0) CHECK(started_us > asked.us);  // the next clusterCron
+    else CHECK(started_us == asked.us);
+  }
+}
+
+TEST_CASE("valkey-8.1 lets a manual failover start inside an earlier election's window (valkey#1274)", "[version]") {
+  // r1's automatic election cannot reach the other masters and expires; the operator forces a failover
+  // once the links are back, before the election's retry time (2 x max(2 x node timeout, 2 s) = 8 s).
+  for (const char* version : {"valkey-8.0", "valkey-8.1"}) {
+    const Scenario scenario = scenario_from(std::string(R"({"name": "force_in_window", "seed": 23,
+      "cluster": {"masters": 3, "replicas_per_master": 1, "version": ")") + version + R"(", "config": {"cluster-node-timeout": 2000}},
+      "timeline": [{"at": "2s", "block": {"from": "r1", "to": "m2"}}, {"at": "2s", "block": {"from": "r1", "to": "m3"}},
+                   {"at": "2s", "crash": "m1"},
+                   {"at": "11s", "unblock": {"from": "r1", "to": "m2"}}, {"at": "11s", "unblock": {"from": "r1", "to": "m3"}},
+                   {"at": "11.2s", "failover": {"node": "r1", "mode": "force"}}],
+      "run_until": "20s"})");
+    const RunResult run = run_scenario(scenario, RunOptions{});
+    REQUIRE(run.world != nullptr);
+    const World& world = *run.world;
+    const int r1 = *world.index_of("r1");
+    int64_t expired_us = -1, promoted_us = -1;
+    for (const ObservedEvent& e : world.events()) {
+      if (e.node == r1 && e.kind == "election_expired" && expired_us < 0) expired_us = e.t_us;
+      if (e.node == r1 && e.kind == "promoted" && promoted_us < 0) promoted_us = e.t_us;
+    }
+    const int64_t asked_us = run.create_done.us + 11'200'000;
+    INFO(version);
+    REQUIRE(expired_us > 0);
+    REQUIRE(expired_us < asked_us);
+    REQUIRE(promoted_us > asked_us);
+    if (std::string(version) == "valkey-8.0") CHECK(promoted_us - asked_us > 2'000'000);  // the retry time
+    else CHECK(promoted_us - asked_us < 100'000);
+  }
 }

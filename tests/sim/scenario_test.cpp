@@ -283,11 +283,20 @@ TEST_CASE("scenario: to_json round-trips", "[scenario]") {
   Scenario retargeted = on_valkey;
   const auto refused = apply_version_override(retargeted, "redis-7.4");
   REQUIRE(refused);
-  CHECK_THAT(*refused, Catch::Contains("sets cluster-blacklist-ttl, which only valkey-8.0 has"));
+  CHECK_THAT(*refused, Catch::Contains("sets cluster-blacklist-ttl, which valkey-8.0 added"));
   Scenario on_74_set = on_74;
   const auto unknown_here = apply_config_override(on_74_set, "cluster-blacklist-ttl=5");
   REQUIRE(unknown_here);
   CHECK_THAT(*unknown_here, Catch::Contains("not a setting of redis-7.4"));
+  // Later versions keep the settings of those before them in the lineage.
+  Scenario on_81 = on_valkey;
+  REQUIRE_FALSE(apply_version_override(on_81, "valkey-8.1"));
+  REQUIRE_FALSE(apply_config_override(on_81, "cluster-manual-failover-timeout=2000"));
+  CHECK(node_config(on_81.cluster).cluster_manual_failover_timeout_ms == 2000);
+  Scenario still_80 = on_valkey;
+  const auto not_yet = apply_config_override(still_80, "cluster-manual-failover-timeout=2000");
+  REQUIRE(not_yet);
+  CHECK_THAT(*not_yet, Catch::Contains("not a setting of valkey-8.0 (cluster.version): valkey-8.1 added it"));
 }
 
 TEST_CASE("scenario: the README's complete example loads and round-trips", "[scenario]") {
