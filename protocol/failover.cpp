@@ -78,11 +78,9 @@ void Node::handle_replica_failover(int64_t now_ms) {
     failover_auth_rank_ = replica_rank();
     const int64_t random_ms = static_cast<int64_t>(rng_.below(500));
     failover_auth_time_ms_ = now_ms + 500 + random_ms + failover_auth_rank_ * 1000;
-    std::string ranks = "rank " + std::to_string(failover_auth_rank_);
     if (rules_.failed_primary_rank_delay) {  // Valkey 8.1: shards that lost their masters together take turns
       failed_primary_rank_ = failed_primary_rank(now_ms);
       failover_auth_time_ms_ += failed_primary_rank_ * 500;
-      ranks += ", failed primary rank " + std::to_string(failed_primary_rank_);
     }
     if (mf_end_ms_ == 0) pending_mode_ = FailoverMode::automatic;
     if (mf_end_ms_ != 0) {
@@ -92,6 +90,8 @@ void Node::handle_replica_failover(int64_t now_ms) {
       if (rules_.force_starts_at_once) auth_age_ms = 0;
       else todo_handle_failover_ = true;
     }
+    std::string ranks = "rank " + std::to_string(failover_auth_rank_);
+    if (rules_.failed_primary_rank_delay) ranks += ", failed primary rank " + std::to_string(failed_primary_rank_);
     event("election_scheduled", master, -1, failover_auth_time_ms_ - now_ms, ranks);
     broadcast_pong_to(true);
     if (!rules_.force_starts_at_once || mf_end_ms_ == 0) return;
