@@ -41,9 +41,9 @@ constexpr VersionRules valkey_81(VersionRules rules) {
 // In ServerVersion order.
 constexpr VersionProfile kProfiles[] = {
     {ServerVersion::redis_7_0, "redis-7.0", "redis-server 7.0.15 (results/fidelity-real.md)", {}},
-    {ServerVersion::redis_7_2, "redis-7.2", "not calibrated", kRedis72Rules},
-    {ServerVersion::redis_7_4, "redis-7.4", "not calibrated", with_redis_74(kRedis72Rules)},
-    {ServerVersion::valkey_8_0, "valkey-8.0", "not calibrated", valkey_80(with_redis_74(kRedis72Rules))},
+    {ServerVersion::redis_7_2, "redis-7.2", "redis-server 7.2.6 (results/fidelity-versions.md)", kRedis72Rules},
+    {ServerVersion::redis_7_4, "redis-7.4", "redis-server 7.4.1 (results/fidelity-versions.md)", with_redis_74(kRedis72Rules)},
+    {ServerVersion::valkey_8_0, "valkey-8.0", "valkey-server 8.0.1 (results/fidelity-versions.md)", valkey_80(with_redis_74(kRedis72Rules))},
     {ServerVersion::valkey_8_1, "valkey-8.1", "not calibrated: modelled from valkey-io/valkey source of spring 2025 (no 8.1 release to build here)",
      valkey_81(valkey_80(with_redis_74(kRedis72Rules)))},
 };
