@@ -819,6 +819,19 @@ std::string ab_report(const Sweep& sweep, const std::vector<RunRow>& rows) {
   return out.str();
 }
 
+// The options of a run over seeds that sim sweep and sim ab share.
+void add_run_options(po::options_description& options, uint64_t default_seeds, const char* out_help) {
+  options.add_options()
+      ("seeds", po::value<uint64_t>()->default_value(default_seeds), "seeds per value")
+      ("from", po::value<uint64_t>()->default_value(1), "first seed")
+      ("jobs,j", po::value<unsigned>()->default_value(1), "parallel processes")
+      ("metric", po::value<std::string>()->default_value("promoted_ms"), "metric(s) to plot, comma-separated")
+      ("set", po::value<std::vector<std::string>>()->composing(), "fix a Redis setting for every run: NAME=VALUE (repeatable)")
+      ("until", po::value<std::string>(), "override run_until for every run (e.g. 30s)")
+      ("out", po::value<std::string>(), out_help)
+      ("no-plot", "write sweep.gp but do not run gnuplot");
+}
+
 }  // namespace
 
 std::vector<std::string> sweep_metric_names() {
@@ -835,15 +848,8 @@ int sweep_main(int argc, char** argv) {
       ("param", po::value<std::string>(), "the parameter to vary (see above)")
       ("values", po::value<std::string>(), "comma-separated values, e.g. 1000,2000,5000")
       ("range", po::value<std::string>(), "FROM:TO:STEP, inclusive, e.g. 1000:15000:1000")
-      ("seeds", po::value<uint64_t>()->default_value(10), "seeds per value")
-      ("from", po::value<uint64_t>()->default_value(1), "first seed")
-      ("jobs,j", po::value<unsigned>()->default_value(1), "parallel processes")
-      ("metric", po::value<std::string>()->default_value("promoted_ms"), "metric(s) to plot, comma-separated")
-      ("set", po::value<std::vector<std::string>>()->composing(), "fix a Redis setting for every run: NAME=VALUE (repeatable)")
-      ("until", po::value<std::string>(), "override run_until for every run (e.g. 30s)")
-      ("out", po::value<std::string>(), "results directory (default results/sweep/<scenario>-<param>)")
-      ("no-plot", "write sweep.gp but do not run gnuplot")
       ("list-metrics", "list the metrics and what they measure");
+  add_run_options(options, 10, "results directory (default results/sweep/<scenario>-<param>)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
@@ -921,15 +927,8 @@ int ab_main(int argc, char** argv) {
       ("help,h", "show this help")
       ("scenario", po::value<std::string>(), "scenario file (JSON)")
       ("a", po::value<std::string>(), "the first profile (the baseline)")
-      ("b", po::value<std::string>(), "the second profile")
-      ("seeds", po::value<uint64_t>()->default_value(200), "seeds per profile")
-      ("from", po::value<uint64_t>()->default_value(1), "first seed")
-      ("jobs,j", po::value<unsigned>()->default_value(1), "parallel processes")
-      ("metric", po::value<std::string>()->default_value("promoted_ms"), "metric(s) to plot, comma-separated")
-      ("set", po::value<std::vector<std::string>>()->composing(), "fix a Redis setting for every run: NAME=VALUE (repeatable)")
-      ("until", po::value<std::string>(), "override run_until for every run (e.g. 30s)")
-      ("out", po::value<std::string>(), "results directory (default results/ab/<scenario>-<a>-vs-<b>)")
-      ("no-plot", "write sweep.gp but do not run gnuplot");
+      ("b", po::value<std::string>(), "the second profile");
+  add_run_options(options, 200, "results directory (default results/ab/<scenario>-<a>-vs-<b>)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
