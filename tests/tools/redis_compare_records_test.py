@@ -17,6 +17,9 @@ sys.path.insert(0, str(REPO / "tools"))
 from redis_compare import cuts  # noqa: E402
 from redis_compare.cluster import redis_cli_slot_range  # noqa: E402
 from redis_compare.scenario import load_scenario  # noqa: E402
+from redis_compare.common import CompareError  # noqa: E402
+from redis_compare.record import heartbeat_bytes  # noqa: E402
+from redis_compare.server import profile_of_version_line, release_name  # noqa: E402
 from redis_compare.sim_side import read_trace, sim_recovery  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -230,9 +233,25 @@ def test_syn_schedule():
               json.loads(Path(older).read_text())["network"]["tcp_syn_linear_timeouts"], 0)
 
 
+def test_server_versions():
+    check("a Redis release's profile", profile_of_version_line("Redis server v=7.4.1 sha=00000000:1 malloc=jemalloc", "t"),
+          "redis-7.4")
+    check("a Valkey release's profile", profile_of_version_line("Valkey server v=8.0.1 sha=0:1", "t"), "valkey-8.0")
+    check("a table's name of it", release_name("Valkey server v=8.0.1 sha=0:1"), "Valkey 8.0.1")
+    for line in ("Redis server v=6.2.14 sha=0", "not a server"):
+        try:
+            profile_of_version_line(line, "--server X")
+            check(f"{line!r} refused", False, True)
+        except CompareError as e:
+            check(f"{line!r} refused, naming where it came from", str(e).startswith("--server X: "), True)
+    sizes = heartbeat_bytes([("ping", 2616), ("ping", 2616), ("ping", 2720), ("pong", 2512), ("pong", 2616),
+                             ("fail", 2296)])
+    check("the most common PING and PONG size, the smaller on a tie", sizes, {"ping": 2616, "pong": 2512})
+
+
 def main():
     for test in (test_sim_recovery, test_read_trace, test_slot_split, test_matrix_summary, test_rare_rows,
-                 test_node_limit, test_host_cpu_ticks, test_real_json_merge, test_syn_schedule):
+                 test_node_limit, test_host_cpu_ticks, test_real_json_merge, test_syn_schedule, test_server_versions):
         test()
     return summary()
 
