@@ -77,7 +77,8 @@ class RealCluster:
 
     def start(self, alias):
         port = self.ports[alias]
-        args = [self.server, "--port", port, "--bind", HOST, "--cluster-enabled", "yes",
+        # argv[0] is the bare name: redis-server titles its process "redis-server HOST:PORT [cluster]" from it.
+        args = [os.path.basename(self.server), "--port", port, "--bind", HOST, "--cluster-enabled", "yes",
                 "--cluster-config-file", f"nodes-{port}.conf", "--appendonly", "no", "--save", "",
                 "--dbfilename", f"dump-{port}.rdb", "--dir", self.dir, "--daemonize", "no",
                 "--repl-diskless-sync-delay", 0,
@@ -99,7 +100,7 @@ class RealCluster:
         # with power_loss is refused without it).
         if os.path.exists(synced_disk_path()):
             env["LD_PRELOAD"] = " ".join(filter(None, [synced_disk_path(), env.get("LD_PRELOAD", "")]))
-        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([str(a) for a in args], executable=shutil.which(self.server), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         proc.guard_token = guard.track_pid(proc.pid)
         if self.clocks:
