@@ -25,7 +25,7 @@ void Node::update_state(int64_t now_ms) {
     ++size;
     if (!node->failed_or_pfail()) ++reachable;
   }
-  // Counting per owner instead of scanning 16384 slots: owners are masters in our table.
+  // Counting per owner instead of scanning 16384 slots: every slot's owner is in our table.
   if (config_.cluster_require_full_coverage && (assigned_slots < kClusterSlots || slot_on_failed_master)) ok = false;
   size_ = size;
   const int needed_quorum = size / 2 + 1;

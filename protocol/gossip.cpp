@@ -171,6 +171,8 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
   };
   for (size_t k = 0; k < std::min(kSlotAhead, entries.size()); ++k) prefetch_slot(k);
   for (size_t k = 0; k < std::min(kNodeAhead, entries.size()); ++k) __builtin_prefetch(lookup_name_id(entries[k].name_id));
+  // Whether the sender's word counts as a failure report (Valkey 8.0: a master with slots), once per message.
+  const bool reporter = sender != nullptr && sender->is_master() && (!rules_.voting_primaries_only || sender->numslots > 0);
   for (size_t k = 0; k < entries.size(); ++k) {
     const GossipEntry& entry = entries[k];
     if (k + kSlotAhead < entries.size()) prefetch_slot(k + kSlotAhead);
@@ -192,8 +194,6 @@ void Node::process_gossip(ClusterNode* sender, const Message& message, int64_t n
       continue;
     }
     assert(node->name_id == entry.name_id);
-    const bool reporter = sender != nullptr && sender->is_master() &&
-                          (!rules_.voting_primaries_only || sender->numslots > 0);  // Valkey: a master with slots
     if (reporter && node != myself_) {
       if (flags & (kFlagFail | kFlagPfail)) {
         add_failure_report(node, sender, now_ms);

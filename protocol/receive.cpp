@@ -208,25 +208,23 @@ void Node::process_ping_config(LinkId /*link*/, ClusterNode* sender, const Messa
       // A master turned replica. 7.4: of a master of its own shard, which took over from it: its slots
       // are that master's now, unless the message is older than what I know of the sender. Before
       // 7.4, and when the new master is in another shard: it serves nothing any more (clusterDelNodeSlots).
-      if (rules_.demoted_pong_keeps_slots && master != nullptr && master->shard_id == sender->shard_id) {
-        // Valkey 8.0 (#445): its successor is a master now, but the slots stay bound to it until the
-        // successor claims them itself: neither moved (7.4) nor unbound (7.2).
+      // Valkey 8.0 (#445) makes the successor a master too but leaves the slots bound to the demoted node
+      // until the successor claims them itself: neither moved (7.4) nor unbound (7.2).
+      const bool shard_rule = rules_.demoted_pong_moves_slots || rules_.demoted_pong_keeps_slots;
+      if (shard_rule && master != nullptr && master->shard_id == sender->shard_id) {
         if (sender->config_epoch <= message.config_epoch) {
           set_node_as_master(master);
-          master->config_epoch = message.config_epoch;
-        }
-      } else if (rules_.demoted_pong_moves_slots && master != nullptr && master->shard_id == sender->shard_id) {
-        if (sender->config_epoch <= message.config_epoch) {
-          set_node_as_master(master);
-          int moved = 0;
-          for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
-            if (slots_[slot] != sender) continue;
-            set_slot_owner(slot, master);  // clusterMoveNodeSlots
-            ++moved;
+          if (rules_.demoted_pong_moves_slots) {
+            int moved = 0;
+            for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
+              if (slots_[slot] != sender) continue;
+              set_slot_owner(slot, master);  // clusterMoveNodeSlots
+              ++moved;
+            }
+            event("slots_moved", master, static_cast<int64_t>(message.config_epoch), moved,
+                  "from " + sender->name.str().substr(0, 8) + ", which turned its replica");
           }
           master->config_epoch = message.config_epoch;
-          event("slots_moved", master, static_cast<int64_t>(message.config_epoch), moved,
-                "from " + sender->name.str().substr(0, 8) + ", which turned its replica");
         }
       } else {
         for (int slot = 0; slot < kClusterSlots && sender->numslots > 0; ++slot) {
