@@ -6,7 +6,7 @@ SCENARIO ?= scenarios/split_brain.json
 CMAKE_FLAGS ?=
 
 DEBIAN_PACKAGES := cmake g++ make pkg-config libboost-program-options-dev nlohmann-json3-dev catch2 \
-                   libgraphviz-dev graphviz gnuplot-nox libnetfilter-queue-dev
+                   libgraphviz-dev graphviz gnuplot-nox libnetfilter-queue-dev libssl-dev
 
 # The real-Redis side of tools/redis-compare (make compare, make compare-all) and its tests; chromium for
 # the browser check of report.html (tests/tools/report_html_test.py).

@@ -18,6 +18,17 @@ TEST_CASE("sha256 matches the FIPS 180-4 test vectors", "[kernel]") {
   Sha256 split;
   split.update("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
   CHECK(split.hex() == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  // A million 'a's in pieces of 1 to 40,000 bytes: updates gathered, passed through and a digest taken
+  // midway (which must not disturb the stream).
+  Sha256 million;
+  size_t fed = 0;
+  for (size_t piece = 1; fed < 1'000'000; piece = piece * 7 % 40'001) {
+    const size_t take = std::min(piece, 1'000'000 - fed);
+    million.update(std::string(take, 'a'));
+    fed += take;
+    if (fed > 500'000 && fed - take <= 500'000) (void)million.hex();
+  }
+  CHECK(million.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST_CASE("durations parse and format", "[kernel]") {
