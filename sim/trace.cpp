@@ -1,12 +1,32 @@
 #include "sim/trace.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <stdexcept>
 
 namespace rcsim::sim {
 
+namespace {
+
+bool needs_escape(char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }
+
+void append_integer(std::string& out, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
+  // Trace text is almost always plain: copy it whole unless a character needs escaping.
+  if (std::none_of(text.begin(), text.end(), needs_escape)) {
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
   for (char c : text) {
     switch (c) {
       case '"': out += "\\\""; break;
@@ -30,20 +50,21 @@ void append_json_string(std::string& out, std::string_view text) {
 TraceRecord::TraceRecord(Instant at, std::string_view event) {
   text_.reserve(128);
   text_ += "{\"t_us\":";
-  text_ += std::to_string(at.us);
+  append_integer(text_, at.us);
   add("ev", event);
 }
 
 void TraceRecord::key(std::string_view k) {
   assert(!closed_);
-  text_.push_back(',');
-  append_json_string(text_, k);
-  text_.push_back(':');
+  assert(std::none_of(k.begin(), k.end(), needs_escape) && "keys are plain words of the code");
+  text_ += ",\"";
+  text_ += k;
+  text_ += "\":";
 }
 
 TraceRecord& TraceRecord::add(std::string_view k, int64_t value) {
   key(k);
-  text_ += std::to_string(value);
+  append_integer(text_, value);
   return *this;
 }
 
