@@ -7,6 +7,7 @@ namespace rcsim::sim {
 
 FuzzVerdict run_fuzz_case(const Scenario& scenario) {
   RunOptions options;
+  options.keep_message_records = false;  // the verdict reads events and the trace hash, not the message list
   RunResult result = run_scenario(scenario, options);
   FuzzVerdict verdict;
   verdict.trace_sha256 = result.world->trace().sha256();

@@ -474,6 +474,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   for (const std::string& name : scenario.known_bugs) protocol::enable_known_bug(world_opts.bugs, name);
   world_opts.trace_path = options.trace_path;
   world_opts.trace_messages = options.trace_messages;
+  world_opts.keep_message_records = options.keep_message_records;
   // Loss and chaos start at scenario time 0: the cluster is created on a network without them, as an
   // operator runs redis-cli --cluster create on a healthy network. (Under loss a MEET's handshake can
   // time out at the receiver and leave the meeting node half-joined for good, in Redis as here.)

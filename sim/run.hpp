@@ -30,6 +30,7 @@ struct RunOptions {
   std::string trace_path;         // trace.jsonl; empty = hash only
   protocol::KnownBugs bugs;
   bool trace_messages = true;
+  bool keep_message_records = true;  // World::messages(), for whoever reads them after the run
   // Sample which shards are served every 100 ms from scenario time 0 (World::shard_availability), for
   // report.html; clusters of at most kShardSamplingMaxMasters masters (it costs masters x shards a sample).
   bool sample_shards = false;

@@ -627,7 +627,7 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
   InFlight& flight = in_flight_[in_flight_key(message, to->second)];
   flight.sent_us = now().us;
   flight.record = SIZE_MAX;
-  if (!options_.trace_messages) return;
+  if (!options_.trace_messages || !options_.keep_message_records) return;
   MessageRecord record;
   record.from = from;
   record.to = to->second;

@@ -40,6 +40,7 @@ struct WorldOptions {
   SynSchedule syn_schedule;
   bool shared_timer_wheel = false;  // every node on one kernel (network.timer_wheel "shared")
   bool trace_messages = true;     // one trace record per delivered bus message
+  bool keep_message_records = true;  // messages(): for sequence diagrams and sweeps (needs trace_messages)
   bool check_minority_bound = true;  // the periodic "minority master stops serving" check
   std::string trace_path;         // trace.jsonl; empty = hash only
 };
