@@ -43,6 +43,7 @@ struct RunResult {
   uint64_t seed = 0;
   bool cluster_created = false;
   Instant create_done{};
+  BusTotals bus_at_create_done;  // World::bus_sent() then: scenario time's bus is bus_sent() minus this
   Instant end{};
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> action_errors;       // actions that could not run (e.g. failover refused)

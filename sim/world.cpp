@@ -622,6 +622,9 @@ protocol::CommandResult World::config_set(int index, const std::string& name, co
 }
 
 void World::on_send(int from, const protocol::Message& message, HostId to_host) {
+  ++bus_sent_.messages;
+  bus_sent_.bytes += message.wire_size_bytes();
+  bus_sent_.gossip_entries += message.gossip.size();
   const auto to = index_by_host_.find(to_host);
   if (to == index_by_host_.end()) return;
   InFlight& flight = in_flight_[in_flight_key(message, to->second)];

@@ -45,6 +45,13 @@ struct WorldOptions {
   std::string trace_path;         // trace.jsonl; empty = hash only
 };
 
+// Cluster bus messages sent by every node since the world began (what leaves a node, delivered or not).
+struct BusTotals {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;           // wire size
+  uint64_t gossip_entries = 0;  // of PING, PONG and MEET: the per-entry work of building and applying them
+};
+
 // A protocol-visible event, kept in memory for the summary, the timeline and the checker.
 struct ObservedEvent {
   int64_t t_us = 0;
@@ -182,6 +189,7 @@ class World {
   const std::vector<ObservedEvent>& events() const { return events_; }
   const std::vector<FailoverRecord>& failovers() const { return failovers_; }
   const std::vector<MessageRecord>& messages() const { return messages_; }
+  const BusTotals& bus_sent() const { return bus_sent_; }
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
   void note_fault(int index, const char* kind = "fault");
@@ -281,6 +289,7 @@ class World {
   std::vector<ObservedEvent> events_;
   std::vector<FailoverRecord> failovers_;
   std::vector<MessageRecord> messages_;
+  BusTotals bus_sent_;
   // In-flight messages by (message object, receiver): the address is only a lookup key, never an
   // order, so it cannot reach any output.
   struct InFlight {

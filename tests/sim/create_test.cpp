@@ -104,3 +104,23 @@ TEST_CASE("create: a 100-node cluster whose last replica role reaches a peer aft
   CHECK(result.create_done < Instant::from_millis(160'000));
   CHECK(result.passed());
 }
+
+TEST_CASE("the bus of scenario time: every message sent after creation, with its gossip entries", "[create]") {
+  const Scenario scenario = scenario_from(with_create("nodes_conf", R"("timeline": [{"at": "5s", "crash": "r1"}], "run_until": "40s")"));
+  const RunResult result = run_scenario(scenario, {});
+  REQUIRE(result.cluster_created);
+  const BusTotals& total = result.world->bus_sent();
+  uint64_t messages = 0, bytes = 0;
+  for (const MessageRecord& m : result.world->messages()) {
+    if (m.sent_us < result.create_done.us) continue;
+    ++messages;
+    bytes += m.bytes;
+  }
+  CHECK(total.messages - result.bus_at_create_done.messages == messages);
+  CHECK(total.bytes - result.bus_at_create_done.bytes == bytes);
+  // 8 nodes: a PING/PONG carries max(3, 8/10) = 3 random entries, plus r1 while some node flags it PFAIL.
+  const uint64_t entries = total.gossip_entries - result.bus_at_create_done.gossip_entries;
+  CHECK(entries >= 3 * (messages - 40));
+  CHECK(entries <= 4 * messages);
+  CHECK(messages > 8 * 35);  // at node timeout 2000 each node pings at least once a second
+}
