@@ -12,7 +12,7 @@ constexpr int64_t kMillion = 1'000'000;
 
 void Disk::write(const std::string& file, std::string contents, bool fsync) {
   File& f = files_[file];
-  f.current = std::move(contents);
+  f.current = std::make_shared<const std::string>(std::move(contents));
   if (fsync) f.synced = f.current;
 }
 
@@ -25,19 +25,19 @@ void Disk::fsync(const std::string& file) {
 std::optional<std::string> Disk::read(const std::string& file) const {
   const auto it = files_.find(file);
   if (it == files_.end()) return std::nullopt;
-  return it->second.current;
+  return *it->second.current;
 }
 
 std::optional<std::string> Disk::read_synced(const std::string& file) const {
   const auto it = files_.find(file);
-  if (it == files_.end()) return std::nullopt;
-  return it->second.synced;
+  if (it == files_.end() || !it->second.synced) return std::nullopt;
+  return *it->second.synced;
 }
 
 void Disk::lose_unsynced() {
   for (auto it = files_.begin(); it != files_.end();) {
     if (it->second.synced) {
-      it->second.current = *it->second.synced;
+      it->second.current = it->second.synced;
       ++it;
     } else {
       it = files_.erase(it);
