@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <set>
 #include <span>
 
 namespace rcsim::sim {
@@ -188,8 +189,10 @@ ConnId Network::connect(HostId from, HostId to, uint16_t port, bool nagle) {
   c.started = scheduler_.now();
   conns_.push_back(std::move(conn));
   stats_.emplace_back();
-  hosts_[from].conns.insert(c.id);
-  hosts_[to].conns.insert(c.id);
+  for (const HostId h : {from, to}) {
+    assert(hosts_[h].conns.empty() || hosts_[h].conns.back() < c.id);
+    hosts_[h].conns.push_back(c.id);
+  }
   send_syn(c);
   return c.id;
 }
@@ -489,7 +492,7 @@ void Network::close(ConnId conn, HostId by) {
 
 void Network::reset_host(HostId host) {
   assert(host < hosts_.size());
-  const std::vector<ConnId> ids(hosts_[host].conns.begin(), hosts_[host].conns.end());
+  const std::vector<ConnId> ids = hosts_[host].conns;
   for (const ConnId id : ids) {
     Conn* c = find(id);
     assert(c != nullptr);
@@ -564,7 +567,10 @@ void Network::side_gone(Conn& c, int side) {
   assert(c.side[side] != SideState::gone);
   drop_in_flight(c, 1 - side);
   c.side[side] = SideState::gone;
-  hosts_[c.host[side]].conns.erase(c.id);
+  std::vector<ConnId>& conns = hosts_[c.host[side]].conns;
+  const auto it = std::lower_bound(conns.begin(), conns.end(), c.id);
+  assert(it != conns.end() && *it == c.id);
+  conns.erase(it);
 }
 
 void Network::maybe_erase(Conn& c) {
