@@ -643,8 +643,23 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
   messages_.push_back(std::move(record));
 }
 
+World::HeardFrom& World::heard_by(int receiver, const protocol::NodeName& sender) {
+  const uint32_t id = interner_.names.find(sender);
+  assert(id != protocol::InternTable<protocol::NodeName>::kAbsent && id != 0);
+  std::vector<HeardFrom>& table = heard_.at(static_cast<size_t>(receiver));
+  if (id >= table.size()) table.resize(interner_.names.size());
+  return table[id];
+}
+
+const World::HeardFrom* World::find_heard(int receiver, const protocol::NodeName& sender) const {
+  const uint32_t id = interner_.names.find(sender);
+  const std::vector<HeardFrom>& table = heard_.at(static_cast<size_t>(receiver));
+  if (id >= table.size() || table[id].last_us < 0) return nullptr;  // kAbsent is past every table
+  return &table[id];
+}
+
 void World::on_message(int to, const protocol::Message& message) {
-  HeardFrom& heard = heard_.at(to)[message.sender];
+  HeardFrom& heard = heard_by(to, message.sender);
   heard.last_us = now().us;
   const uint64_t key = in_flight_key(message, to);
   if (const InFlight* flight = in_flight_.find(key)) {

@@ -301,7 +301,7 @@ class World {
   static uint64_t in_flight_key(const protocol::Message& message, int to);
   protocol::IdMap<InFlight> in_flight_;
   struct HeardFrom {  // by a receiver, from a sender name
-    int64_t last_us = 0;
+    int64_t last_us = -1;  // -1: nothing yet
     // The longest transit of the messages received in each of two windows of 2 x the receiver's node
     // timeout (this one and the one before): a failure report is as old as its message's arrival, but
     // a batch of queued messages can carry one sent long before the last of them.
@@ -315,7 +315,11 @@ class World {
       return now_window == window + 1 ? window_max_transit_us : 0;
     }
   };
-  std::vector<protocol::FlatMap<protocol::NodeName, HeardFrom>> heard_;  // per receiver
+  // Per receiver, by the sender name's id in interner_ (every sender's own node interned its name):
+  // dense, 24 bytes a pair, where a map by name took ~190 (2000 nodes: 4M pairs).
+  std::vector<std::vector<HeardFrom>> heard_;
+  HeardFrom& heard_by(int receiver, const protocol::NodeName& sender);
+  const HeardFrom* find_heard(int receiver, const protocol::NodeName& sender) const;  // null: never
   std::map<HostId, int> index_by_host_;
   std::vector<InvariantViolation> violations_;
   std::vector<protocol::NodeName> names_;                // last known name of each node

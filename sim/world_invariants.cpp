@@ -145,7 +145,7 @@ void World::check_fail_quorum(int marker, const ObservedEvent& e) {
     // table).
     int64_t transit_us = 0;
     const auto widen_transit = [&](const protocol::NodeName& sender) {
-      if (const HeardFrom* heard = heard_.at(marker).find(sender)) {
+      if (const HeardFrom* heard = find_heard(marker, sender)) {
         transit_us = std::max(transit_us, heard->recent_max_transit_us(now().us / window_us));
       }
     };
@@ -163,7 +163,7 @@ void World::check_fail_quorum(int marker, const ObservedEvent& e) {
 
 void World::check_pfail(int observer, const ObservedEvent& e, const protocol::NodeName& about) {
   // PFAIL means nothing at all arrived from the node for a node timeout.
-  const HeardFrom* heard = heard_.at(observer).find(about);
+  const HeardFrom* heard = find_heard(observer, about);
   if (heard == nullptr) return;
   const int64_t silent_us = now().us - heard->last_us;
   // A clock stepped forward makes the silence look longer to Redis's wall-clock timers.
@@ -247,7 +247,7 @@ void World::check_minority_masters() {
       // What a peer sent before it went can still arrive: the kernel retransmits a paused or dead
       // process's queued data, and a PONG among it starts Redis's clocks again (fuzz seed 19340: m2's
       // PONG, stuck behind a 15 s cut, arrived 2.3 s after its pause). Count from the last arrival.
-      const HeardFrom* heard = heard_[static_cast<size_t>(i)].find(name);
+      const HeardFrom* heard = find_heard(i, name);
       unreachable_scratch_us_.push_back(heard != nullptr ? std::max(since, heard->last_us) : since);
     }
     // Redis never times out a NOADDR node (its address answered with another name, e.g. after a
