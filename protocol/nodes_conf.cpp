@@ -113,8 +113,8 @@ bool Node::conf_line_current(const ConfLine& line, const ClusterNode& node) cons
   const Epoch epoch = has_master ? node.master->config_epoch : node.config_epoch;
   return line.flags == node.flags && line.ping_sent_ms == node.ping_sent_ms &&
          line.pong_received_ms == node.pong_received_ms && line.epoch == epoch &&
-         line.connected == (node.link != 0 || node.has(kFlagMyself)) && line.name == node.name &&
-         line.address == node.address() && line.master_name == (has_master ? node.master->name : NodeName{}) &&
+         line.connected == (node.link != 0 || node.has(kFlagMyself)) && line.name_id == node.name_id &&
+         line.address_id == node.address_id && line.master_name_id == (has_master ? node.master->name_id : 0) &&
          (!node.is_master() || line.slots == node.slots);
 }
 
@@ -131,10 +131,10 @@ std::string Node::nodes_conf() const {
     ConfLine& line = conf_lines_[k];
     if (line.text.empty() || !conf_line_current(line, *node)) {
       const bool has_master = node->is_replica() && node->master != nullptr;
-      line.name = node->name;
-      line.address = node->address();
+      line.name_id = node->name_id;
+      line.address_id = node->address_id;
       line.flags = node->flags;
-      line.master_name = has_master ? node->master->name : NodeName{};
+      line.master_name_id = has_master ? node->master->name_id : 0;
       line.epoch = has_master ? node->master->config_epoch : node->config_epoch;
       line.ping_sent_ms = node->ping_sent_ms;
       line.pong_received_ms = node->pong_received_ms;
