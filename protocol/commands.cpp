@@ -29,7 +29,7 @@ CommandResult Node::add_slots(const std::vector<int>& slots, int64_t /*now_ms*/)
 }
 
 CommandResult Node::set_config_epoch(Epoch epoch, int64_t /*now_ms*/) {
-  if (nodes_.size() > 1) return {false, "ERR The user can assign a config epoch only when the node does not know any other node."};
+  if (node_list_.size() > 1) return {false, "ERR The user can assign a config epoch only when the node does not know any other node."};
   if (myself_->config_epoch != 0) return {false, "ERR Node config epoch is already non-zero"};
   myself_->config_epoch = epoch;
   if (current_epoch_ < epoch) current_epoch_ = epoch;

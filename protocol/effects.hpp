@@ -13,7 +13,7 @@
 namespace rcsim::protocol {
 
 struct SaveConfig {
-  std::string contents;  // nodes.conf text
+  std::shared_ptr<const std::string> contents;  // nodes.conf text (Node keeps it too: see conf_text_)
   bool fsync = false;
 };
 

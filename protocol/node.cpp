@@ -91,7 +91,7 @@ void Node::set_address(ClusterNode* node, const Address& address) {
 const ClusterNode* Node::find(const NodeName& name) const { return const_cast<Node*>(this)->lookup(name); }
 
 ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now_ms) {
-  assert(!nodes_.contains(name));
+  assert(lookup(name) == nullptr);
   auto node = std::make_unique<ClusterNode>();
   node->name = name;
   node->name_id = interner_.names.intern(name);
@@ -99,24 +99,23 @@ ClusterNode* Node::create_node(const NodeName& name, uint16_t flags, int64_t now
   node->flags = flags;
   node->ctime_ms = now_ms;
   ClusterNode* raw = node.get();
-  nodes_.emplace(name, std::move(node));
-  index_by_name_id(raw);
+  index_by_name_id(std::move(node));
   list_insert(raw);
   if (raw->in_handshake()) ++handshake_nodes_;
   return raw;
 }
 
-void Node::index_by_name_id(ClusterNode* node) {
-  if (node->name_id >= by_name_id_.size()) by_name_id_.resize(interner_.names.size(), nullptr);
+void Node::index_by_name_id(std::unique_ptr<ClusterNode> node) {
+  if (node->name_id >= by_name_id_.size()) by_name_id_.resize(interner_.names.size());
   assert(by_name_id_[node->name_id] == nullptr);
-  by_name_id_[node->name_id] = node;
+  by_name_id_[node->name_id] = std::move(node);
 }
 
 namespace {
 bool name_order(const ClusterNode* a, const ClusterNode* b) { return a->name < b->name; }
 }  // namespace
 
-// node_list_ keeps nodes_'s (name) order; a binary search finds a node's place.
+// node_list_ is in name order; a binary search finds a node's place.
 void Node::list_insert(ClusterNode* node) {
   const auto at = std::lower_bound(node_list_.begin(), node_list_.end(), node, name_order);
   conf_lines_.emplace(conf_lines_.begin() + (at - node_list_.begin()));
@@ -155,22 +154,18 @@ void Node::delete_node(ClusterNode* node) {
     inbound_links_.erase(node->inbound_link);
   }
   list_erase(node);
-  by_name_id_[node->name_id] = nullptr;
   if (node->in_handshake()) --handshake_nodes_;
   if (node->replicas.size() >= 2) --multi_replica_nodes_;
-  nodes_.erase(node->name);  // frees the node
+  by_name_id_[node->name_id].reset();  // frees the node
 }
 
 void Node::rename_node(ClusterNode* node, const NodeName& new_name) {
   list_erase(node);
-  by_name_id_[node->name_id] = nullptr;
-  auto handle = nodes_.extract(node->name);
-  assert(!handle.empty());
+  std::unique_ptr<ClusterNode> owned = std::move(by_name_id_[node->name_id]);
+  assert(owned.get() == node);
   node->name = new_name;
   node->name_id = interner_.names.intern(new_name);
-  handle.key() = new_name;
-  nodes_.insert(std::move(handle));
-  index_by_name_id(node);
+  index_by_name_id(std::move(owned));
   list_insert(node);
 }
 

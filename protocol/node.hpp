@@ -81,9 +81,8 @@ class Node {
   const NodeName& name() const { return myself_->name; }
   const ClusterNode& myself() const { return *myself_; }
   const ClusterNode* find(const NodeName& name) const;
-  const std::map<NodeName, std::unique_ptr<ClusterNode>>& nodes() const { return nodes_; }
-  const std::vector<ClusterNode*>& node_list() const { return node_list_; }  // nodes(), as a vector
-  int handshake_nodes() const { return handshake_nodes_; }  // of nodes(), those still in handshake
+  const std::vector<ClusterNode*>& node_list() const { return node_list_; }  // every node known, in name order
+  int handshake_nodes() const { return handshake_nodes_; }  // of node_list(), those still in handshake
   Epoch current_epoch() const { return current_epoch_; }
   Epoch last_vote_epoch() const { return last_vote_epoch_; }
   bool state_ok() const { return state_ok_; }
@@ -98,17 +97,17 @@ class Node {
   std::string cluster_nodes(int64_t now_ms) const;  // CLUSTER NODES
   std::string cluster_info() const;                 // CLUSTER INFO
   std::string cluster_slots() const;                // CLUSTER SLOTS, as redis-cli prints the reply
-  std::string nodes_conf() const;                   // nodes.conf contents
+  std::shared_ptr<const std::string> nodes_conf() const;  // nodes.conf contents
 
  private:
   friend struct NodeInternals;
   // node table (node.cpp)
   ClusterNode* lookup(const NodeName& name);
   ClusterNode* lookup_name_id(uint32_t name_id) const {
-    return name_id < by_name_id_.size() ? by_name_id_[name_id] : nullptr;
+    return name_id < by_name_id_.size() ? by_name_id_[name_id].get() : nullptr;
   }
   void set_address(ClusterNode* node, const Address& address);
-  void index_by_name_id(ClusterNode* node);
+  void index_by_name_id(std::unique_ptr<ClusterNode> node);
   ClusterNode* create_node(const NodeName& name, uint16_t flags, int64_t now_ms);
   void delete_node(ClusterNode* node);  // clusterDelNode
   void rename_node(ClusterNode* node, const NodeName& new_name);
@@ -189,10 +188,15 @@ class Node {
     int64_t pong_received_ms = 0;
     bool connected = false;
     SlotBitmapPtr slots;  // held, so a change in place copies first (mutable_slots) and shows here
-    std::string text;
+    // The line's text (without its newline) in conf_text_, the last nodes.conf made; length 0: none yet.
+    uint32_t text_offset = 0;
+    uint32_t text_length = 0;
   };
   bool conf_line_current(const ConfLine& line, const ClusterNode& node) const;
   mutable std::vector<ConfLine> conf_lines_;  // parallel to node_list_
+  // The last nodes.conf made, shared with the disk it went to: unchanged lines are copied from it, so the
+  // lines are not held twice (2000 nodes: 4M lines).
+  mutable std::shared_ptr<const std::string> conf_text_;
   int handshake_nodes_ = 0;                   // entries flagged handshake
   int multi_replica_nodes_ = 0;               // entries with 2 or more replicas listed
 
@@ -202,11 +206,11 @@ class Node {
   Rng& rng_;
   Interner& interner_;
   ClusterNode* myself_ = nullptr;
-  std::map<NodeName, std::unique_ptr<ClusterNode>> nodes_;  // name order: deterministic iteration
-  std::vector<ClusterNode*> node_list_;                     // same order, for random picks
-  // The same nodes by interned name (every gossip entry is a lookup), nullptr for names not (or no
-  // longer) known here. Never walked.
-  std::vector<ClusterNode*> by_name_id_;
+  std::vector<ClusterNode*> node_list_;  // every node known, in name order: walks and random picks
+  // The same nodes by interned name, owned here (every gossip entry is a lookup), null for names not
+  // (or no longer) known here. Never walked. (No map by name: 2000 nodes would hold 4M of its ~96-byte
+  // entries.)
+  std::vector<std::unique_ptr<ClusterNode>> by_name_id_;
   // Links are looked up by id on every message, never walked.
   IdMap<ClusterNode*> outbound_links_;
   IdMap<ClusterNode*> inbound_links_;  // nullptr until bound to a sender

@@ -118,8 +118,9 @@ bool Node::conf_line_current(const ConfLine& line, const ClusterNode& node) cons
          (!node.is_master() || line.slots == node.slots);
 }
 
-std::string Node::nodes_conf() const {
-  std::string out;
+std::shared_ptr<const std::string> Node::nodes_conf() const {
+  auto text = std::make_shared<std::string>();
+  std::string& out = *text;
   out.reserve(node_list_.size() * 160 + 64);  // a line is ~100-170 bytes: one allocation, no regrowth
   for (size_t k = 0; k < node_list_.size(); ++k) {
     const ClusterNode* node = node_list_[k];
@@ -129,7 +130,11 @@ std::string Node::nodes_conf() const {
       continue;
     }
     ConfLine& line = conf_lines_[k];
-    if (line.text.empty() || !conf_line_current(line, *node)) {
+    const size_t offset = out.size();
+    if (line.text_length > 0 && conf_line_current(line, *node)) {
+      assert(conf_text_ && line.text_offset + line.text_length <= conf_text_->size());
+      out.append(*conf_text_, line.text_offset, line.text_length);
+    } else {
       const bool has_master = node->is_replica() && node->master != nullptr;
       line.name_id = node->name_id;
       line.address_id = node->address_id;
@@ -140,14 +145,18 @@ std::string Node::nodes_conf() const {
       line.pong_received_ms = node->pong_received_ms;
       line.connected = node->link != 0 || node->has(kFlagMyself);
       line.slots = node->is_master() ? node->slots : nullptr;
-      line.text = node_description(*node, true, 0);
+      out += node_description(*node, true, 0);
     }
-    out += line.text;
+    line.text_offset = static_cast<uint32_t>(offset);
+    line.text_length = static_cast<uint32_t>(out.size() - offset);
+    assert(line.text_length > 0);
     out += '\n';
   }
   const Epoch saved_epoch = bugs_.current_epoch_not_persisted ? 0 : current_epoch_;
   out += "vars currentEpoch " + std::to_string(saved_epoch) + " lastVoteEpoch " + std::to_string(last_vote_epoch_) + "\n";
-  return out;
+  assert(out.size() <= UINT32_MAX);
+  conf_text_ = std::move(text);
+  return conf_text_;
 }
 
 bool Node::load_config(const std::string& text, int64_t now_ms) {
@@ -242,7 +251,7 @@ std::string Node::cluster_info() const {
   line("cluster_slots_ok", std::to_string(assigned - pfail - fail));
   line("cluster_slots_pfail", std::to_string(pfail));
   line("cluster_slots_fail", std::to_string(fail));
-  line("cluster_known_nodes", std::to_string(nodes_.size()));
+  line("cluster_known_nodes", std::to_string(node_list_.size()));
   line("cluster_size", std::to_string(size_));
   line("cluster_current_epoch", std::to_string(current_epoch_));
   line("cluster_my_epoch", std::to_string(my_master->config_epoch));

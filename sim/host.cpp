@@ -11,8 +11,13 @@ constexpr int64_t kMillion = 1'000'000;
 // ---- Disk ----
 
 void Disk::write(const std::string& file, std::string contents, bool fsync) {
+  write(file, std::make_shared<const std::string>(std::move(contents)), fsync);
+}
+
+void Disk::write(const std::string& file, std::shared_ptr<const std::string> contents, bool fsync) {
+  assert(contents != nullptr);
   File& f = files_[file];
-  f.current = std::make_shared<const std::string>(std::move(contents));
+  f.current = std::move(contents);
   if (fsync) f.synced = f.current;
 }
 

@@ -34,6 +34,7 @@ namespace rcsim::sim {
 class Disk {
  public:
   void write(const std::string& file, std::string contents, bool fsync);
+  void write(const std::string& file, std::shared_ptr<const std::string> contents, bool fsync);
   void fsync(const std::string& file);
   std::optional<std::string> read(const std::string& file) const;
   std::optional<std::string> read_synced(const std::string& file) const;  // what survives a power loss

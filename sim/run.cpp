@@ -63,7 +63,7 @@ std::vector<int> node_set(const World& world, const NodeSet& set) {
   }
   for (int i = 0; i < world.node_count(); ++i) {
     const protocol::Node* n = world.node(i);
-    const bool member = n != nullptr && n->nodes().size() > 1;
+    const bool member = n != nullptr && n->node_list().size() > 1;
     if (set.kind == NodeSet::Kind::All ? world.node_count() > 0 && (member || !world.is_running(i)) : member && world.is_up(i)) {
       out.push_back(i);
     }

@@ -47,7 +47,7 @@ Workload::Workload(World& world, const WorkloadSpec& spec) : world_(world), spec
   std::vector<uint16_t> ports;
   for (int i = 0; i < world_.node_count(); ++i) {
     const protocol::Node* n = world_.node(i);
-    if (n != nullptr && n->nodes().size() > 1) ports.push_back(World::client_port(i));  // members only
+    if (n != nullptr && n->node_list().size() > 1) ports.push_back(World::client_port(i));  // members only
   }
   if (ports.empty()) ports.push_back(World::client_port(0));
   const Rng workload_rng = world_.fork_rng("workload");
@@ -265,8 +265,9 @@ bool Workload::cut_both_ways(int index) {
   const protocol::Node* n = world_.node(index);
   if (n == nullptr || !n->myself().is_master() || n->myself().numslots == 0) return false;
   int reachable = 1;
-  for (const auto& [name, entry] : n->nodes()) {
-    if (entry.get() == &n->myself() || !entry->is_master() || entry->numslots == 0) continue;
+  for (const protocol::ClusterNode* entry : n->node_list()) {
+    if (entry == &n->myself() || !entry->is_master() || entry->numslots == 0) continue;
+    const protocol::NodeName& name = entry->name;
     const std::optional<int> j = world_.index_of_name(name);
     if (!j || !world_.is_up(*j) || world_.name_of(*j) != name) continue;
     const HostId a = world_.host_id(index);
@@ -295,7 +296,7 @@ void Workload::settle(Duration limit) {
     if (!idle() || !world_.convergence_problems().empty()) return false;
     for (int i = 0; i < world_.node_count(); ++i) {
       RedisProcess* p = world_.process(i);
-      if (p != nullptr && world_.is_up(i) && p->node().nodes().size() > 1 && !p->replication_ok()) return false;
+      if (p != nullptr && world_.is_up(i) && p->node().node_list().size() > 1 && !p->replication_ok()) return false;
     }
     return true;
   };

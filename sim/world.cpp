@@ -201,7 +201,7 @@ bool World::create_cluster(Duration limit) {
   const Instant deadline = now() + limit;
   auto knows_everyone = [&](int i) {
     const protocol::Node* n = node(i);
-    return static_cast<int>(n->nodes().size()) - n->handshake_nodes() >= cluster_nodes;
+    return static_cast<int>(n->node_list().size()) - n->handshake_nodes() >= cluster_nodes;
   };
   if (!run_until_every_member(knows_everyone, deadline)) return false;
   for (int r = masters; r < cluster_nodes; ++r) {
@@ -361,8 +361,8 @@ void World::go_down(int index, bool power_loss) {
 void World::on_process_end(int index) {
   config_set_at_resume_.at(index).clear();  // a stopped process killed never read them
   if (const protocol::Node* n = node(index)) {
-    for (const auto& [name, entry] : n->nodes()) {
-      if (entry->failed_or_pfail()) flag_cleared_us_[{index, name}] = now().us;  // its reports age from now
+    for (const protocol::ClusterNode* entry : n->node_list()) {
+      if (entry->failed_or_pfail()) flag_cleared_us_[{index, entry->name}] = now().us;  // its reports age from now
     }
   }
 }

@@ -373,7 +373,7 @@ std::vector<std::string> World::convergence_problems() const {
   for (int i = 0; i < node_count(); ++i) {
     const protocol::Node* n = node(i);
     // Spares never met are not members.
-    if (n != nullptr && is_up(i) && n->nodes().size() > 1) live.push_back(i);
+    if (n != nullptr && is_up(i) && n->node_list().size() > 1) live.push_back(i);
   }
   if (live.empty()) return {"no live cluster node"};
   const protocol::Node& reference = *node(live.front());

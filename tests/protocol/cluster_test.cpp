@@ -39,7 +39,7 @@ TEST_CASE("create-cluster forms a 3+3 cluster with redis-cli's epochs", "[cluste
     const protocol::Node* n = world.node(i);
     INFO(world.alias(i) << "\n" << world.cluster_nodes(i));
     CHECK(n->state_ok());
-    CHECK(n->nodes().size() == 6);
+    CHECK(n->node_list().size() == 6);
     CHECK(n->current_epoch() == 6);  // node i of N got configEpoch i
     CHECK(n->myself().config_epoch == static_cast<uint64_t>(i + 1));
   }

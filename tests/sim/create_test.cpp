@@ -51,7 +51,7 @@ TEST_CASE("create: nodes_conf boots the cluster redis_cli forms (names, roles, s
     REQUIRE(cli != nullptr);
     REQUIRE(conf != nullptr);
     CHECK(conf->name() == cli->name());
-    CHECK(conf->nodes().size() == 8);
+    CHECK(conf->node_list().size() == 8);
     CHECK(conf->state_ok());
     CHECK(conf->current_epoch() == cli->current_epoch());
     CHECK(config_of(*conf) == config_of(*cli));
