@@ -145,6 +145,7 @@ class Network {
   uint64_t delivered_bytes() const { return delivered_bytes_; }
   uint64_t dropped_messages() const { return dropped_messages_; }  // never reached a live receiver
   uint64_t refused_connects() const { return refused_connects_; }  // answered by a reset: nobody listens
+  uint64_t connects() const { return conns_.size(); }  // every connect() so far (ids are never reused)
 
  private:
   static constexpr int kClient = 0, kServer = 1;

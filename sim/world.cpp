@@ -643,6 +643,12 @@ void World::on_send(int from, const protocol::Message& message, HostId to_host) 
   messages_.push_back(std::move(record));
 }
 
+BusTotals World::bus_sent() const {
+  BusTotals totals = bus_sent_;
+  totals.connects = network_->connects();
+  return totals;
+}
+
 World::HeardFrom& World::heard_by(int receiver, const protocol::NodeName& sender) {
   const uint32_t id = interner_.names.find(sender);
   assert(id != protocol::InternTable<protocol::NodeName>::kAbsent && id != 0);

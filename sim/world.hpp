@@ -50,6 +50,7 @@ struct BusTotals {
   uint64_t messages = 0;
   uint64_t bytes = 0;           // wire size
   uint64_t gossip_entries = 0;  // of PING, PONG and MEET: the per-entry work of building and applying them
+  uint64_t connects = 0;        // TCP connects opened (cluster bus links, and clients'), refused ones too
 };
 
 // A protocol-visible event, kept in memory for the summary, the timeline and the checker.
@@ -189,7 +190,7 @@ class World {
   const std::vector<ObservedEvent>& events() const { return events_; }
   const std::vector<FailoverRecord>& failovers() const { return failovers_; }
   const std::vector<MessageRecord>& messages() const { return messages_; }
-  const BusTotals& bus_sent() const { return bus_sent_; }
+  BusTotals bus_sent() const;
   const std::vector<InvariantViolation>& violations() const { return violations_; }
   // Marks a fault touching `index` (for failover timing: fault → promotion).
   void note_fault(int index, const char* kind = "fault");

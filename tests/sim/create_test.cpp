@@ -109,7 +109,7 @@ TEST_CASE("the bus of scenario time: every message sent after creation, with its
   const Scenario scenario = scenario_from(with_create("nodes_conf", R"("timeline": [{"at": "5s", "crash": "r1"}], "run_until": "40s")"));
   const RunResult result = run_scenario(scenario, {});
   REQUIRE(result.cluster_created);
-  const BusTotals& total = result.world->bus_sent();
+  const BusTotals total = result.world->bus_sent();
   uint64_t messages = 0, bytes = 0;
   for (const MessageRecord& m : result.world->messages()) {
     if (m.sent_us < result.create_done.us) continue;
@@ -123,4 +123,8 @@ TEST_CASE("the bus of scenario time: every message sent after creation, with its
   CHECK(entries >= 3 * (messages - 40));
   CHECK(entries <= 4 * messages);
   CHECK(messages > 8 * 35);  // at node timeout 2000 each node pings at least once a second
+  // r1 killed: the 7 others reconnect to it, each attempt refused by its kernel, until the run ends.
+  const uint64_t connects = total.connects - result.bus_at_create_done.connects;
+  CHECK(connects >= 7 * 30);
+  CHECK(connects - result.world->network().refused_connects() < connects / 10);
 }

@@ -184,12 +184,13 @@ nlohmann::json summary_json(const sim::RunResult& result, const RunContext& cont
   summary["simulated_ms"] = result.end.ms();
   summary["cluster_created_at_ms"] = result.create_done.ms();
   // The bus in scenario time (after the cluster's creation), every node together: for cost per node per second.
-  const sim::BusTotals& bus = world.bus_sent();
+  const sim::BusTotals bus = world.bus_sent();
   summary["bus_sent_in_scenario_time"] = {
       {"seconds", static_cast<double>((result.end - result.create_done).us) / 1e6},
       {"messages", bus.messages - result.bus_at_create_done.messages},
       {"bytes", bus.bytes - result.bus_at_create_done.bytes},
-      {"gossip_entries", bus.gossip_entries - result.bus_at_create_done.gossip_entries}};
+      {"gossip_entries", bus.gossip_entries - result.bus_at_create_done.gossip_entries},
+      {"connects", bus.connects - result.bus_at_create_done.connects}};
   summary["wall_ms"] = context.wall_ms;
   json expectations = json::array();
   for (const auto& e : result.expectations) {
