@@ -119,13 +119,16 @@ void Network::set_chaos(const ChaosOptions& chaos) {
 }
 
 Network::ConnStats Network::stats(ConnId conn) const {
-  assert(conn >= 1 && conn <= stats_.size());
-  return stats_[conn - 1];
+  const Conn* c = find(conn);
+  assert(c != nullptr);
+  return c->stats;
 }
 
 Network::Conn* Network::find(ConnId id) const {
-  if (id == 0 || id > conns_.size()) return nullptr;
-  return conns_[id - 1].get();
+  const uint64_t slot = id & ((uint64_t{1} << kSlotBits) - 1);
+  if (slot >= conns_.size()) return nullptr;
+  Conn* c = conns_[slot].get();
+  return c != nullptr && c->id == id ? c : nullptr;
 }
 
 int Network::side_of(const Conn& c, HostId host) {
@@ -181,14 +184,24 @@ ConnId Network::connect(HostId from, HostId to, uint16_t port, bool nagle) {
   assert(from != to && "a host does not connect to itself here");
   auto conn = std::make_unique<Conn>();
   Conn& c = *conn;
-  c.id = conns_.size() + 1;
+  uint32_t slot = 0;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(conns_.size());
+    assert(slot < (uint32_t{1} << kSlotBits) && "16M connections open at once");
+    conns_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  ++connects_;
+  assert(connects_ < (uint64_t{1} << (64 - kSlotBits - kEventBits)) && "an event key holds the id");
+  c.id = (connects_ << kSlotBits) | slot;
   c.host[kClient] = from;
   c.host[kServer] = to;
   c.port = port;
   c.nagle = nagle;
   c.started = scheduler_.now();
-  conns_.push_back(std::move(conn));
-  stats_.emplace_back();
+  conns_[slot] = std::move(conn);
   for (const HostId h : {from, to}) {
     assert(hosts_[h].conns.empty() || hosts_[h].conns.back() < c.id);
     hosts_[h].conns.push_back(c.id);
@@ -386,7 +399,7 @@ void Network::on_deliver(Conn& c, int side) {
     case SegmentKind::data: break;
   }
   assert(c.side[to_side] == SideState::open);
-  ConnStats& stats = stats_[id - 1];
+  ConnStats& stats = c.stats;
   (side == kClient ? stats.bytes_a_to_b : stats.bytes_b_to_a) += segment.packet.size_bytes;
   ++(side == kClient ? stats.messages_a_to_b : stats.messages_b_to_a);
   ++delivered_messages_;
@@ -580,7 +593,9 @@ void Network::maybe_erase(Conn& c) {
     scheduler_.cancel(*event);
   }
   assert(c.dir[0].queue.empty() && c.dir[1].queue.empty());
-  conns_[c.id - 1].reset();
+  const auto slot = static_cast<uint32_t>(c.id & ((uint64_t{1} << kSlotBits) - 1));
+  conns_[slot].reset();  // c is gone
+  free_slots_.push_back(slot);
 }
 
 // ---- partitions ----

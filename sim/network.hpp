@@ -140,12 +140,13 @@ class Network {
 
   void set_chaos(const ChaosOptions& chaos);
 
-  ConnStats stats(ConnId conn) const;
+  ConnStats stats(ConnId conn) const;  // of an open connection
   uint64_t delivered_messages() const { return delivered_messages_; }
   uint64_t delivered_bytes() const { return delivered_bytes_; }
   uint64_t dropped_messages() const { return dropped_messages_; }  // never reached a live receiver
   uint64_t refused_connects() const { return refused_connects_; }  // answered by a reset: nobody listens
-  uint64_t connects() const { return conns_.size(); }  // every connect() so far (ids are never reused)
+  uint64_t connects() const { return connects_; }  // every connect() so far
+  size_t connection_slots() const { return conns_.size(); }  // the most connections open at once
 
  private:
   static constexpr int kClient = 0, kServer = 1;
@@ -201,6 +202,7 @@ class Network {
     uint32_t syn_sent = 0;
     Instant started{};
     TimerId syn_timer, syn_event, reply_event, rst_event[2];
+    ConnStats stats;
   };
   struct HostEntry {
     std::string ip;
@@ -260,8 +262,14 @@ class Network {
   Scheduler& scheduler_;
   Rng rng_;
   std::vector<HostEntry> hosts_;
-  std::vector<std::unique_ptr<Conn>> conns_;  // by id - 1; null once both sides are gone
-  std::vector<ConnStats> stats_;              // by id - 1; kept for the whole run
+  // Open connections by slot, null where free. A ConnId is (connects_ at its connect << kSlotBits) | slot:
+  // unique, growing with each connect (so id order is connect order), and its slot is reused once both
+  // sides are gone. (Ids indexing a table of every connection ever made held memory for good: a cluster
+  // reconnecting to dead nodes opens 10 connections a second per pair.)
+  static constexpr int kSlotBits = 24;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::vector<uint32_t> free_slots_;  // reused last freed first
+  uint64_t connects_ = 0;
   LinkProfile default_profile_;
   std::map<std::pair<HostId, HostId>, LinkProfile> link_profiles_;
   std::map<std::pair<HostId, HostId>, Instant> blocked_;  // directed path -> when it was blocked

@@ -123,6 +123,27 @@ TEST_CASE("connect is refused after one round trip when nothing listens", "[netw
   CHECK(t.b.events.empty());
 }
 
+TEST_CASE("refused connects leave no memory behind: ids keep growing, slots are reused", "[network]") {
+  // clusterCron retries a link to a dead node every 100 ms: 10 connects a second per pair, for as long
+  // as the node is dead.
+  TwoHosts t;
+  t.b.ports.clear();
+  ConnId last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const ConnId c = t.net.connect(t.ha, t.hb, kPort, false);
+    CHECK(c > last);
+    last = c;
+    t.run_for(Duration::millis(100));
+  }
+  CHECK(t.a.named("connect_failed").size() == 1000);
+  CHECK(t.net.connects() == 1000);
+  CHECK(t.net.connection_slots() == 1);
+  const ConnId open = t.net.connect(t.ha, t.hb, kPort, false);
+  const ConnId second = t.net.connect(t.ha, t.hb, kPort, false);  // both open at once: two slots
+  CHECK((open > last && second > open));
+  CHECK(t.net.connection_slots() == 2);
+}
+
 TEST_CASE("connect across a blocked path hangs - then times out or completes after a heal", "[network]") {
   // Linux >= 6.5 (tcp_syn_linear_timeouts 4): SYNs at 0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s, ETIMEDOUT at
   // 131 s. Before 6.5 (0): SYNs at 0, 1, 3, 7, 15, 31, 63 s, ETIMEDOUT at 127 s. Each timer fires at the
