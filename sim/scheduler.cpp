@@ -46,7 +46,7 @@ void Scheduler::insert(const Entry& entry) {
 }
 
 void Scheduler::clear_bucket(int level, int bucket) {
-  wheel_[level][bucket].entries.clear();
+  release_if_large(wheel_[level][bucket].entries);
   wheel_[level][bucket].head = 0;
   occupied_[level] &= ~(uint64_t{1} << bucket);
   if (occupied_[level] == 0) occupied_levels_ &= ~(1u << level);
@@ -58,7 +58,15 @@ void Scheduler::cascade(int level, int bucket) {
   scratch_.swap(wheel_[level][bucket].entries);
   clear_bucket(level, bucket);
   for (const Entry& entry : scratch_) insert(entry);
-  scratch_.clear();
+  release_if_large(scratch_);
+}
+
+// Empties `entries`, keeping its memory only if small: a bucket holds every event of its span, and a
+// burst (a 2000-node cluster's boot puts millions of events in a few buckets) must not stay allocated
+// in each bucket it passed through for the rest of the run.
+void Scheduler::release_if_large(std::vector<Entry>& entries) {
+  if (entries.capacity() > kKeptBucketCapacity) std::vector<Entry>().swap(entries);
+  else entries.clear();
 }
 
 bool Scheduler::fire_next(int64_t limit_us) {

@@ -63,6 +63,8 @@ class Scheduler {
   bool fire_next(int64_t limit_us);
   void cascade(int level, int bucket);
   void clear_bucket(int level, int bucket);
+  static constexpr size_t kKeptBucketCapacity = 4096;  // entries (96 KB)
+  static void release_if_large(std::vector<Entry>& entries);
 
   Instant now_{};
   uint64_t next_seq_ = 1;
