@@ -31,6 +31,9 @@ struct RunOptions {
   protocol::KnownBugs bugs;
   bool trace_messages = true;
   bool keep_message_records = true;  // World::messages(), for whoever reads them after the run
+  // Count the bus from this scenario time on (RunResult::bus_from), not from the cluster's creation: a
+  // steady-state window. The run itself is the same.
+  std::optional<Instant> bus_from;
   // Sample which shards are served every 100 ms from scenario time 0 (World::shard_availability), for
   // report.html; clusters of at most kShardSamplingMaxMasters masters (it costs masters x shards a sample).
   bool sample_shards = false;
@@ -44,6 +47,8 @@ struct RunResult {
   bool cluster_created = false;
   Instant create_done{};
   BusTotals bus_at_create_done;  // World::bus_sent() then: scenario time's bus is bus_sent() minus this
+  Instant bus_from{};            // where the bus window starts: create_done, or RunOptions::bus_from
+  BusTotals bus_at_from;         // World::bus_sent() at bus_from
   Instant end{};
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> action_errors;       // actions that could not run (e.g. failover refused)

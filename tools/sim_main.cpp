@@ -104,6 +104,8 @@ int run_main(int argc, char** argv) {
       ("list-clients", "list the client library profiles of workload.client (name, library, sources) and exit")
       ("print-scenario", "print the scenario as sim reads it and exit: the file form with zones and hosts "
                          "resolved, zone latencies written out as links, zone and host actions as per-node ones")
+      ("bus-from", po::value<std::string>(), "count summary.json's bus_sent from this scenario time (a "
+                                             "steady-state window; default 0, the cluster's creation)")
       ("messages-from", po::value<std::string>(), "message-sequence diagram window start (scenario time)")
       ("messages-to", po::value<std::string>(), "message-sequence diagram window end (scenario time)")
       ("no-message-trace", "leave the one record per delivered bus message out of trace.jsonl: the same run, a "
@@ -143,10 +145,15 @@ int run_main(int argc, char** argv) {
   std::string flag_error;
   const auto until = parse_time_flag(vm, "until", flag_error);
   const auto messages_from = parse_time_flag(vm, "messages-from", flag_error);
+  const auto bus_from = parse_time_flag(vm, "bus-from", flag_error);
   const auto messages_to = parse_time_flag(vm, "messages-to", flag_error);
   if (!flag_error.empty()) return bad_input(flag_error);
   if (messages_from.has_value() != messages_to.has_value() || (messages_from && *messages_to <= *messages_from)) {
     return bad_input("--messages-from and --messages-to go together, with from < to");
+  }
+  if (bus_from && *bus_from >= until.value_or(scenario.run_until)) {
+    return bad_input("--bus-from: the window must start before the run ends (" +
+                     sim::format_duration(Duration::micros(until.value_or(scenario.run_until).us)) + ")");
   }
   if (messages_from && vm.count("no-message-trace")) {
     return bad_input("--messages-from/--messages-to draw the traced messages: not with --no-message-trace");
@@ -155,6 +162,7 @@ int run_main(int argc, char** argv) {
   sim::RunOptions run_options;
   run_options.seed = vm.count("seed") ? std::optional<uint64_t>(vm["seed"].as<uint64_t>()) : std::nullopt;
   run_options.until = until;
+  run_options.bus_from = bus_from;
   run_options.trace_messages = vm.count("no-message-trace") == 0;
   run_options.sample_shards = true;  // for report.html
   const uint64_t seed = run_options.seed.value_or(scenario.seed);

@@ -127,4 +127,15 @@ TEST_CASE("the bus of scenario time: every message sent after creation, with its
   const uint64_t connects = total.connects - result.bus_at_create_done.connects;
   CHECK(connects >= 7 * 30);
   CHECK(connects - result.world->network().refused_connects() < connects / 10);
+
+  // Counted from 20 s instead: the same run (trace), a window that is the difference of the two.
+  RunOptions from_20s;
+  from_20s.bus_from = Instant::from_millis(20'000);
+  const RunResult windowed = run_scenario(scenario, from_20s);
+  CHECK(windowed.world->trace().sha256() == result.world->trace().sha256());
+  CHECK(windowed.bus_from == windowed.create_done + Duration::seconds(20));
+  const BusTotals at_20s = windowed.bus_at_from;
+  CHECK(at_20s.messages > result.bus_at_create_done.messages);
+  CHECK(at_20s.messages < total.messages);
+  CHECK(windowed.world->bus_sent().messages == total.messages);
 }
