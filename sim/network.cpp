@@ -125,7 +125,7 @@ Network::ConnStats Network::stats(ConnId conn) const {
 }
 
 Network::Conn* Network::find(ConnId id) const {
-  const uint64_t slot = id & ((uint64_t{1} << kSlotBits) - 1);
+  const uint32_t slot = slot_of(id);
   if (slot >= conns_.size()) return nullptr;
   Conn* c = conns_[slot].get();
   return c != nullptr && c->id == id ? c : nullptr;
@@ -593,7 +593,7 @@ void Network::maybe_erase(Conn& c) {
     scheduler_.cancel(*event);
   }
   assert(c.dir[0].queue.empty() && c.dir[1].queue.empty());
-  const auto slot = static_cast<uint32_t>(c.id & ((uint64_t{1} << kSlotBits) - 1));
+  const uint32_t slot = slot_of(c.id);
   conns_[slot].reset();  // c is gone
   free_slots_.push_back(slot);
 }

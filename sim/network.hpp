@@ -267,6 +267,7 @@ class Network {
   // sides are gone. (Ids indexing a table of every connection ever made held memory for good: a cluster
   // reconnecting to dead nodes opens 10 connections a second per pair.)
   static constexpr int kSlotBits = 24;
+  static uint32_t slot_of(ConnId id) { return static_cast<uint32_t>(id & ((uint64_t{1} << kSlotBits) - 1)); }
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_slots_;  // reused last freed first
   uint64_t connects_ = 0;

@@ -501,9 +501,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   // real Redis, its trials started at spread phases, gives 2.3-2.5 s.)
   world.run_for(Duration::micros(static_cast<int64_t>(Rng(result.seed).fork("scenario-origin").below(1'000'000))));
   result.create_done = world.now();
-  result.bus_at_create_done = world.bus_sent();
   result.bus_from = result.create_done;
-  result.bus_at_from = result.bus_at_create_done;
+  result.bus_at_from = world.bus_sent();
   world.set_network(world_opts.default_link, world_opts.link_overrides, world_opts.chaos);
   if (options.sample_shards && scenario.cluster.masters <= kShardSamplingMaxMasters) world.start_shard_sampling();
   const Instant origin = result.create_done;

@@ -46,9 +46,10 @@ struct RunResult {
   uint64_t seed = 0;
   bool cluster_created = false;
   Instant create_done{};
-  BusTotals bus_at_create_done;  // World::bus_sent() then: scenario time's bus is bus_sent() minus this
-  Instant bus_from{};            // where the bus window starts: create_done, or RunOptions::bus_from
-  BusTotals bus_at_from;         // World::bus_sent() at bus_from
+  // The bus window: from create_done, or RunOptions::bus_from, to the end; its traffic is
+  // World::bus_sent() minus bus_at_from.
+  Instant bus_from{};
+  BusTotals bus_at_from;
   Instant end{};
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> action_errors;       // actions that could not run (e.g. failover refused)

@@ -304,10 +304,10 @@ std::vector<std::string> measure(const sim::RunResult& result) {
     if (const protocol::Node* n = world.node(i)) epoch = std::max<uint64_t>(epoch, n->current_epoch());
   }
   set("current_epoch", static_cast<double>(epoch));
-  // Scenario time only: the cluster's creation (MEET storm, first gossip) is not steady state.
-  const auto messages = static_cast<double>(world.bus_sent().messages - result.bus_at_create_done.messages);
-  const auto bytes = static_cast<double>(world.bus_sent().bytes - result.bus_at_create_done.bytes);
-  const double seconds = static_cast<double>((result.end - result.create_done).us) / 1e6;
+  // Scenario time only (the run's bus window): the cluster's creation (MEET storm, first gossip) is not steady state.
+  const auto messages = static_cast<double>(world.bus_sent().messages - result.bus_at_from.messages);
+  const auto bytes = static_cast<double>(world.bus_sent().bytes - result.bus_at_from.bytes);
+  const double seconds = static_cast<double>((result.end - result.bus_from).us) / 1e6;
   if (seconds > 0 && world.node_count() > 0) {
     set("messages_per_node_per_s", messages / world.node_count() / seconds);
     set("bytes_per_node_per_s", bytes / world.node_count() / seconds);
